@@ -1,0 +1,34 @@
+# Two commands matter: `make demo` and `make test`. Both start from a clean clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch's CPU wheel must come first: a plain range would pull GBs of CUDA wheels.
+TORCH  := torch==2.13.0
+
+.PHONY: demo test bench lint venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+venv: $(BIN)/python
+
+demo: venv
+	$(BIN)/pip install --quiet -e '.[demo]'
+	$(BIN)/rig quickstart
+
+test: venv
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python bench/run_all.py
+
+lint: venv
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

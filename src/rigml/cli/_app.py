@@ -1,0 +1,57 @@
+"""The Typer application: global options and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rigml import __version__
+from rigml.cli import init as init_cmd
+from rigml.cli import quickstart as quickstart_cmd
+from rigml.cli import runs as runs_cmd
+
+app = typer.Typer(
+    name="rig",
+    help=(
+        "rigml turns this workstation into a private ML lab.\n\n"
+        "Start with `rig quickstart` to see it end to end, or `rig init` to make a lab "
+        "here. Track runs from Python with `rigml.start_run(...)`, then inspect them "
+        "with `rig runs`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rig {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    lab: Path | None = typer.Option(
+        None,
+        "--lab",
+        envvar="RIG_LAB",
+        help="Lab folder to use (default: the nearest .rig/ upward from here).",
+        show_envvar=True,
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    from rigml.cli import _state
+
+    _state.lab_path = lab
+    _state.debug = debug
+
+
+app.command("init")(init_cmd.init)
+app.command("quickstart")(quickstart_cmd.quickstart)
+app.add_typer(runs_cmd.app, name="runs")

@@ -1,0 +1,36 @@
+"""``rig quickstart``: see rigml end to end on data it generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def quickstart(
+    path: Path | None = typer.Option(
+        None, "--path", "-p", help="Folder to work in (default: a new temporary folder)."
+    ),
+) -> None:
+    """Create a lab, train a small model with four settings, track and compare the runs."""
+    from rigml.cli import _ui
+    from rigml.cli.runs import compare, list_
+    from rigml.quickstart import run_quickstart
+
+    _ui.write("[bold]rig quickstart[/]: a private ML lab on this machine, end to end\n")
+    result = run_quickstart(path, progress=lambda msg: _ui.write(f"  • {msg}", markup=False))
+    from rigml.cli import _state
+
+    _state.lab_path = result.lab_path
+    _ui.write("\n[bold]1. Tracked runs[/] (rig runs list)")
+    list_(where=None, sort="-metrics.val/acc", limit=10, experiment="quickstart", json_out=False)
+    worst = result.run_ids[0] if result.run_ids[0] != result.best_run else result.run_ids[1]
+    _ui.write(f"\n[bold]2. Best against another[/] (rig runs compare {result.best_run[:8]} {worst[:8]})")
+    compare(runs=[result.best_run, worst], system=False, json_out=False)
+    if result.plot:
+        _ui.write(f"\n[bold]3. Learning curves[/]: {result.plot}", markup=False)
+    for note in result.notes:
+        _ui.write(note, markup=False)
+    _ui.write(
+        f"\nTry: [bold]RIG_LAB={result.lab_path} rig runs list --where \"metrics.val/acc > 0.8\"[/]"
+    )

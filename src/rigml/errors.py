@@ -1,0 +1,165 @@
+"""Errors a user can cause, each with a message and a hint for what to do next.
+
+The tree is shallow on purpose: catch ``RigError`` for everything, or one branch.
+
+    RigError
+    ├── NotFound            (LookupError)   a lab, run, object... that does not exist
+    │   ├── LabNotFound
+    │   ├── RunNotFound
+    │   └── ObjectNotFound
+    ├── Conflict                            the request contradicts what is stored
+    │   └── ParamConflict
+    ├── InvalidInput        (ValueError)    malformed values from the caller
+    │   ├── InvalidMetric
+    │   └── InvalidQuery
+    ├── StoreUnavailable                    the database or object store cannot serve
+    │   ├── SchemaTooNew
+    │   ├── LabNotWritable
+    │   ├── DiskFull
+    │   └── ObjectCorrupted
+    └── MissingExtra        (ImportError)   an optional dependency is not installed
+
+The CLI prints ``message`` and ``hint`` in two lines and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class RigError(Exception):
+    """Root of every error rigml raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
+
+
+class NotFound(RigError, LookupError):
+    """Something named by the caller does not exist."""
+
+
+class Conflict(RigError):
+    """The request contradicts what is already stored."""
+
+
+class InvalidInput(RigError, ValueError):
+    """A value from the caller is malformed."""
+
+    exit_code = 2
+
+
+class StoreUnavailable(RigError):
+    """The metadata store or the object store cannot serve the request."""
+
+
+class MissingExtra(RigError, ImportError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, extra: str, *, module: str | None = None) -> None:
+        what = f" ({module})" if module else ""
+        super().__init__(
+            f"this needs the optional '{extra}' dependencies{what}, which are not installed",
+            hint=f"pip install 'rigml[{extra}]'",
+        )
+        self.extra = extra
+
+
+class LabNotFound(NotFound):
+    def __init__(self, start: str) -> None:
+        super().__init__(
+            f"no rig lab found in {start} or any parent folder",
+            hint="create one with `rig init`, or point RIG_LAB at an existing lab",
+        )
+        self.start = start
+
+
+class RunNotFound(NotFound):
+    def __init__(self, run_id: str, *, ambiguous: list[str] | None = None) -> None:
+        if ambiguous:
+            shown = ", ".join(ambiguous[:5])
+            super().__init__(
+                f"run id prefix {run_id!r} matches several runs: {shown}",
+                hint="give more characters of the id",
+            )
+        else:
+            super().__init__(f"no run with id {run_id!r}", hint="see `rig runs list`")
+        self.run_id = run_id
+
+
+class ObjectNotFound(NotFound):
+    def __init__(self, digest: str) -> None:
+        super().__init__(
+            f"object {digest[:16]}… is missing from the object store",
+            hint="it was deleted or never copied; `rig data verify` lists every missing object",
+        )
+        self.digest = digest
+
+
+class ParamConflict(Conflict):
+    def __init__(self, key: str, old: object, new: object) -> None:
+        super().__init__(
+            f"param {key!r} is already {old!r} for this run; refusing to change it to {new!r}",
+            hint="params are fixed for a run: start a new run, or log the change as a tag",
+        )
+        self.key, self.old, self.new = key, old, new
+
+
+class InvalidMetric(InvalidInput):
+    def __init__(self, key: str, value: object) -> None:
+        super().__init__(
+            f"metric {key!r} must be a number, got {type(value).__name__} {value!r:.60}",
+            hint="log numbers only; put text in tags or params",
+        )
+        self.key, self.value = key, value
+
+
+class InvalidQuery(InvalidInput):
+    def __init__(self, query: str, problem: str) -> None:
+        super().__init__(
+            f"cannot read filter {query!r}: {problem}",
+            hint='write e.g. "metrics.acc > 0.9 and params.lr = 0.01 and tags.team = \'nlp\'"',
+        )
+        self.query = query
+
+
+class SchemaTooNew(StoreUnavailable):
+    def __init__(self, found: str, known: str) -> None:
+        super().__init__(
+            f"this lab's store has schema revision {found!r}, newer than this rigml knows "
+            f"(latest {known!r}); nothing was changed",
+            hint="upgrade rigml (pip install -U rigml) to open this lab",
+        )
+        self.found, self.known = found, known
+
+
+class LabNotWritable(StoreUnavailable):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"cannot write to the lab at {path}: {reason}",
+            hint="check the folder's permissions and free space, or choose another with --path",
+        )
+        self.path = path
+
+
+class DiskFull(StoreUnavailable):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"no space left on the device holding {path}; the write was rolled back",
+            hint="free some space (`rig runs delete`, `rig data gc`) and try again",
+        )
+        self.path = path
+
+
+class ObjectCorrupted(StoreUnavailable):
+    def __init__(self, digest: str, actual: str, location: str) -> None:
+        super().__init__(
+            f"object {digest[:16]}… at {location} is corrupted (its content hashes to "
+            f"{actual[:16]}…)",
+            hint="restore it from a backup or re-log it; `rig data verify` checks every object",
+        )
+        self.digest, self.actual, self.location = digest, actual, location

@@ -1,0 +1,137 @@
+"""Tables of the metadata store, as SQLAlchemy Core.
+
+Core, not the ORM: bulk series (metric points) are written and read in batches, and the
+services build their own queries. Alembic migrations under ``migrations/`` create these
+tables; this module is the reference they are checked against in the tests.
+
+Metric points are not stored one row per point. Each flush of the background writer adds
+one *segment* per metric key: steps, timestamps and values packed as little-endian arrays
+(see ``rigml.track._segments``). Loading a million-point history is then a few hundred
+blob reads, and NaN/inf survive on every backend. ``latest_metrics`` keeps the value at
+the highest step of each key so that filters and comparisons are plain SQL.
+
+Later capabilities (datasets, pipelines, registry, serving) add their tables with their
+own migrations; rows that hold an object digest are listed in ``OBJECT_REFERENCES`` so
+that deleting one owner keeps objects another still uses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+DIGEST = String(64)  # blake3 hex digest of an object
+RUN_ID = String(32)  # uuid4 hex
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", RUN_ID, primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    # running | finished | failed | killed; `crashed` is stored once detected
+    Column("status", String(16), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("heartbeat", Float, nullable=False),  # last time the writer checked in
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("pid_start", Float, nullable=False),  # process create time: guards pid reuse
+    Column("user", String(255)),
+    Column("command", Text),
+    Column("python", String(64)),
+    Column("git_commit", String(64)),
+    Column("git_branch", String(255)),
+    Column("git_dirty", Boolean),
+    Column("env_object", DIGEST),  # environment lock (JSON) in the object store
+    Column("machine_object", DIGEST),  # machine fingerprint (JSON) in the object store
+    Column("error", Text),  # traceback of a failed run, reason of a killed one
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_start", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON text, so 0.01 and "0.01" stay apart
+    Column("num", Float),  # the value when it is a number, for numeric filters
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metric_segments = Table(
+    "metric_segments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("steps", LargeBinary, nullable=False),  # int64 little-endian
+    Column("times", LargeBinary, nullable=False),  # float64 epoch seconds
+    Column("values", LargeBinary, nullable=False),  # float64, NaN/inf kept
+    Index("ix_metric_segments_run_key", "run_id", "key", "id"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("step", BigInteger, nullable=False),
+    # NULL means NaN: SQLite cannot store NaN in a REAL column (it reads back as NULL)
+    Column("value", Float),
+    Column("time", Float, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("object", DIGEST, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_artifacts_object", "object"),
+)
+
+#: (table, column) pairs that hold object digests; an object is garbage only when no
+#: row of any of them names it.
+OBJECT_REFERENCES: list[tuple[Table, str]] = [
+    (artifacts, "object"),
+    (runs, "env_object"),
+    (runs, "machine_object"),
+]

@@ -1,0 +1,87 @@
+"""Delete runs and the objects only they used."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from rigml.lab import Lab
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    runs: list[str]
+    objects_deleted: int
+    objects_kept: int  # still used by another run or owner
+    bytes_freed: int
+
+
+def run_objects(conn: Connection, run_ids: Sequence[str]) -> set[str]:
+    """Digests of every object the given runs reference."""
+    from sqlalchemy import select
+
+    from rigml.store.schema import OBJECT_REFERENCES, runs
+
+    found: set[str] = set()
+    for table, column in OBJECT_REFERENCES:
+        key = table.c.id if table is runs else table.c.run_id
+        found.update(
+            d
+            for d in conn.execute(select(table.c[column]).where(key.in_(list(run_ids)))).scalars()
+            if d
+        )
+    return found
+
+
+def referenced(conn: Connection, digests: set[str]) -> set[str]:
+    """The subset of ``digests`` that some row of the store still names."""
+    from sqlalchemy import select
+
+    from rigml.store.schema import OBJECT_REFERENCES
+
+    used: set[str] = set()
+    wanted = list(digests)
+    for table, column in OBJECT_REFERENCES:
+        col = table.c[column]
+        for i in range(0, len(wanted), 900):
+            used.update(
+                conn.execute(select(col).where(col.in_(wanted[i : i + 900])).distinct()).scalars()
+            )
+    return used
+
+
+def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
+    """Delete runs with their params, tags, metrics and artifact records.
+
+    Objects no other run (or later, dataset or model) references are removed from the
+    object store after the database transaction commits, so a failure midway never leaves
+    a row pointing at a missing object.
+    """
+    from sqlalchemy import delete
+
+    from rigml.store.schema import artifacts, latest_metrics, metric_segments, params, runs, tags
+
+    ids = list(dict.fromkeys(run_ids))
+    if not ids:
+        return DeleteReport([], 0, 0, 0)
+
+    def write(conn: Connection) -> set[str]:
+        candidates = run_objects(conn, ids)
+        # explicit deletes: cascades are not guaranteed on every SQLite connection
+        for table in (metric_segments, latest_metrics, params, tags, artifacts):
+            conn.execute(delete(table).where(table.c.run_id.in_(ids)))
+        conn.execute(delete(runs).where(runs.c.id.in_(ids)))
+        return candidates
+
+    candidates = lab.store.transact(write)
+    with lab.store.read() as conn:
+        still_used = referenced(conn, candidates) if candidates else set()
+    freed = 0
+    doomed = candidates - still_used
+    for digest in doomed:
+        freed += lab.objects.delete(digest)
+    return DeleteReport(ids, len(doomed), len(candidates & still_used), freed)

@@ -1,0 +1,527 @@
+"""Start, log to, and end runs: the Python tracking API.
+
+``start_run(lab, ...)`` inserts the run, starts background capture (git, environment,
+machine) and system-metric sampling, and returns a :class:`Run`. ``Run.log`` costs a few
+microseconds: it validates and appends to a deque that the background writer flushes.
+The run ends as ``finished`` on a normal exit, ``failed`` with the traceback on an
+exception, and ``killed`` on Ctrl-C or SIGTERM; everything logged is flushed first. A run
+whose process vanished without ending it (SIGKILL, power loss) is later shown as
+``crashed`` by the queries in :mod:`rigml.track.queries`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import json
+import os
+import platform
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from rigml.errors import InvalidInput, InvalidMetric, NotFound, ParamConflict, RigError
+from rigml.track._writer import RunBuffer, Writer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from rigml.lab import Lab
+    from rigml.track._segments import History
+
+EndStatus = Literal["finished", "failed", "killed"]
+
+_active: list[Run] = []
+_writers: dict[str, Writer] = {}
+_registry_lock = threading.RLock()
+_handlers_installed = False
+_prev_sigterm: Any = None
+
+
+class NoActiveRun(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "no run is active in this process",
+            hint='start one: `with rigml.start_run(experiment="...") as run:`',
+        )
+
+
+def _encode_param(value: Any) -> str:
+    def default(o: Any) -> Any:
+        if hasattr(o, "item"):  # numpy / torch scalars
+            return o.item()
+        return str(o)
+
+    return json.dumps(value, sort_keys=True, default=default)
+
+
+def _param_number(encoded: str) -> float | None:
+    value = json.loads(encoded)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _check_key(kind: str, key: Any) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > 255:
+        raise InvalidInput(
+            f"{kind} names must be non-empty strings of at most 255 characters, got {key!r}",
+            hint="use names like 'loss', 'val/acc' or 'lr'",
+        )
+    return key
+
+
+def _as_float(key: str, value: Any) -> float:
+    """Slow path of ``Run.log``: accept anything with ``__float__`` (numpy, torch, bool)."""
+    if isinstance(value, str | bytes) or not hasattr(type(value), "__float__"):
+        raise InvalidMetric(key, value)
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMetric(key, value) from exc
+
+
+class Run:
+    """A tracked execution. Use it as a context manager, or call :meth:`end`."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        run_id: str,
+        name: str,
+        experiment: str,
+        writer: Writer,
+        *,
+        params: dict[str, str],
+    ) -> None:
+        self.lab = lab
+        self.id = run_id
+        self.name = name
+        self.experiment = experiment
+        self.status: str = "running"
+        self._writer = writer
+        self._buffer = RunBuffer(run_id)
+        self._append = self._buffer.points.append
+        self._next_step = 0
+        self._keys: set[str] = set()
+        self._params = params  # key -> JSON text, as stored
+        self._end_lock = threading.Lock()
+        self._sampler: Any = None
+        self._capture: threading.Thread | None = None
+        writer.register(self._buffer)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id[:8]} {self.name!r} {self.status}>"
+
+    # -- logging -------------------------------------------------------------------------
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log metric values at ``step`` (default: one more than the last step logged).
+
+        Costs microseconds: the values are checked and queued; a background thread writes
+        them. NaN and infinities are stored as they are.
+
+        Raises:
+            InvalidMetric: a value is not a number.
+        """
+        if step is None:
+            step = self._next_step
+            self._next_step += 1
+        elif step >= self._next_step:
+            self._next_step = step + 1
+        t = time.time()
+        append = self._append
+        keys = self._keys
+        for key, value in metrics.items():
+            if key not in keys:
+                _check_key("metric", key)
+                keys.add(key)
+            if type(value) is not float and type(value) is not int:
+                value = _as_float(key, value)
+            append((key, step, t, value))
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record hyperparameters. A param is fixed once logged.
+
+        Raises:
+            ParamConflict: a key was already logged with a different value.
+        """
+        encoded = {_check_key("param", k): _encode_param(v) for k, v in params.items()}
+        for key, value in encoded.items():
+            old = self._params.get(key)
+            if old is not None and old != value:
+                raise ParamConflict(key, json.loads(old), json.loads(value))
+        new = {k: v for k, v in encoded.items() if k not in self._params}
+        if new:
+            self.lab.store.transact(lambda conn: _insert_params(conn, self.id, new))
+            self._params.update(new)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set or replace tags: free-form labels that may change during and after a run."""
+        set_tags(self.lab, self.id, tags)
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
+        """Store a file or a folder in the object store as artifacts of this run.
+
+        Returns the artifact paths recorded (one per file; a folder keeps its layout under
+        ``name``). Content already in the lab is not copied again.
+        """
+        from rigml.track.artifacts import log_artifact
+
+        return log_artifact(self.lab, self.id, path, name=name)
+
+    def flush(self) -> None:
+        """Write everything logged so far now, instead of at the next background flush."""
+        self._writer.flush(self._buffer, beat=True)
+
+    def history(self, key: str) -> History:
+        """Every flushed point of metric ``key``."""
+        from rigml.track.queries import load_history
+
+        self.flush()
+        return load_history(self.lab, self.id, key)
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.end("finished")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("killed", error="interrupted (KeyboardInterrupt)")
+        elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
+            self.end("finished")
+        else:
+            self.end("failed", error="".join(traceback.format_exception(exc_type, exc, tb)))
+
+    def end(self, status: EndStatus = "finished", *, error: str | None = None) -> None:
+        """Flush everything, then record the final status. Calling it twice is harmless."""
+        with self._end_lock:
+            if self.status != "running":
+                return
+            if self._sampler is not None:
+                self._sampler.stop()
+            if self._capture is not None:
+                self._capture.join(timeout=60)
+            self._writer.flush(self._buffer, beat=True)
+            now = time.time()
+            self.lab.store.transact(lambda conn: _finish(conn, self.id, status, now, error))
+            self.status = status
+            self._writer.unregister(self.id)
+            with _registry_lock:
+                if self in _active:
+                    _active.remove(self)
+        from rigml.track.queries import compact_segments
+
+        try:
+            compact_segments(self.lab, self.id)
+        except RigError:
+            pass  # compaction only speeds reads; the points are already safe
+
+    # -- background capture ---------------------------------------------------------------
+
+    def _start_capture(self, *, git: bool, environment: bool, machine: bool) -> None:
+        if not (git or environment or machine):
+            return
+
+        def capture() -> None:
+            try:
+                _capture_into(self, git=git, environment=environment, machine=machine)
+            except Exception as exc:  # capture must never break the user's training
+                self.set_tags({"rig.capture_error": f"{type(exc).__name__}: {exc}"[:500]})
+
+        self._capture = threading.Thread(target=capture, name="rigml-capture", daemon=True)
+        self._capture.start()
+
+    def _start_sampler(self, interval: float) -> None:
+        from rigml.machine.sampler import SamplerThread, SystemSampler
+
+        sampler = SystemSampler(pids=[os.getpid()], disk_path=str(Path.cwd()))
+        step = iter(range(1 << 62))
+        append = self._append
+
+        def on_sample(sample: Any) -> None:
+            i = next(step)
+            for key, value in sample.values.items():
+                append((f"sys/{key}", i, sample.time, float(value)))
+
+        self._sampler = SamplerThread(sampler, interval=interval, callback=on_sample)
+        self._sampler.start()
+
+
+def _insert_params(conn: Connection, run_id: str, encoded: dict[str, str]) -> None:
+    from sqlalchemy import insert, select
+
+    from rigml.store.schema import params
+
+    existing = dict(
+        conn.execute(
+            select(params.c.key, params.c.value).where(
+                params.c.run_id == run_id, params.c.key.in_(list(encoded))
+            )
+        ).all()
+    )
+    for key, old in existing.items():
+        if old != encoded[key]:
+            raise ParamConflict(key, json.loads(old), json.loads(encoded[key]))
+    rows = [
+        {"run_id": run_id, "key": k, "value": v, "num": _param_number(v)}
+        for k, v in encoded.items()
+        if k not in existing
+    ]
+    if rows:
+        conn.execute(insert(params), rows)
+
+
+def set_tags(lab: Lab, run_id: str, tags: Mapping[str, Any]) -> None:
+    """Set or replace tags of a run (running or ended)."""
+    from rigml.store.schema import tags as tags_table
+    from rigml.track._writer import _upsert
+
+    rows = [
+        {"run_id": run_id, "key": _check_key("tag", k), "value": str(v)} for k, v in tags.items()
+    ]
+    if not rows:
+        return
+
+    def write(conn: Connection) -> None:
+        stmt = _upsert(conn)(tags_table).values(rows)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+            )
+        )
+
+    lab.store.transact(write)
+
+
+def _finish(conn: Connection, run_id: str, status: str, now: float, error: str | None) -> None:
+    from sqlalchemy import update
+
+    from rigml.store.schema import runs
+
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(status=status, end_time=now, heartbeat=now, error=error)
+    )
+
+
+def _capture_into(run: Run, *, git: bool, environment: bool, machine: bool) -> None:
+    """Record git state, environment lock and machine fingerprint of ``run``."""
+    from sqlalchemy import update
+
+    from rigml.store.schema import runs
+
+    values: dict[str, Any] = {}
+    if git:
+        from rigml.track._capture import git_state
+
+        state = git_state()
+        if state is not None:
+            values.update(git_commit=state.commit, git_branch=state.branch, git_dirty=state.dirty)
+            if state.diff:
+                from rigml.track.artifacts import log_bytes
+
+                log_bytes(run.lab, run.id, state.diff, "rig/git.diff")
+    if environment:
+        from rigml.machine.env import capture_environment
+
+        env = capture_environment(include_env_vars=True)
+        values["env_object"] = run.lab.objects.put_bytes(_canonical_json(env))
+    if machine:
+        from rigml.machine.fingerprint import machine_fingerprint
+
+        values["machine_object"] = run.lab.objects.put_bytes(
+            _canonical_json(machine_fingerprint())
+        )
+    if values:
+        run.lab.store.transact(
+            lambda conn: conn.execute(update(runs).where(runs.c.id == run.id).values(**values))
+        )
+
+
+def _canonical_json(obj: Any) -> bytes:
+    """Stable bytes for a JSON document, so equal documents share one object."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _writer_for(lab: Lab) -> Writer:
+    with _registry_lock:
+        writer = _writers.get(lab.store_url)
+        if writer is None or not writer.is_alive():
+            writer = Writer(lab.store, interval=lab.config.tracking.flush_interval)
+            writer.start()
+            _writers[lab.store_url] = writer
+        return writer
+
+
+def _experiment_id(conn: Connection, name: str) -> int:
+    from sqlalchemy import select
+
+    from rigml.store.schema import experiments
+    from rigml.track._writer import _upsert
+
+    stmt = _upsert(conn)(experiments).values(name=name, created_at=time.time())
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+    return int(conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar_one())
+
+
+def start_run(
+    lab: Lab,
+    *,
+    experiment: str = "default",
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    capture_git: bool | None = None,
+    capture_environment: bool | None = None,
+    capture_machine: bool | None = None,
+    system_metrics: bool | None = None,
+) -> Run:
+    """Start a tracked run in ``lab``.
+
+    Each ``capture_*`` / ``system_metrics`` switch defaults to the lab's ``[tracking]``
+    configuration. Capture and sampling happen in background threads.
+
+    Raises:
+        InvalidInput: a name, param or tag key is malformed.
+        StoreUnavailable: the store cannot be written.
+    """
+    import psutil
+
+    from sqlalchemy import insert
+
+    from rigml.store.schema import runs
+    from rigml.store.schema import tags as tags_table
+    from rigml.track._capture import command_line
+    from rigml.track._names import run_name
+
+    cfg = lab.config.tracking
+    _check_key("experiment", experiment)
+    run_id = uuid.uuid4().hex
+    run_name_ = name or run_name()
+    encoded = {_check_key("param", k): _encode_param(v) for k, v in (params or {}).items()}
+    tag_rows = [
+        {"run_id": run_id, "key": _check_key("tag", k), "value": str(v)}
+        for k, v in (tags or {}).items()
+    ]
+    now = time.time()
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = None
+    row = {
+        "id": run_id,
+        "name": run_name_,
+        "status": "running",
+        "start_time": now,
+        "heartbeat": now,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_start": psutil.Process().create_time(),
+        "user": user,
+        "command": command_line(),
+        "python": platform.python_version(),
+    }
+
+    def write(conn: Connection) -> None:
+        conn.execute(insert(runs).values(experiment_id=_experiment_id(conn, experiment), **row))
+        if encoded:
+            _insert_params(conn, run_id, encoded)
+        if tag_rows:
+            conn.execute(insert(tags_table), tag_rows)
+
+    lab.store.transact(write)
+    run = Run(lab, run_id, run_name_, experiment, _writer_for(lab), params=dict(encoded))
+    with _registry_lock:
+        _active.append(run)
+    _install_handlers()
+    run._start_capture(
+        git=cfg.capture_git if capture_git is None else capture_git,
+        environment=cfg.capture_environment if capture_environment is None else capture_environment,
+        machine=cfg.capture_machine if capture_machine is None else capture_machine,
+    )
+    if cfg.system_metrics if system_metrics is None else system_metrics:
+        run._start_sampler(cfg.system_metrics_interval)
+    return run
+
+
+def active_run() -> Run | None:
+    """The innermost run started in this process and not yet ended."""
+    with _registry_lock:
+        return _active[-1] if _active else None
+
+
+def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
+    """Log to the active run; see :meth:`Run.log`.
+
+    Raises:
+        NoActiveRun: no run is active.
+    """
+    run = active_run()
+    if run is None:
+        raise NoActiveRun()
+    run.log(metrics, step=step)
+
+
+# -- process exit ----------------------------------------------------------------------------
+
+
+def _end_all(status: EndStatus, error: str | None) -> None:
+    with _registry_lock:
+        pending = list(reversed(_active))
+    for run in pending:
+        try:
+            run.end(status, error=error)
+        except Exception as exc:  # still try the others
+            print(f"rigml: could not end run {run.id[:8]}: {exc}", file=sys.stderr)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _end_all("killed", "terminated by SIGTERM")
+    prev = _prev_sigterm
+    if callable(prev):
+        prev(signum, frame)
+    elif prev != signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _at_exit() -> None:
+    last = getattr(sys, "last_value", None)  # set by the interpreter for an uncaught exception
+    if isinstance(last, KeyboardInterrupt):
+        _end_all("killed", "interrupted (KeyboardInterrupt)")
+    elif last is not None:
+        _end_all("failed", "".join(traceback.format_exception(last)))
+    else:
+        _end_all("finished", None)
+    with _registry_lock:
+        for writer in _writers.values():
+            writer.stop()
+
+
+def _install_handlers() -> None:
+    global _handlers_installed, _prev_sigterm
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(_at_exit)
+    if threading.current_thread() is threading.main_thread():
+        _prev_sigterm = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _on_sigterm)
