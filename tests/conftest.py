@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 PG_URL = os.environ.get("RIG_TEST_PG_URL")
-PG_SKIP = "RIG_TEST_PG_URL is not set (CI sets it; e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
+PG_SKIP = (
+    "RIG_TEST_PG_URL is not set (CI sets it; e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +50,7 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-def make_lab(path: Path, store_url: str | None = None):  # type: ignore[no-untyped-def]
+def make_lab(path: Path, store_url: str | None = None):
     """A lab at ``path``; with ``store_url`` its rig.toml points the store there."""
     from rigml.lab import init_lab
 
@@ -64,7 +66,7 @@ def make_lab(path: Path, store_url: str | None = None):  # type: ignore[no-untyp
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def any_lab(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+def any_lab(request: pytest.FixtureRequest, tmp_path: Path):
     """The same test on a SQLite lab and a PostgreSQL lab (store contract suite)."""
     url = request.getfixturevalue("pg_database") if request.param == "postgres" else None
     lab = make_lab(tmp_path / "lab", url)
@@ -73,7 +75,7 @@ def any_lab(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-
 
 
 @pytest.fixture
-def lab(tmp_path: Path):  # type: ignore[no-untyped-def]
+def lab(tmp_path: Path):
     lab = make_lab(tmp_path / "lab")
     yield lab
     lab.close()

@@ -69,7 +69,9 @@ def load_config(lab_path: Path) -> LabConfig:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid TOML: {exc}", hint="fix or delete the file") from exc
+        raise InvalidInput(
+            f"{path} is not valid TOML: {exc}", hint="fix or delete the file"
+        ) from exc
     store_url = os.environ.get("RIG_STORE_URL") or raw.get("store", {}).get("url") or None
     objects_url = os.environ.get("RIG_OBJECTS_URL") or raw.get("objects", {}).get("url") or None
     tracking = _typed(TrackingConfig, raw.get("tracking", {}), path)

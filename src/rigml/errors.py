@@ -122,7 +122,7 @@ class InvalidQuery(InvalidInput):
     def __init__(self, query: str, problem: str) -> None:
         super().__init__(
             f"cannot read filter {query!r}: {problem}",
-            hint='write e.g. "metrics.acc > 0.9 and params.lr = 0.01 and tags.team = \'nlp\'"',
+            hint="write e.g. \"metrics.acc > 0.9 and params.lr = 0.01 and tags.team = 'nlp'\"",
         )
         self.query = query
 

@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from rigml.machine.fingerprint import CPU_FLAGS_OF_INTEREST, fingerprint_id, machine_fingerprint
 from rigml.machine.gpu import NvmlSource, RecordedSource
 
@@ -65,6 +67,13 @@ def test_an_unavailable_source_leaves_a_note() -> None:
     assert fp["gpus"] == []
     assert fp["gpu_note"]
     assert fp["driver_version"] is None and fp["cuda_driver_version"] is None
+
+
+def test_a_bad_recording_path_is_a_note_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", "/nonexistent/recording.json")
+    fp = machine_fingerprint()
+    assert fp["gpus"] == []
+    assert "/nonexistent/recording.json" in fp["gpu_note"]
 
 
 def test_fingerprint_id_is_stable_and_follows_the_hardware_only() -> None:

@@ -100,7 +100,7 @@ def test_an_unknown_protocol_names_the_extra() -> None:
 
 
 @pytest.fixture
-def tiny_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
+def tiny_fs(tmp_path: Path):
     """A 1 MiB tmpfs: a real full disk. Needs permission to mount."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()

@@ -14,26 +14,26 @@ from rigml.store._engine import known_revisions
 from rigml.store.schema import metadata
 
 
-def test_migrations_create_every_table_of_the_schema(any_lab) -> None:  # type: ignore[no-untyped-def]
+def test_migrations_create_every_table_of_the_schema(any_lab) -> None:
     tables = set(inspect(any_lab.store.engine).get_table_names())
     assert set(metadata.tables) <= tables
     assert any_lab.store.current_revision() == known_revisions()[-1]
 
 
-def test_migrated_columns_match_the_schema(any_lab) -> None:  # type: ignore[no-untyped-def]
+def test_migrated_columns_match_the_schema(any_lab) -> None:
     insp = inspect(any_lab.store.engine)
     for name, table in metadata.tables.items():
         have = {c["name"] for c in insp.get_columns(name)}
         assert have == {c.name for c in table.columns}, name
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(lab) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(lab) -> None:
     with lab.store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30000
 
 
-def test_a_newer_schema_is_refused_and_left_untouched(any_lab) -> None:  # type: ignore[no-untyped-def]
+def test_a_newer_schema_is_refused_and_left_untouched(any_lab) -> None:
     with any_lab.store.write() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     url = any_lab.store_url
@@ -53,8 +53,10 @@ def _open(url: str, lock: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
         Store(url, lock_path=Path(lock)).dispose()
         q.put("ok")
-    except Exception as exc:
-        import traceback; q.put(traceback.format_exc()[-2500:])
+    except Exception:
+        import traceback
+
+        q.put(traceback.format_exc()[-2500:])
 
 
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from rigml.track.queries import get_run, load_history, metric_keys
 from rigml.track.runs import NoActiveRun, start_run
 
 
-def test_logged_points_come_back_in_order(any_lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_logged_points_come_back_in_order(any_lab, quiet_run_kwargs) -> None:
     with start_run(any_lab, experiment="e", params={"lr": 0.01}, **quiet_run_kwargs) as run:
         for i in range(5000):
             run.log({"loss": 1 / (i + 1), "acc": i / 5000}, step=i)
@@ -33,7 +33,7 @@ def test_logged_points_come_back_in_order(any_lab, quiet_run_kwargs) -> None:  #
     assert info.params == {"lr": 0.01}
 
 
-def test_default_steps_count_up_and_latest_is_the_highest_step(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_default_steps_count_up_and_latest_is_the_highest_step(lab, quiet_run_kwargs) -> None:
     with start_run(lab, **quiet_run_kwargs) as run:
         run.log({"x": 1.0})
         run.log({"x": 2.0})
@@ -45,7 +45,7 @@ def test_default_steps_count_up_and_latest_is_the_highest_step(lab, quiet_run_kw
     assert info.metrics["x"] == 9.0 and info.metric_steps["x"] == 10
 
 
-def test_nan_and_inf_are_stored_as_such(any_lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_nan_and_inf_are_stored_as_such(any_lab, quiet_run_kwargs) -> None:
     with start_run(any_lab, **quiet_run_kwargs) as run:
         run.log({"n": float("nan"), "p": float("inf"), "m": float("-inf")})
     info = get_run(any_lab, run.id)
@@ -55,7 +55,7 @@ def test_nan_and_inf_are_stored_as_such(any_lab, quiet_run_kwargs) -> None:  # t
     assert info.to_dict()["metrics"] == {"m": "-inf", "n": "nan", "p": "inf"}
 
 
-def test_numpy_scalars_and_bools_are_numbers(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_numpy_scalars_and_bools_are_numbers(lab, quiet_run_kwargs) -> None:
     import numpy as np
 
     with start_run(lab, **quiet_run_kwargs) as run:
@@ -64,7 +64,7 @@ def test_numpy_scalars_and_bools_are_numbers(lab, quiet_run_kwargs) -> None:  # 
 
 
 @pytest.mark.parametrize("bad", ["0.5", None, b"1", [1.0], {"a": 1}, 1 + 2j])
-def test_non_numeric_metrics_are_refused_at_the_call(lab, quiet_run_kwargs, bad) -> None:  # type: ignore[no-untyped-def]
+def test_non_numeric_metrics_are_refused_at_the_call(lab, quiet_run_kwargs, bad) -> None:
     with start_run(lab, **quiet_run_kwargs) as run:
         run.log({"ok": 1.0})
         with pytest.raises(InvalidMetric) as info:
@@ -73,7 +73,7 @@ def test_non_numeric_metrics_are_refused_at_the_call(lab, quiet_run_kwargs, bad)
     assert get_run(lab, run.id).metrics == {"ok": 1.0}  # what was logged before is kept
 
 
-def test_conflicting_params_are_refused_and_the_first_value_kept(any_lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_conflicting_params_are_refused_and_the_first_value_kept(any_lab, quiet_run_kwargs) -> None:
     with start_run(any_lab, params={"lr": 0.01}, **quiet_run_kwargs) as run:
         run.log_params({"lr": 0.01, "batch": 32})  # the same value again is fine
         with pytest.raises(ParamConflict) as info:
@@ -82,14 +82,14 @@ def test_conflicting_params_are_refused_and_the_first_value_kept(any_lab, quiet_
     assert get_run(any_lab, run.id).params == {"batch": 32, "lr": 0.01}
 
 
-def test_params_keep_their_types(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_params_keep_their_types(lab, quiet_run_kwargs) -> None:
     values = {"s": "0.01", "f": 0.01, "i": 3, "b": True, "n": None, "l": [1, 2]}
     with start_run(lab, params=values, **quiet_run_kwargs) as run:
         pass
     assert get_run(lab, run.id).params == values
 
 
-def test_bad_names_are_refused(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_bad_names_are_refused(lab, quiet_run_kwargs) -> None:
     with start_run(lab, **quiet_run_kwargs) as run:
         with pytest.raises(InvalidInput):
             run.log({"": 1.0})
@@ -99,13 +99,13 @@ def test_bad_names_are_refused(lab, quiet_run_kwargs) -> None:  # type: ignore[n
         start_run(lab, experiment="", **quiet_run_kwargs)
 
 
-def test_tags_can_change(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_tags_can_change(lab, quiet_run_kwargs) -> None:
     with start_run(lab, tags={"stage": "dev"}, **quiet_run_kwargs) as run:
         run.set_tags({"stage": "review", "owner": "ana"})
     assert get_run(lab, run.id).tags == {"owner": "ana", "stage": "review"}
 
 
-def test_an_exception_marks_the_run_failed_with_its_traceback(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_an_exception_marks_the_run_failed_with_its_traceback(lab, quiet_run_kwargs) -> None:
     with pytest.raises(ZeroDivisionError), start_run(lab, **quiet_run_kwargs) as run:
         run.log({"loss": 1.0})
         1 / 0  # noqa: B018
@@ -115,7 +115,7 @@ def test_an_exception_marks_the_run_failed_with_its_traceback(lab, quiet_run_kwa
     assert info.metrics == {"loss": 1.0}
 
 
-def test_module_level_api_logs_to_the_active_run(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_module_level_api_logs_to_the_active_run(lab, quiet_run_kwargs) -> None:
     assert rigml.active_run() is None
     with pytest.raises(NoActiveRun):
         rigml.log({"x": 1.0})
@@ -126,7 +126,7 @@ def test_module_level_api_logs_to_the_active_run(lab, quiet_run_kwargs) -> None:
     assert get_run(lab, run.id).metrics == {"x": 2.0}
 
 
-def test_artifacts_are_stored_once_and_verified(lab, quiet_run_kwargs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_artifacts_are_stored_once_and_verified(lab, quiet_run_kwargs, tmp_path: Path) -> None:
     from rigml.track.artifacts import download_artifact, list_artifacts
 
     f = tmp_path / "model.bin"
@@ -166,7 +166,7 @@ def _git(cwd: Path, *args: str) -> None:
     )
 
 
-def test_git_environment_and_machine_are_captured(lab, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_git_environment_and_machine_are_captured(lab, tmp_path: Path, monkeypatch) -> None:
     import json
 
     repo = tmp_path / "repo"
@@ -196,7 +196,7 @@ def test_git_environment_and_machine_are_captured(lab, tmp_path: Path, monkeypat
     assert "python" in (info.command or "") or "pytest" in (info.command or "")
 
 
-def test_capture_can_be_switched_off(lab, quiet_run_kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_capture_can_be_switched_off(lab, quiet_run_kwargs) -> None:
     with start_run(lab, **quiet_run_kwargs) as run:
         run.log({"x": 1.0})
     info = get_run(lab, run.id)
@@ -204,7 +204,7 @@ def test_capture_can_be_switched_off(lab, quiet_run_kwargs) -> None:  # type: ig
     assert metric_keys(lab, run.id) == ["x"]
 
 
-def test_system_metrics_are_sampled_in_the_background(lab) -> None:  # type: ignore[no-untyped-def]
+def test_system_metrics_are_sampled_in_the_background(lab) -> None:
     from rigml.config import TrackingConfig
 
     lab.config = type(lab.config)(
@@ -252,9 +252,7 @@ def _spawn(lab_path: Path, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     # the background writer never flushes during the test: what is stored after a
     # signal was written by the signal handling itself
     config = lab_path / "rig.toml"
-    config.write_text(
-        config.read_text().replace("flush_interval = 1.0", "flush_interval = 3600.0")
-    )
+    config.write_text(config.read_text().replace("flush_interval = 1.0", "flush_interval = 3600.0"))
     env = {**os.environ, "RIG_LAB": str(lab_path)}
     return subprocess.Popen(
         [sys.executable, str(script), *args],
@@ -273,10 +271,8 @@ def _wait_flushed(proc: subprocess.Popen[str]) -> str:
     return run_id
 
 
-@pytest.mark.parametrize(
-    ("sig", "status"), [(signal.SIGTERM, "killed"), (signal.SIGINT, "killed")]
-)
-def test_signals_flush_everything_and_mark_the_run_killed(lab, tmp_path, sig, status) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, "killed"), (signal.SIGINT, "killed")])
+def test_signals_flush_everything_and_mark_the_run_killed(lab, tmp_path, sig, status) -> None:
     proc = _spawn(lab.path, tmp_path, "loop")
     run_id = _wait_flushed(proc)
     proc.send_signal(sig)
@@ -286,7 +282,7 @@ def test_signals_flush_everything_and_mark_the_run_killed(lab, tmp_path, sig, st
     assert len(load_history(lab, run_id, "x")) == 4000  # the unflushed half too
 
 
-def test_sigkill_shows_crashed_with_flushed_points_intact(lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sigkill_shows_crashed_with_flushed_points_intact(lab, tmp_path) -> None:
     proc = _spawn(lab.path, tmp_path, "loop")
     run_id = _wait_flushed(proc)
     assert get_run(lab, run_id).status == "running"
@@ -300,7 +296,7 @@ def test_sigkill_shows_crashed_with_flushed_points_intact(lab, tmp_path) -> None
 
 
 @pytest.mark.parametrize(("how", "status"), [("ok", "finished"), ("raise", "failed")])
-def test_runs_left_open_are_ended_at_exit(lab, tmp_path, how, status) -> None:  # type: ignore[no-untyped-def]
+def test_runs_left_open_are_ended_at_exit(lab, tmp_path, how, status) -> None:
     proc = _spawn(lab.path, tmp_path, "atexit", how)
     out, err = proc.communicate(timeout=60)
     run_id = out.strip()
@@ -349,7 +345,7 @@ def _concurrent_writers(lab_path: Path, tmp_path: Path, workers: int, points: in
 
 
 @pytest.mark.slow
-def test_eight_processes_log_at_once_without_losing_a_point(any_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_eight_processes_log_at_once_without_losing_a_point(any_lab, tmp_path) -> None:
     ids = _concurrent_writers(any_lab.path, tmp_path, workers=8, points=5000)
     assert len(set(ids)) == 8
     for run_id in ids:

@@ -12,15 +12,15 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``rig``; errors become one or two lines on stderr and an exit code."""
-    import click
+    import typer
 
     from rigml.cli._app import app
     from rigml.errors import RigError
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, prog_name="rig", standalone_mode=False)
-        return 0
+        result = app(args=argv, prog_name="rig", standalone_mode=False)
+        return result if isinstance(result, int) else 0
     except RigError as exc:
         if debug:
             raise
@@ -28,14 +28,11 @@ def main(argv: list[str] | None = None) -> int:
 
         _ui.error(exc.message, exc.hint)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -45,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # usage errors of the parser
+            exc.show()
+            return int(exc.exit_code)
         if debug:
             raise
         print(

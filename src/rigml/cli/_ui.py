@@ -16,9 +16,13 @@ if TYPE_CHECKING:
 
 @cache
 def console() -> Console:
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output (CI logs, `| less`) gets room for wide tables instead of 80 columns.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(highlight=False, width=width)
 
 
 @cache
@@ -35,9 +39,9 @@ def write(text: str = "", **kwargs: Any) -> None:
 def error(message: str, hint: str | None = None) -> None:
     from rich.markup import escape
 
-    err_console().print(f"[bold red]error:[/] {escape(message)}")
+    err_console().print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        err_console().print(f"[dim]hint:[/] {escape(hint)}")
+        err_console().print(f"[dim]hint:[/] {escape(hint)}", soft_wrap=True)
 
 
 def _json_default(o: Any) -> Any:
@@ -112,8 +116,10 @@ def fmt(v: Any) -> str:
     return escape(str(v))
 
 
-def when(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+def when(ts: float | None, *, short: bool = False) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S")
 
 
 def duration(seconds: float | None) -> str:

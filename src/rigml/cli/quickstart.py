@@ -25,12 +25,16 @@ def quickstart(
     _ui.write("\n[bold]1. Tracked runs[/] (rig runs list)")
     list_(where=None, sort="-metrics.val/acc", limit=10, experiment="quickstart", json_out=False)
     worst = result.run_ids[0] if result.run_ids[0] != result.best_run else result.run_ids[1]
-    _ui.write(f"\n[bold]2. Best against another[/] (rig runs compare {result.best_run[:8]} {worst[:8]})")
+    _ui.write(
+        f"\n[bold]2. Best against another[/] (rig runs compare {result.best_run[:8]} {worst[:8]})"
+    )
     compare(runs=[result.best_run, worst], system=False, json_out=False)
     if result.plot:
-        _ui.write(f"\n[bold]3. Learning curves[/]: {result.plot}", markup=False)
+        from rich.markup import escape
+
+        _ui.write(f"\n[bold]3. Learning curves[/]: {escape(str(result.plot))}")
     for note in result.notes:
         _ui.write(note, markup=False)
     _ui.write(
-        f"\nTry: [bold]RIG_LAB={result.lab_path} rig runs list --where \"metrics.val/acc > 0.8\"[/]"
+        f'\nTry: [bold]RIG_LAB={result.lab_path} rig runs list --where "metrics.val/acc > 0.75"[/]'
     )

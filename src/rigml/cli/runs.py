@@ -9,7 +9,7 @@ import typer
 app = typer.Typer(
     help=(
         "Inspect tracked runs. Filter with --where, e.g. "
-        "\"metrics.acc > 0.9 and params.lr = 0.01 and status = finished\"."
+        '"metrics.acc > 0.9 and params.lr = 0.01 and status = finished".'
     ),
     no_args_is_help=True,
 )
@@ -61,7 +61,7 @@ def list_(
             r.name,
             r.experiment,
             _ui.status(r.status),
-            _ui.when(r.start_time),
+            _ui.when(r.start_time, short=True),
             _ui.duration(r.duration),
             *(r.params.get(k) for k in pkeys),
             *(r.metrics.get(k) for k in mkeys),

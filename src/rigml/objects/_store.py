@@ -99,7 +99,9 @@ class ObjectStore:
 
                 self._fs, self._root_path = fsspec.core.url_to_fs(text, **storage_options)
             except ImportError as exc:
-                raise MissingExtra(_PROTOCOL_EXTRAS.get(protocol, protocol), module=protocol) from exc
+                raise MissingExtra(
+                    _PROTOCOL_EXTRAS.get(protocol, protocol), module=protocol
+                ) from exc
             except ValueError as exc:
                 raise StoreUnavailable(
                     f"cannot open object store {text!r}: {exc}",
@@ -212,11 +214,15 @@ class ObjectStore:
             fd, tmp = tempfile.mkstemp(dir=dest_path.parent, prefix=f".{dest_path.name}.")
         try:
             h = _hasher()
-            with _os_errors(str(dest_path.parent)), os.fdopen(fd, "wb") as out:
-                with self._missing(digest), self._open(digest) as src:
-                    while chunk := src.read(CHUNK):
-                        h.update(chunk)
-                        out.write(chunk)
+            with (
+                _os_errors(str(dest_path.parent)),
+                os.fdopen(fd, "wb") as out,
+                self._missing(digest),
+                self._open(digest) as src,
+            ):
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
             if h.hexdigest() != digest:
                 raise ObjectCorrupted(digest, h.hexdigest(), self.location(digest))
             os.replace(tmp, dest_path)

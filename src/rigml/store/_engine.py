@@ -55,7 +55,11 @@ class Store:
         self._lock_path = lock_path
         self.engine = _create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     # -- connections -------------------------------------------------------------------
 
@@ -131,7 +135,7 @@ class Store:
     def _migrate(self) -> None:
         revisions = known_revisions()
         head = revisions[-1]
-        current = self.current_revision()
+        current = self._retry_locked(self.current_revision)
         if current == head:
             return
         if current is not None and current not in revisions:
@@ -144,13 +148,23 @@ class Store:
                 raise SchemaTooNew(current, head)
             self._upgrade()
 
+    def _retry_locked(self, fn: Callable[[], T]) -> T:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return fn()
+            except StoreUnavailable as exc:
+                if not _is_locked_error(exc.__cause__ or exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01 + random.random() * 0.05)
+
     def _upgrade(self) -> None:
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self._translate(), self.engine.begin() as conn:
+        with self.write() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -220,7 +234,16 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-    cur.execute("PRAGMA journal_mode=WAL")
+    # Switching to WAL needs an exclusive lock and may report "locked" at once, without
+    # waiting on the busy timeout, when several processes open a new lab together.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:
+            if not _is_locked_error(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.05)
     cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,10 +73,7 @@ def export_runs(
             writer.writeheader()
             for row in rows:
                 writer.writerow(
-                    {
-                        k: json.dumps(v) if isinstance(v, dict | list) else v
-                        for k, v in row.items()
-                    }
+                    {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
                 )
     else:
         try:
@@ -99,5 +95,3 @@ def export_runs(
         pq.write_table(pa.table(data), tmp)
     os.replace(tmp, dest)
     return dest
-
-

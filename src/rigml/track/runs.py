@@ -12,6 +12,7 @@ whose process vanished without ending it (SIGKILL, power loss) is later shown as
 from __future__ import annotations
 
 import atexit
+import contextlib
 import getpass
 import json
 import os
@@ -228,10 +229,8 @@ class Run:
                     _active.remove(self)
         from rigml.track.queries import compact_segments
 
-        try:
+        with contextlib.suppress(RigError):  # compaction only speeds reads; points are safe
             compact_segments(self.lab, self.id)
-        except RigError:
-            pass  # compaction only speeds reads; the points are already safe
 
     # -- background capture ---------------------------------------------------------------
 
@@ -347,9 +346,7 @@ def _capture_into(run: Run, *, git: bool, environment: bool, machine: bool) -> N
     if machine:
         from rigml.machine.fingerprint import machine_fingerprint
 
-        values["machine_object"] = run.lab.objects.put_bytes(
-            _canonical_json(machine_fingerprint())
-        )
+        values["machine_object"] = run.lab.objects.put_bytes(_canonical_json(machine_fingerprint()))
     if values:
         run.lab.store.transact(
             lambda conn: conn.execute(update(runs).where(runs.c.id == run.id).values(**values))
@@ -379,7 +376,9 @@ def _experiment_id(conn: Connection, name: str) -> int:
 
     stmt = _upsert(conn)(experiments).values(name=name, created_at=time.time())
     conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-    return int(conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar_one())
+    return int(
+        conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar_one()
+    )
 
 
 def start_run(
@@ -404,7 +403,6 @@ def start_run(
         StoreUnavailable: the store cannot be written.
     """
     import psutil
-
     from sqlalchemy import insert
 
     from rigml.store.schema import runs

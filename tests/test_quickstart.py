@@ -1,0 +1,26 @@
+"""The quickstart end to end on the data it generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rigml.cli import main
+from rigml.track.queries import list_runs
+
+
+def test_quickstart_tracks_a_sweep_and_compares_it(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("sklearn")
+    assert main(["quickstart", "--path", str(tmp_path / "qs")]) == 0
+    out = capsys.readouterr().out
+    assert "Tracked runs" in out and "final metrics" in out
+    from rigml.lab import open_lab
+
+    lab = open_lab(tmp_path / "qs")
+    runs = list_runs(lab, experiment="quickstart")
+    assert len(runs) == 4 and all(r.status == "finished" for r in runs)
+    assert all(len(r.metrics) >= 3 for r in runs)
+    assert {r.params["eta0"] for r in runs} == {0.01, 0.1}
+    assert (tmp_path / "qs" / "quickstart.png").is_file()
+    lab.close()

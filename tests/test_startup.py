@@ -1,0 +1,35 @@
+"""Start-up stays light: heavy libraries load only in the commands that need them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ["numpy", "pandas", "sqlalchemy", "torch", "matplotlib", "pyarrow", "alembic", "psutil"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import rigml",
+        "import rigml.cli._app",
+        "from rigml.cli import main; import sys; sys.argv=['rig','--help']; main(['--help'])",
+    ],
+)
+def test_no_heavy_imports(code: str) -> None:
+    probe = (
+        f"{code}\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert r.stdout.splitlines()[-1] == "HEAVY:", r.stdout[-300:]
+
+
+def test_public_names_are_exactly_all() -> None:
+    import rigml
+
+    for name in rigml.__all__:
+        assert getattr(rigml, name) is not None
+    public = {n for n in dir(rigml) if not n.startswith("_")}
+    assert public == set(rigml.__all__) - {"__version__"}
