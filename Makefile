@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # torch's CPU wheel must come first: a plain range would pull GBs of CUDA wheels.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench lint venv torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: venv
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# The torch extra, for the fit planner's --measure: the pinned CPU wheel first.
+torch: venv
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[torch]'
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

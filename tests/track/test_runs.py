@@ -354,3 +354,29 @@ def test_eight_processes_log_at_once_without_losing_a_point(any_lab, tmp_path) -
         for key in ("loss", "acc"):
             hist = load_history(any_lab, run_id, key)
             assert hist.steps.tolist() == list(range(5000))
+
+
+def test_sigterm_without_a_context_manager_ends_the_run_killed(lab, tmp_path) -> None:
+    script = tmp_path / "open_run.py"
+    script.write_text(
+        "import sys, time, rigml\n"
+        "run = rigml.start_run('exits', capture_git=False, capture_environment=False,\n"
+        "                      capture_machine=False, system_metrics=False)\n"
+        "run.log({'x': 1.0})\n"
+        "print(run.id, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RIG_LAB": str(lab.path)},
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    info = get_run(lab, run_id)
+    assert info.status == "killed" and info.metrics == {"x": 1.0}

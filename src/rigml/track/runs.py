@@ -45,6 +45,7 @@ _writers: dict[str, Writer] = {}
 _registry_lock = threading.RLock()
 _handlers_installed = False
 _prev_sigterm: Any = None
+_terminated = False  # SIGTERM arrived; the SystemExit it raised is a kill, not a failure
 
 
 class NoActiveRun(NotFound):
@@ -205,6 +206,8 @@ class Run:
             self.end("finished")
         elif issubclass(exc_type, KeyboardInterrupt):
             self.end("killed", error="interrupted (KeyboardInterrupt)")
+        elif issubclass(exc_type, SystemExit) and _terminated:
+            self.end("killed", error="terminated by SIGTERM")
         elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
             self.end("finished")
         else:
@@ -492,18 +495,25 @@ def _end_all(status: EndStatus, error: str | None) -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    _end_all("killed", "terminated by SIGTERM")
+    """Turn SIGTERM into SystemExit(143) so the stack unwinds and runs end as ``killed``.
+
+    Unwinding, rather than ending runs inside the handler, never re-enters a flush that the
+    interrupted code was in the middle of. A handler the program set itself keeps control.
+    """
+    global _terminated
     prev = _prev_sigterm
     if callable(prev):
         prev(signum, frame)
     elif prev != signal.SIG_IGN:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _terminated = True
+        raise SystemExit(128 + signum)
 
 
 def _at_exit() -> None:
     last = getattr(sys, "last_value", None)  # set by the interpreter for an uncaught exception
-    if isinstance(last, KeyboardInterrupt):
+    if _terminated:
+        _end_all("killed", "terminated by SIGTERM")
+    elif isinstance(last, KeyboardInterrupt):
         _end_all("killed", "interrupted (KeyboardInterrupt)")
     elif last is not None:
         _end_all("failed", "".join(traceback.format_exception(last)))
