@@ -99,6 +99,22 @@ def test_bad_names_are_refused(lab, quiet_run_kwargs) -> None:
         start_run(lab, experiment="", **quiet_run_kwargs)
 
 
+def test_steps_must_be_integers_and_ended_runs_refuse_points(lab, quiet_run_kwargs) -> None:
+    import numpy as np
+
+    from rigml.track.runs import RunEnded
+
+    with start_run(lab, **quiet_run_kwargs) as run:
+        run.log({"x": 1.0}, step=np.int64(4))
+        for bad in (1.5, "3", True, None.__class__):
+            with pytest.raises(InvalidInput, match="step"):
+                run.log({"x": 1.0}, step=bad)
+    with pytest.raises(RunEnded):
+        run.log({"x": 2.0})
+    hist = load_history(lab, run.id, "x")
+    assert hist.steps.tolist() == [4] and hist.values.tolist() == [1.0]
+
+
 def test_tags_can_change(lab, quiet_run_kwargs) -> None:
     with start_run(lab, tags={"stage": "dev"}, **quiet_run_kwargs) as run:
         run.set_tags({"stage": "review", "owner": "ana"})

@@ -81,6 +81,29 @@ def _check_key(kind: str, key: Any) -> str:
     return key
 
 
+def _as_step(step: Any) -> int:
+    """Slow path for steps: numpy/torch integers are fine, 1.5 and "3" are not."""
+    import operator
+
+    if isinstance(step, bool):
+        raise InvalidInput(f"step must be an integer, got {step!r}", hint="pass step=epoch")
+    try:
+        return operator.index(step)
+    except TypeError as exc:
+        raise InvalidInput(
+            f"step must be an integer, got {type(step).__name__} {step!r:.40}",
+            hint="pass a whole number such as the epoch or batch index",
+        ) from exc
+
+
+class RunEnded(RigError):
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(
+            f"run {run_id[:8]} has already ended ({status}); nothing more can be logged to it",
+            hint="start a new run for new results",
+        )
+
+
 def _as_float(key: str, value: Any) -> float:
     """Slow path of ``Run.log``: accept anything with ``__float__`` (numpy, torch, bool)."""
     if isinstance(value, str | bytes) or not hasattr(type(value), "__float__"):
@@ -137,8 +160,11 @@ class Run:
         if step is None:
             step = self._next_step
             self._next_step += 1
-        elif step >= self._next_step:
-            self._next_step = step + 1
+        else:
+            if type(step) is not int:
+                step = _as_step(step)
+            if step >= self._next_step:
+                self._next_step = step + 1
         t = time.time()
         append = self._append
         keys = self._keys
@@ -179,6 +205,9 @@ class Run:
         from rigml.track.artifacts import log_artifact
 
         return log_artifact(self.lab, self.id, path, name=name)
+
+    def _closed_append(self, _point: Any) -> None:
+        raise RunEnded(self.id, self.status)
 
     def flush(self) -> None:
         """Write everything logged so far now, instead of at the next background flush."""
@@ -227,6 +256,7 @@ class Run:
             self.lab.store.transact(lambda conn: _finish(conn, self.id, status, now, error))
             self.status = status
             self._writer.unregister(self.id)
+            self._append = self._closed_append
             with _registry_lock:
                 if self in _active:
                     _active.remove(self)
