@@ -396,3 +396,35 @@ def test_sigterm_without_a_context_manager_ends_the_run_killed(lab, tmp_path) ->
     assert proc.returncode == 143
     info = get_run(lab, run_id)
     assert info.status == "killed" and info.metrics == {"x": 1.0}
+
+
+def test_a_forked_child_leaves_the_parents_run_alone(lab, quiet_run_kwargs) -> None:
+    import multiprocessing as mp
+
+    def child() -> None:
+        assert rigml.active_run() is None
+
+    with start_run(lab, **quiet_run_kwargs) as run:
+        run.log({"x": 1.0})
+        proc = mp.get_context("fork").Process(target=child)
+        proc.start()
+        proc.join(timeout=30)
+        assert proc.exitcode == 0
+        assert get_run(lab, run.id).status == "running"
+        run.log({"x": 2.0})
+    assert get_run(lab, run.id).status == "finished"
+    assert load_history(lab, run.id, "x").values.tolist() == [1.0, 2.0]
+
+
+def test_a_stopped_writer_is_replaced(lab, quiet_run_kwargs) -> None:
+    from rigml.track import runs as runs_mod
+
+    with start_run(lab, **quiet_run_kwargs) as first:
+        first.log({"x": 1.0})
+    writer = runs_mod._writers[lab.store_url]
+    writer.stop()
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    with start_run(lab, **quiet_run_kwargs) as second:
+        second.log({"x": 1.0})
+    assert runs_mod._writers[lab.store_url] is not writer

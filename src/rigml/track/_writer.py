@@ -50,14 +50,7 @@ def write_points(conn: Connection, run_id: str, points: list[Point], now: float)
 
     from rigml.store.schema import latest_metrics, metric_segments, runs
 
-    by_key: dict[str, tuple[list[int], list[float], list[float]]] = {}
-    for key, step, t, value in points:
-        cols = by_key.get(key)
-        if cols is None:
-            cols = by_key[key] = ([], [], [])
-        cols[0].append(step)
-        cols[1].append(t)
-        cols[2].append(value)
+    by_key = _group(points)
     if by_key:
         conn.execute(
             insert(metric_segments),
@@ -65,10 +58,8 @@ def write_points(conn: Connection, run_id: str, points: list[Point], now: float)
         )
         latest = []
         for key, (steps, times, values) in by_key.items():
-            i = 0  # the point at the highest step; among equal steps, the last logged
-            for j in range(1, len(steps)):
-                if steps[j] >= steps[i]:
-                    i = j
+            # the point at the highest step; among equal steps, the last one logged
+            i = len(steps) - 1 - steps[::-1].index(max(steps))
             v = values[i]
             latest.append(
                 {
@@ -104,6 +95,25 @@ def write_points(conn: Connection, run_id: str, points: list[Point], now: float)
     )
 
 
+def _group(points: list[Point]) -> dict[str, tuple[list[int], list[float], list[float]]]:
+    """Columns per key. Transposing with zip keeps the common one-key case at C speed."""
+    if not points:
+        return {}
+    keys, steps, times, values = (list(c) for c in zip(*points, strict=True))
+    first = keys[0]
+    if keys.count(first) == len(keys):
+        return {first: (steps, times, values)}
+    by_key: dict[str, tuple[list[int], list[float], list[float]]] = {}
+    for key, step, t, value in points:
+        cols = by_key.get(key)
+        if cols is None:
+            cols = by_key[key] = ([], [], [])
+        cols[0].append(step)
+        cols[1].append(t)
+        cols[2].append(value)
+    return by_key
+
+
 def _upsert(conn: Connection) -> Callable[..., Any]:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -124,7 +134,7 @@ class Writer(threading.Thread):
         self._buffers: dict[str, RunBuffer] = {}
         self._last_beat: dict[str, float] = {}
         self._lock = threading.Lock()  # one flush at a time
-        self._stop = threading.Event()
+        self._stop_event = threading.Event()
         self.errors = 0
         self.last_error: BaseException | None = None
 
@@ -137,10 +147,10 @@ class Writer(threading.Thread):
         self._last_beat.pop(run_id, None)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop_event.is_set():
             backlog = self.flush_all()
             if backlog < BIG_BACKLOG:
-                self._stop.wait(self.interval)
+                self._stop_event.wait(self.interval)
 
     def flush_all(self) -> int:
         """Flush every run once; return how many points were written."""
@@ -170,4 +180,4 @@ class Writer(threading.Thread):
             return len(points)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop_event.set()

@@ -554,6 +554,24 @@ def _at_exit() -> None:
             writer.stop()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (DataLoader worker, multiprocessing) does not own the parent's runs:
+    it must neither end them at exit nor share the parent's writer thread, which did not
+    survive the fork."""
+    global _handlers_installed, _terminated
+    _active.clear()
+    _writers.clear()
+    if _handlers_installed and threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGTERM, _prev_sigterm or signal.SIG_DFL)
+    _handlers_installed = False
+    _terminated = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _install_handlers() -> None:
     global _handlers_installed, _prev_sigterm
     if _handlers_installed:

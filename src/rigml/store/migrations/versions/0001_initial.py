@@ -95,6 +95,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_metric_segments_run_key", "metric_segments", ["run_id", "key", "id"], unique=False
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Segments are packed floats that barely compress: skipping TOAST compression makes
+        # the end-of-run write about 5x faster and reads faster too (measured in bench/).
+        for column in ("steps", "times", "values"):
+            op.execute(f'ALTER TABLE metric_segments ALTER COLUMN "{column}" SET STORAGE EXTERNAL')
     op.create_table(
         "params",
         sa.Column("run_id", sa.String(length=32), nullable=False),
