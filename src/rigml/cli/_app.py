@@ -55,3 +55,5 @@ def _root(
 app.command("init")(init_cmd.init)
 app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
+# Know the machine (one line per command module, each added with its module):
+# machine-commands-below
