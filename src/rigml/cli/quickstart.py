@@ -35,6 +35,9 @@ def quickstart(
         _ui.write(f"\n[bold]3. Learning curves[/]: {escape(str(result.plot))}")
     for note in result.notes:
         _ui.write(note, markup=False)
-    _ui.write(
-        f'\nTry: [bold]RIG_LAB={result.lab_path} rig runs list --where "metrics.val/acc > 0.75"[/]'
-    )
+    import shutil
+    import sys
+
+    rig = "rig" if shutil.which("rig") else str(Path(sys.executable).with_name("rig"))
+    where = '"metrics.val/acc > 0.75"'
+    _ui.write(f"\nTry: [bold]RIG_LAB={result.lab_path} {rig} runs list --where {where}[/]")
