@@ -267,11 +267,22 @@ def load_history(lab: Lab, run_id: str, key: str) -> History:
     from rigml.track._segments import unpack
 
     with lab.store.read() as conn:
-        rows = conn.execute(
-            select(ms.c.steps, ms.c.times, ms.c["values"])
-            .where(ms.c.run_id == run_id, ms.c.key == key)
-            .order_by(ms.c.id)
-        ).all()
+        if conn.dialect.name == "postgresql":
+            # bytea in psycopg's binary format: 4x faster than hex text for big segments
+            raw = conn.connection.driver_connection
+            with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
+                cur.execute(
+                    'SELECT steps, times, "values" FROM metric_segments '
+                    "WHERE run_id = %s AND key = %s ORDER BY id",
+                    (run_id, key),
+                )
+                rows = cur.fetchall()
+        else:
+            rows = conn.execute(
+                select(ms.c.steps, ms.c.times, ms.c["values"])
+                .where(ms.c.run_id == run_id, ms.c.key == key)
+                .order_by(ms.c.id)
+            ).all()
     return unpack(key, rows)
 
 
