@@ -68,7 +68,7 @@ def test_non_numeric_metrics_are_refused_at_the_call(lab, quiet_run_kwargs, bad)
     with start_run(lab, **quiet_run_kwargs) as run:
         run.log({"ok": 1.0})
         with pytest.raises(InvalidMetric) as info:
-            run.log({"bad": bad})
+            run.log({"good": 2.0, "bad": bad})  # all or nothing
         assert "'bad'" in info.value.message and info.value.hint
     assert get_run(lab, run.id).metrics == {"ok": 1.0}  # what was logged before is kept
 

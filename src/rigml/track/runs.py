@@ -135,6 +135,7 @@ class Run:
         self._writer = writer
         self._buffer = RunBuffer(run_id)
         self._append = self._buffer.points.append
+        self._extend = self._buffer.points.extend
         self._next_step = 0
         self._keys: set[str] = set()
         self._params = params  # key -> JSON text, as stored
@@ -166,15 +167,16 @@ class Run:
             if step >= self._next_step:
                 self._next_step = step + 1
         t = time.time()
-        append = self._append
         keys = self._keys
+        points = []
         for key, value in metrics.items():
             if key not in keys:
                 _check_key("metric", key)
                 keys.add(key)
             if type(value) is not float and type(value) is not int:
                 value = _as_float(key, value)
-            append((key, step, t, value))
+            points.append((key, step, t, value))
+        self._extend(points)  # all or nothing: one bad value logs none of the call
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record hyperparameters. A param is fixed once logged.
@@ -206,7 +208,7 @@ class Run:
 
         return log_artifact(self.lab, self.id, path, name=name)
 
-    def _closed_append(self, _point: Any) -> None:
+    def _closed_append(self, _points: Any) -> None:
         raise RunEnded(self.id, self.status)
 
     def flush(self) -> None:
@@ -256,7 +258,7 @@ class Run:
             self.lab.store.transact(lambda conn: _finish(conn, self.id, status, now, error))
             self.status = status
             self._writer.unregister(self.id)
-            self._append = self._closed_append
+            self._append = self._extend = self._closed_append
             with _registry_lock:
                 if self in _active:
                     _active.remove(self)
