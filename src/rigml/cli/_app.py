@@ -7,7 +7,10 @@ from pathlib import Path
 import typer
 
 from rigml import __version__
+from rigml.cli import doctor as doctor_cmd
+from rigml.cli import env as env_cmd
 from rigml.cli import init as init_cmd
+from rigml.cli import machine as machine_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
 
@@ -57,3 +60,6 @@ app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
 # Know the machine (one line per command module, each added with its module):
 # machine-commands-below
+app.command("machine")(machine_cmd.machine)
+app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
+app.command("doctor")(doctor_cmd.doctor)

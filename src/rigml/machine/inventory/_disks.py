@@ -1,0 +1,146 @@
+"""Local filesystems and the block devices under them, read through psutil and ``/sys``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rigml.machine.inventory._readers import _read
+
+DiskKind = Literal["nvme", "ssd", "hdd", "virtual", "unknown"]
+
+_PSEUDO_FS = frozenset(
+    {
+        "autofs",
+        "binfmt_misc",
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "fuse.gvfsd-fuse",
+        "fuse.portal",
+        "fusectl",
+        "hugetlbfs",
+        "mqueue",
+        "nsfs",
+        "overlay",
+        "proc",
+        "pstore",
+        "ramfs",
+        "securityfs",
+        "squashfs",
+        "sysfs",
+        "tmpfs",
+        "tracefs",
+    }
+)
+
+_SYS_BLOCK = Path("/sys/class/block")
+
+
+@dataclass(frozen=True)
+class Disk:
+    """One local filesystem and the block device under it."""
+
+    device: str
+    mountpoint: str
+    fstype: str
+    total_bytes: int
+    free_bytes: int
+    kind: DiskKind
+    parent: str | None = None
+    model: str | None = None
+    removable: bool | None = None
+    also_mounted_at: list[str] = field(default_factory=list)
+
+
+def _block_name(device: str) -> str | None:
+    """The kernel's name for ``device`` (``/dev/mapper/root`` -> ``dm-0``), if it has one."""
+    if not device.startswith("/dev/"):
+        return None
+    name = os.path.basename(os.path.realpath(device))
+    return name if (_SYS_BLOCK / name).exists() else None
+
+
+def _parent_device(name: str, depth: int = 0) -> str:
+    """The whole disk under a partition, device-mapper or md device (``nvme0n1p2`` -> ``nvme0n1``).
+
+    Partitions point at their disk through their sysfs folder; ``dm-*`` and ``md*`` list the
+    devices they are built on under ``slaves/`` (the first one is taken).
+    """
+    node = _SYS_BLOCK / name
+    if (node / "partition").exists():
+        return Path(os.path.realpath(node)).parent.name
+    if depth < 8:
+        try:
+            slaves = sorted(os.listdir(node / "slaves"))
+        except OSError:
+            slaves = []
+        if slaves:
+            return _parent_device(slaves[0], depth + 1)
+    return name
+
+
+def _disk_kind(parent: str) -> DiskKind:
+    if parent.startswith("nvme"):
+        return "nvme"
+    # virtio/Xen disks and loop/zram devices: the rotational flag is the hypervisor's default,
+    # not the medium, so the honest answer is "virtual".
+    if parent.startswith(("vd", "xvd", "loop", "zram", "ram")):
+        return "virtual"
+    rotational = _read(_SYS_BLOCK / parent / "queue" / "rotational")
+    if rotational == "0":
+        return "ssd"
+    if rotational == "1":
+        return "hdd"
+    return "unknown"
+
+
+def _read_disks(notes: list[str]) -> list[Disk]:
+    import psutil
+
+    try:
+        partitions = psutil.disk_partitions(all=False)
+    except (OSError, RuntimeError) as exc:
+        notes.append(f"filesystems unknown: {exc}")
+        return []
+    linux = _SYS_BLOCK.is_dir()
+    if not linux:
+        notes.append("disk kinds unknown: /sys/class/block is Linux only")
+    found: dict[str, Disk] = {}
+    for p in partitions:
+        if not p.device or p.fstype in _PSEUDO_FS or p.device.startswith("/dev/loop"):
+            continue
+        try:
+            usage = psutil.disk_usage(p.mountpoint)
+        except OSError:
+            continue  # a mount this user may not look into
+        previous = found.get(p.device)
+        if previous is not None:  # bind mounts and btrfs subvolumes of one filesystem
+            mounts = sorted([previous.mountpoint, *previous.also_mounted_at, p.mountpoint], key=len)
+            found[p.device] = Disk(
+                **{**asdict(previous), "mountpoint": mounts[0], "also_mounted_at": mounts[1:]}
+            )
+            continue
+        name = _block_name(p.device) if linux else None
+        parent = _parent_device(name) if name else None
+        removable = _read(_SYS_BLOCK / parent / "removable") if parent else None
+        model = _read(_SYS_BLOCK / parent / "device" / "model") if parent else None
+        found[p.device] = Disk(
+            device=p.device,
+            mountpoint=p.mountpoint,
+            fstype=p.fstype,
+            total_bytes=int(usage.total),
+            free_bytes=int(usage.free),
+            kind=_disk_kind(parent) if parent else "unknown",
+            parent=parent,
+            model=model or None,
+            removable=None if removable is None else removable == "1",
+        )
+    return sorted(found.values(), key=lambda d: d.mountpoint)
