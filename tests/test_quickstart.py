@@ -14,6 +14,7 @@ def test_quickstart_tracks_a_sweep_and_compares_it(tmp_path: Path, capsys) -> No
     pytest.importorskip("sklearn")
     assert main(["quickstart", "--path", str(tmp_path / "qs")]) == 0
     out = capsys.readouterr().out
+    assert "This machine" in out and "archetype" in out
     assert "Tracked runs" in out and "final metrics" in out
     from rigml.lab import open_lab
 

@@ -32,6 +32,8 @@ class QuickstartResult:
     best_run: str
     plot: Path | None
     comparison: Any = None
+    machine: Any = None  # MachineProfile of this machine
+    doctor: Any = None  # DoctorReport of this machine
     notes: list[str] = field(default_factory=list)
 
 
@@ -57,6 +59,16 @@ def run_quickstart(
     from rigml.lab import init_lab
     from rigml.track.compare import compare_runs
     from rigml.track.runs import start_run
+
+    from rigml.machine.doctor import run_checks
+    from rigml.machine.inventory import inventory
+    from rigml.machine.profile import classify
+
+    profile = classify(inventory())
+    progress(f"this machine: {profile.archetype} ({profile.reason})")
+    report = run_checks()
+    counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
+    progress(f"doctor: {counts}")
 
     root = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="rig-quickstart-"))
     lab, _ = init_lab(root / ".rig")
@@ -111,7 +123,9 @@ def run_quickstart(
         progress(f"run {run.name} ({run.id[:8]}) alpha={alpha} eta0={eta0}: val/acc={acc:.3f}")
 
     best = max(scores, key=lambda k: scores[k])
-    result = QuickstartResult(lab_path=lab.path, run_ids=ids, best_run=best, plot=None)
+    result = QuickstartResult(
+        lab_path=lab.path, run_ids=ids, best_run=best, plot=None, machine=profile, doctor=report
+    )
     result.comparison = compare_runs(lab, ids)
     try:
         from rigml.track.plot import plot_runs

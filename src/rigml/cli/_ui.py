@@ -138,6 +138,10 @@ STATUS_STYLE = {
     "failed": "red",
     "killed": "yellow",
     "crashed": "bold red",
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "skip": "dim",
 }
 
 

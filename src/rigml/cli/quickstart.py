@@ -22,17 +22,29 @@ def quickstart(
     from rigml.cli import _state
 
     _state.lab_path = result.lab_path
-    _ui.write("\n[bold]1. Tracked runs[/] (rig runs list)")
+    _ui.write("\n[bold]1. This machine[/] (rig machine, rig doctor)")
+    prof = result.machine
+    _ui.table(
+        ["", "band", "why"],
+        [
+            ["archetype", prof.archetype, prof.reason],
+            *([b.resource, b.band, b.reason] for b in (prof.ram, prof.vram, prof.storage)),
+        ],
+    )
+    notable = [r for r in result.doctor.results if r.status in ("warn", "fail")]
+    from rich.markup import escape
+
+    for r in notable:
+        _ui.write(f"  {_ui.status(r.status)} {escape(r.id)}: {escape(r.summary)}", soft_wrap=True)
+    _ui.write("\n[bold]2. Tracked runs[/] (rig runs list)")
     list_(where=None, sort="-metrics.val/acc", limit=10, experiment="quickstart", json_out=False)
     worst = result.run_ids[0] if result.run_ids[0] != result.best_run else result.run_ids[1]
     _ui.write(
-        f"\n[bold]2. Best against another[/] (rig runs compare {result.best_run[:8]} {worst[:8]})"
+        f"\n[bold]3. Best against another[/] (rig runs compare {result.best_run[:8]} {worst[:8]})"
     )
     compare(runs=[result.best_run, worst], system=False, json_out=False)
     if result.plot:
-        from rich.markup import escape
-
-        _ui.write(f"\n[bold]3. Learning curves[/]: {escape(str(result.plot))}")
+        _ui.write(f"\n[bold]4. Learning curves[/]: {escape(str(result.plot))}")
     for note in result.notes:
         _ui.write(note, markup=False)
     import shutil
