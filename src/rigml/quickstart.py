@@ -57,12 +57,11 @@ def run_quickstart(
         raise MissingExtra("demo", module="scikit-learn") from exc
 
     from rigml.lab import init_lab
-    from rigml.track.compare import compare_runs
-    from rigml.track.runs import start_run
-
     from rigml.machine.doctor import run_checks
     from rigml.machine.inventory import inventory
     from rigml.machine.profile import classify
+    from rigml.track.compare import compare_runs
+    from rigml.track.runs import start_run
 
     profile = classify(inventory())
     progress(f"this machine: {profile.archetype} ({profile.reason})")

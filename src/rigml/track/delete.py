@@ -28,6 +28,8 @@ def run_objects(conn: Connection, run_ids: Sequence[str]) -> set[str]:
 
     found: set[str] = set()
     for table, column in OBJECT_REFERENCES:
+        if table is not runs and "run_id" not in table.c:
+            continue  # owned by something other than a run (a watch session, a dataset...)
         key = table.c.id if table is runs else table.c.run_id
         found.update(
             d
