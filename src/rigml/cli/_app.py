@@ -13,6 +13,7 @@ from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
+from rigml.cli import watch as watch_cmd
 
 app = typer.Typer(
     name="rig",
@@ -60,6 +61,7 @@ app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
 # Know the machine (one line per command module, each added with its module):
 # machine-commands-below
+app.command("watch", context_settings=watch_cmd.CONTEXT_SETTINGS)(watch_cmd.watch)
 app.command("machine")(machine_cmd.machine)
 app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
 app.command("doctor")(doctor_cmd.doctor)

@@ -135,3 +135,47 @@ OBJECT_REFERENCES: list[tuple[Table, str]] = [
     (runs, "env_object"),
     (runs, "machine_object"),
 ]
+
+# -- rig watch (migration 0002): sessions of `rig watch` and the bottlenecks they found
+
+WATCH_ID = String(32)  # uuid4 hex
+
+watch_sessions = Table(
+    "watch_sessions",
+    metadata,
+    Column("id", WATCH_ID, primary_key=True),
+    Column("started", Float, nullable=False),
+    Column("ended", Float),
+    Column("command", Text),  # shell-quoted; NULL when a running pid was attached
+    Column("pid", Integer),
+    Column("host", String(255)),
+    Column("exit_code", Integer),  # shell style: 128 + N when signal N ended it
+    Column("timeline_object", DIGEST),  # the timeline's Parquet file in the object store
+    Column("summary", Text),  # JSON: peak, mean, min, last of every metric
+    Index("ix_watch_sessions_started", "started"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "session_id",
+        WATCH_ID,
+        ForeignKey("watch_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("rule", String(64), nullable=False),  # vram_exhausted, disk_filling, ...
+    # vram | ram | swap | storage | thermal | power | starved_gpu | cpu
+    Column("constraint", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("severity", String(16), nullable=False),  # critical | warning | info
+    Column("evidence", Text, nullable=False),  # JSON list of sentences with the numbers
+    Column("numbers", Text, nullable=False),  # JSON object of the same figures
+    Column("first_fix", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_findings_session", "session_id"),
+    Index("ix_findings_created", "created_at"),
+)
+
+OBJECT_REFERENCES.append((watch_sessions, "timeline_object"))
