@@ -24,6 +24,7 @@ from rigml.machine.doctor._facts import (
     PythonFacts,
     TorchFacts,
 )
+from rigml.machine.inventory._disks import PSEUDO_FS
 
 if TYPE_CHECKING:
     from rigml.machine.doctor._context import DoctorContext
@@ -57,11 +58,6 @@ def _read_disks(ctx: DoctorContext) -> list[DiskFacts]:
     return disks
 
 
-_PSEUDO_FS = frozenset(
-    {"tmpfs", "devtmpfs", "squashfs", "overlay", "proc", "sysfs", "ramfs", "iso9660", "nsfs"}
-)
-
-
 def _read_data_disks(ctx: DoctorContext) -> list[DiskFacts]:
     import psutil
 
@@ -73,7 +69,7 @@ def _read_data_disks(ctx: DoctorContext) -> list[DiskFacts]:
     except OSError:
         return []
     for part in partitions:
-        if part.fstype in _PSEUDO_FS or part.mountpoint.startswith(("/boot", "/snap", "/proc")):
+        if part.fstype in PSEUDO_FS or part.mountpoint.startswith(("/boot", "/snap", "/proc")):
             continue
         try:
             disk = _disk(part.mountpoint)

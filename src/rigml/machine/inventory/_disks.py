@@ -11,7 +11,7 @@ from rigml.machine.inventory._readers import _read
 
 DiskKind = Literal["nvme", "ssd", "hdd", "virtual", "unknown"]
 
-_PSEUDO_FS = frozenset(
+PSEUDO_FS = frozenset(
     {
         "autofs",
         "binfmt_misc",
@@ -115,7 +115,7 @@ def _read_disks(notes: list[str]) -> list[Disk]:
         notes.append("disk kinds unknown: /sys/class/block is Linux only")
     found: dict[str, Disk] = {}
     for p in partitions:
-        if not p.device or p.fstype in _PSEUDO_FS or p.device.startswith("/dev/loop"):
+        if not p.device or p.fstype in PSEUDO_FS or p.device.startswith("/dev/loop"):
             continue
         try:
             usage = psutil.disk_usage(p.mountpoint)
