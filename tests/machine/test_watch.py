@@ -274,7 +274,7 @@ def test_a_crashing_workload_keeps_its_timeline(tmp_path: Path) -> None:
         ),
     )
     assert result.exit_code == 1
-    assert ("stdout", "step 1\n") in out
+    assert "".join(t for s, t in out if s == "stdout") == "step 1\n"
     assert "RuntimeError: diverged" in "".join(t for s, t in out if s == "stderr")
     saved = Timeline.load(tmp_path / "watch" / "timeline.parquet")
     assert len(saved) >= 2 and "cpu_percent" in saved.names
