@@ -59,9 +59,12 @@ def _root(
 app.command("init")(init_cmd.init)
 app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
-# Know the machine (one line per command module, each added with its module):
-# machine-commands-below
-app.command("watch", context_settings=watch_cmd.CONTEXT_SETTINGS)(watch_cmd.watch)
+# Know the machine
 app.command("machine")(machine_cmd.machine)
-app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
 app.command("doctor")(doctor_cmd.doctor)
+app.command(
+    "watch",
+    context_settings=watch_cmd.CONTEXT_SETTINGS,
+    options_metavar="[OPTIONS] -- COMMAND [ARGS]...",
+)(watch_cmd.watch)
+app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
