@@ -16,6 +16,13 @@ def _gpu_label(info: GpuInfo) -> str:
     return f"GPU {info.index} ({info.name})"
 
 
+def _fold(verdicts: list[tuple[GpuInfo, Status, str]]) -> tuple[Status, str]:
+    """The worst status over all GPUs, and a summary naming the GPUs that have it."""
+    status = _worst(s for _, s, _ in verdicts)
+    shown = [v for v in verdicts if v[1] == status] if status != "pass" else verdicts
+    return status, "; ".join(f"{_gpu_label(g)}: {text}" for g, _, text in shown)
+
+
 def _readings_by_index(facts: GpuFacts) -> dict[int, GpuReading]:
     return {r.index: r for r in facts.readings}
 
@@ -66,9 +73,7 @@ def check_pcie(ctx: DoctorContext) -> Outcome:
             verdicts.append((g, "pass", link))
     if not verdicts:
         raise FactUnavailable("NVML did not report the PCIe link of any GPU")
-    status = _worst(s for _, s, _ in verdicts)
-    shown = [v for v in verdicts if v[1] == status] if status != "pass" else verdicts
-    summary = "; ".join(f"{_gpu_label(g)}: {text}" for g, _, text in shown)
+    status, summary = _fold(verdicts)
     evidence = {
         "gpus": [
             {
@@ -122,9 +127,7 @@ def check_power_limit(ctx: DoctorContext) -> Outcome:
             verdicts.append((g, "pass", text))
     if not verdicts:
         raise FactUnavailable("NVML did not report the power limits of any GPU")
-    status = _worst(s for _, s, _ in verdicts)
-    shown = [v for v in verdicts if v[1] == status] if status != "pass" else verdicts
-    summary = "; ".join(f"{_gpu_label(g)}: {text}" for g, _, text in shown)
+    status, summary = _fold(verdicts)
     evidence = {
         "gpus": [
             {
@@ -212,9 +215,7 @@ def check_idle_temperature(ctx: DoctorContext) -> Outcome:
                 evidence,
             )
         raise FactUnavailable("NVML did not report the temperature of any GPU")
-    status = _worst(s for _, s, _ in verdicts)
-    shown = [v for v in verdicts if v[1] == status] if status != "pass" else verdicts
-    summary = "; ".join(f"{_gpu_label(g)}: {text}" for g, _, text in shown)
+    status, summary = _fold(verdicts)
     fix = None
     if status != "pass":
         fix = (
