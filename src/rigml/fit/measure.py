@@ -1,0 +1,135 @@
+"""``rig fit --measure``: build the model with random weights and measure its peak memory.
+
+The model is built from its config by Transformers (no download), then runs the requested
+workload once: a prefill of ``context`` tokens that fills the KV cache (logits for the last
+token, as ``generate()`` computes them) for inference; a forward, backward and optimizer
+step for fine-tuning (LoRA through PEFT). It runs in a child process so that the peak
+belongs to this workload alone:
+
+- on a CUDA GPU, ``torch.cuda.max_memory_allocated`` (tensors only, the figure the
+  estimate's ``tensors`` predicts) and ``max_memory_reserved`` (the allocator's cache);
+- on the CPU, the growth of the process's peak resident memory (``VmHWM``, reset through
+  ``/proc/self/clear_refs`` before the model is built), which also counts allocator
+  overhead, so it reads a little above the tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rigml.errors import InvalidInput, MissingExtra, RigError
+from rigml.fit.architecture import ModelSpec
+from rigml.fit.memory import estimate
+from rigml.fit.request import FitRequest
+
+
+class MeasureFailed(RigError):
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"measuring the model failed: {problem}",
+            hint="run with a smaller --context or --batch, or without --measure",
+        )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    device: str  # "cuda:0 (NVIDIA H100 80GB HBM3)" or "cpu"
+    peak_bytes: int  # max_memory_allocated on CUDA, peak RSS growth on the CPU
+    reserved_bytes: int | None
+    estimated_bytes: int  # the estimate's tensors (no CUDA context, no margin)
+    seconds: float
+    method: str
+
+    @property
+    def error(self) -> float:
+        return (self.estimated_bytes - self.peak_bytes) / max(1, self.peak_bytes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "error": self.error}
+
+
+def _check_extras() -> None:
+    import importlib.util
+
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra("torch", module=module)
+
+
+def measure(
+    spec: ModelSpec,
+    config: dict[str, Any],
+    req: FitRequest,
+    *,
+    device: str = "auto",
+    timeout: float = 900,
+) -> Measurement:
+    """Run ``req`` on a randomly initialised ``config`` and report its peak memory.
+
+    Raises:
+        MissingExtra: torch or transformers (``rigml[torch]``), or peft for LoRA.
+        InvalidInput: the workload cannot be measured here (QLoRA on the CPU, a model too
+            large for this machine's memory, an architecture Transformers cannot build).
+        MeasureFailed: the child process failed or ran out of time.
+    """
+    _check_extras()
+    if req.task in ("lora", "qlora"):
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is None:
+            raise MissingExtra("torch", module="peft")
+    if spec.kind not in ("decoder", "encoder"):
+        raise InvalidInput(
+            f"--measure builds decoder and encoder models; {spec.name} is a {spec.kind}",
+            hint="drop --measure for this model",
+        )
+    est = estimate(spec, req)
+    job = {
+        "config": config,
+        "task": req.task,
+        "dtype": req.dtype,
+        "context": req.context,
+        "batch": req.batch,
+        "lora_rank": req.lora_rank,
+        "lora_targets": list(req.targets() or ()) or "all-linear",
+        "optimizer": req.optimizer,
+        "gradient_checkpointing": req.gradient_checkpointing,
+        "attention": req.attention,
+        "encoder": spec.kind == "encoder",
+        "device": device,
+        "limit_bytes": est.total,
+    }
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rigml.fit._measure_worker"],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MeasureFailed(f"no result after {timeout:.0f} s") from exc
+    lines = proc.stdout.strip().splitlines()
+    try:
+        out = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        out = {}
+    if proc.returncode != 0 or "error" in out or "peak_bytes" not in out:
+        problem = out.get("error") or (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        if out.get("kind") == "input":
+            raise InvalidInput(f"cannot measure {spec.name}: {problem}", hint=out.get("hint"))
+        raise MeasureFailed(problem)
+    return Measurement(
+        device=out["device"],
+        peak_bytes=int(out["peak_bytes"]),
+        reserved_bytes=out.get("reserved_bytes"),
+        estimated_bytes=est.tensors,
+        seconds=float(out["seconds"]),
+        method=out["method"],
+    )

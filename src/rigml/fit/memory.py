@@ -1,0 +1,311 @@
+"""GPU memory for a model and a workload, part by part: :func:`estimate`.
+
+Every part is a formula over the architecture (:class:`~rigml.fit.architecture.ModelSpec`)
+and the request (:class:`~rigml.fit.request.FitRequest`), with its source:
+
+weights
+    parameters x bytes per weight (:mod:`rigml.fit.formats`). Weight-only quantisers keep
+    embeddings and an untied output head in 16 bits.
+KV cache
+    batch x cached tokens x layers x ``kv_width`` x bytes per element: two tensors (K, V)
+    of ``kv_heads * head_dim`` per token per layer, so grouped-query attention shrinks it
+    by ``heads / kv_heads`` (Ainslie et al. 2023, "GQA"); sliding-window layers cache at most
+    the window; DeepSeek's MLA caches one compressed latent (DeepSeek-V2 paper, section 2.1).
+activations
+    inference: the tensors alive inside one layer during prefill (residual, normed input,
+    q/k/v, and the MLP's intermediate tensors), plus last-token logits in fp32; training:
+    what autograd saves per layer for the backward pass, derived as in Korthikanti et al.
+    2022 ("Reducing Activation Recomputation in Large Transformer Models", section 4.1,
+    34sbh per layer for GPT) but for the actual MLP (SwiGLU saves gate, up, their product
+    and the activation: 4 x intermediate) and with flash attention saving q, k, v and the
+    output instead of the s x s score matrix (Dao et al. 2022). RMSNorm saves its input in
+    fp32, as the Transformers implementations compute it. The logits for the loss cost
+    batch x seq x vocab x (2a + 8) bytes at the backward peak (the 16-bit logits, the fp32
+    log-softmax and its fp32 gradient). Gradient checkpointing keeps each layer's input
+    and recomputes one layer at a time (Chen et al. 2016).
+gradients, optimizer
+    the ZeRO paper's accounting (Rajbhandari et al. 2020, section 3.1): mixed-precision
+    AdamW holds 16-bit weights and gradients plus an fp32 master copy, momentum and
+    variance: 2 + 2 + 12 bytes per trained parameter. 8-bit AdamW stores the two states in
+    8 bits (Dettmers et al. 2022, "8-bit Optimizers via Block-wise Quantization"); SGD
+    with momentum keeps one state; Adafactor factors the second moment into a row and a
+    column vector per matrix (Shazeer & Stern 2018).
+adapters
+    LoRA's A and B matrices in fp32 (PEFT's default), with fp32 gradients and AdamW states.
+framework and CUDA context
+    the CUDA context, cuBLAS workspaces and PyTorch's kernels: 0.5 GiB with lazy module
+    loading (CUDA 11.7+), more on older stacks.
+allocator margin
+    PyTorch's caching allocator rounds and fragments: 5% of tensor memory for inference,
+    10% for training (the gap between ``max_memory_reserved`` and ``max_memory_allocated``
+    seen in practice).
+
+The estimate is an estimate: :attr:`MemoryEstimate.assumptions` lists what it took for
+granted, and tests compare it with published measurements (``tests/fit/published.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rigml.fit.architecture import ModelSpec
+from rigml.fit.formats import DTYPE_BYTES
+from rigml.fit.request import FitRequest
+
+GIB = 2**30
+CUDA_CONTEXT = int(0.5 * GIB)
+PROCESS_RAM = int(1.5 * GIB)  # the Python process with torch and a tokenizer loaded
+MAX_SHARD = 5 * 10**9  # Hub checkpoints are sharded at 5 GB; loading holds one at a time
+
+PARTS = (
+    "weights",
+    "kv_cache",
+    "activations",
+    "gradients",
+    "optimizer",
+    "adapters",
+    "cuda_context",
+    "margin",
+)
+PART_LABELS = {
+    "weights": "weights",
+    "kv_cache": "KV cache",
+    "activations": "activations",
+    "gradients": "gradients",
+    "optimizer": "optimizer states",
+    "adapters": "adapter parameters",
+    "cuda_context": "framework and CUDA context",
+    "margin": "allocator margin",
+}
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes per GPU by part, plus system RAM and disk; ``total`` is what one GPU needs."""
+
+    parts: dict[str, int]
+    ram_bytes: int
+    download_bytes: int
+    checkpoint_bytes: int
+    trainable_params: int
+    gpus: int
+    assumptions: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def tensors(self) -> int:
+        """What ``torch.cuda.max_memory_allocated`` would count: no context, no margin."""
+        return self.total - self.parts["cuda_context"] - self.parts["margin"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_bytes": self.total,
+            "parts": dict(self.parts),
+            "ram_bytes": self.ram_bytes,
+            "download_bytes": self.download_bytes,
+            "checkpoint_bytes": self.checkpoint_bytes,
+            "trainable_params": self.trainable_params,
+            "gpus": self.gpus,
+            "assumptions": list(self.assumptions),
+        }
+
+
+def weight_bytes(spec: ModelSpec, req: FitRequest) -> int:
+    """Bytes the weights take on the GPU in the requested format (all GPUs together)."""
+    fmt = req.weight_format()
+    if spec.stored_bytes and req.quant is None and spec.stored_format not in DTYPE_BYTES:
+        return spec.stored_bytes  # a GGUF file's own mix of types, read from its header
+    if fmt.keeps_embeddings:
+        quantised = spec.params - spec.embedding_params
+        return int(quantised * fmt.bits / 8 + spec.embedding_params * 2)
+    return int(spec.params * fmt.bits / 8)
+
+
+def kv_cache_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int) -> int:
+    """The KV cache for ``batch`` sequences of ``context`` tokens (inference only)."""
+    if spec.kind == "params-only":
+        return 0
+    per_elem = req.kv_bytes()
+    if spec.kind == "encoder-decoder":
+        tokens = spec.decoder_layers * (context + (spec.encoder_tokens or 0))
+    elif spec.kind != "decoder":
+        return 0
+    else:
+        windowed = spec.windowed_layers
+        full = spec.layers - windowed
+        tokens = full * context + windowed * min(context, spec.window or context)
+    return int(batch * tokens * spec.kv_width * per_elem)
+
+
+def _layer_saved_bytes(spec: ModelSpec, req: FitRequest, seq: int) -> float:
+    """Bytes autograd keeps per token in one layer for the backward pass."""
+    a = req.act_bytes
+    h, inter = spec.hidden, spec.intermediate
+    q = spec.heads * spec.head_dim
+    attn = a * (h + q + spec.kv_width + q)  # normed input, q, k, v, attention output
+    mlp = a * (h + (4 if spec.glu else 2) * inter)
+    norms = 2 * 4 * h  # RMSNorm/LayerNorm inputs kept in fp32
+    saved = attn + mlp + norms
+    if req.attention == "eager":
+        saved += spec.heads * seq * (2 * a + 4)  # scores, fp32 softmax, probabilities
+    if spec.kind in ("encoder", "encoder-decoder"):
+        saved += 2 * (a + 1) * h  # hidden dropouts: outputs and masks (BERT-style training)
+        if req.attention == "eager":
+            saved += spec.heads * seq * (a + 1)
+    return saved
+
+
+def _layer_live_bytes(spec: ModelSpec, req: FitRequest) -> float:
+    """Bytes per token alive inside one layer's forward pass (inference peak)."""
+    a = req.act_bytes
+    q = spec.heads * spec.head_dim
+    mlp = (3 if spec.glu else 2) * spec.intermediate
+    return a * (2 * spec.hidden + max(q + spec.kv_width + q, mlp))
+
+
+def activation_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int) -> int:
+    """Peak activation memory for one forward (inference) or forward+backward (training)."""
+    a = req.act_bytes
+    if spec.kind == "params-only":
+        # No architecture: allow 10% of the 16-bit weights per 2k tokens of batch x context.
+        return int(0.10 * spec.params * 2 * batch * context / 2048)
+    if spec.kind == "diffusion":
+        scale = (context / (spec.default_resolution or 512)) ** 2
+        return int(0.25 * spec.params * a * batch * scale * (3 if req.training else 1))
+    tokens = batch * context
+    if spec.encoder_tokens and spec.kind == "encoder":
+        tokens = batch * min(context, spec.encoder_tokens)
+    if not req.training:
+        live = tokens * _layer_live_bytes(spec, req)
+        if req.attention == "eager":
+            live += batch * spec.heads * context * context * (2 * a + 4)
+        logits = batch * spec.vocab * 4 if spec.kind != "encoder" else 0
+        return int(live + logits)
+    per_layer = tokens * _layer_saved_bytes(spec, req, context)
+    if req.gradient_checkpointing:
+        saved = spec.layers * tokens * a * spec.hidden + 2 * per_layer
+    else:
+        saved = spec.layers * per_layer
+    logits = tokens * spec.vocab * (2 * a + 8) if spec.kind != "encoder" else 0
+    workspace = 0.0
+    if req.task == "qlora":
+        # bitsandbytes dequantises one weight matrix at a time to 16 bits for each matmul.
+        biggest = max((lin.fan_in * lin.fan_out for lin in spec.linears), default=0)
+        workspace = 2 * a * biggest
+    return int(saved + logits + workspace)
+
+
+def _optimizer_bytes_per_param(req: FitRequest, spec: ModelSpec) -> float:
+    """Optimizer states per trained parameter (master weights are counted by the caller).
+
+    Full fine-tuning without master weights keeps the states in the weights' own dtype, as
+    ``torch.optim.AdamW`` does; adapters and mixed precision keep them in fp32.
+    """
+    if req.task == "full" and not req.master_weights and req.optimizer in ("adamw", "sgd"):
+        return req.act_bytes * (2 if req.optimizer == "adamw" else 1)
+    if req.optimizer == "adafactor":
+        # one fp32 row and one column vector per (hidden x intermediate) matrix, no momentum
+        return 4.0 * (1 / max(1, spec.hidden) + 1 / max(1, spec.intermediate))
+    return {"adamw": 8.0, "adamw-8bit": 2.0, "sgd": 4.0}[req.optimizer]
+
+
+def estimate(spec: ModelSpec, req: FitRequest) -> MemoryEstimate:
+    """Estimate memory for ``spec`` under ``req`` (already :meth:`~FitRequest.resolved`).
+
+    Returns the bytes one GPU needs, part by part; with ``req.gpus > 1`` inference is
+    tensor-parallel (weights, KV cache and activations split) and training is fully
+    sharded (weights, gradients and optimizer states split; each GPU runs its own
+    micro-batch of ``req.batch``).
+    """
+    assert req.context is not None, "resolve the request first"
+    n = req.gpus
+    ctx, batch = req.context, req.batch
+    notes: list[str] = []
+    fmt = req.weight_format()
+    weights = weight_bytes(spec, req)
+    a = req.act_bytes
+    trainable = 0
+    grads = opt = adapters = 0.0
+    kv = 0
+    if req.task == "infer":
+        kv = kv_cache_bytes(spec, req, ctx, batch)
+        acts = activation_bytes(spec, req, ctx, batch)
+        notes.append(
+            "inference: the whole prompt is prefilled at once (no chunking); logits for the "
+            "last token only, as generate() does"
+        )
+        weights_n, kv_n, acts_n = weights / n, kv / n, acts / n
+    else:
+        acts = activation_bytes(spec, req, ctx, batch)
+        if req.task == "full":
+            trainable = spec.params
+            mixed = req.dtype != "fp32" and req.master_weights
+            grads = trainable * a
+            opt = trainable * (_optimizer_bytes_per_param(req, spec) + (4 if mixed else 0))
+            if mixed:
+                notes.append(
+                    "mixed precision: 16-bit weights and gradients, fp32 master weights kept "
+                    "with the optimizer states (ZeRO accounting, 16 bytes per parameter)"
+                )
+        else:
+            trainable = spec.lora_params(req.lora_rank, req.targets())
+            if trainable == 0 and spec.kind in ("diffusion", "params-only"):
+                trainable = int(spec.params * 0.005)  # ~0.5% of the weights, a typical rank
+                notes.append("adapter size assumed at 0.5% of the parameters (no layer shapes)")
+            adapters = trainable * 4.0
+            grads = trainable * 4.0
+            opt = trainable * _optimizer_bytes_per_param(req, spec)
+            notes.append(
+                f"LoRA rank {req.lora_rank} on {req.lora_targets}: adapters, their gradients "
+                "and optimizer states in fp32 (PEFT's default); base weights frozen"
+            )
+        notes.append(
+            f"training: micro-batch {batch} x {ctx} tokens, "
+            + ("gradient checkpointing on" if req.gradient_checkpointing else "no checkpointing")
+            + f", {req.attention} attention"
+        )
+        weights_n, kv_n, acts_n = weights / n, 0.0, float(acts)
+        grads, opt = grads / n, opt / n
+    if fmt.quantised:
+        notes.append(f"weights in {fmt.name}: {fmt.bits:.3g} bits per weight ({fmt.source})")
+    if n > 1:
+        notes.append(
+            f"sharded over {n} GPUs: "
+            + ("tensor parallel" if req.task == "infer" else "ZeRO-3 / FSDP")
+            + "; figures are per GPU"
+        )
+    tensors = weights_n + kv_n + acts_n + grads + opt + adapters
+    margin = tensors * (0.10 if req.training else 0.05)
+    parts = {
+        "weights": int(weights_n),
+        "kv_cache": int(kv_n),
+        "activations": int(acts_n),
+        "gradients": int(grads),
+        "optimizer": int(opt),
+        "adapters": int(adapters),
+        "cuda_context": CUDA_CONTEXT,
+        "margin": int(margin),
+    }
+    stored = spec.stored_bytes or int(spec.params * 2)
+    if fmt.family in ("gptq", "awq", "gguf", "fp8") and not spec.stored_bytes:
+        stored = weights  # these checkpoints are downloaded already quantised
+    ram = PROCESS_RAM + min(stored, MAX_SHARD)
+    if req.task == "full":
+        checkpoint = int(spec.params * (a + _optimizer_bytes_per_param(req, spec) + 4))
+    elif req.training:
+        checkpoint = int(trainable * (4 + _optimizer_bytes_per_param(req, spec)))
+    else:
+        checkpoint = 0
+    return MemoryEstimate(
+        parts=parts,
+        ram_bytes=ram,
+        download_bytes=stored,
+        checkpoint_bytes=checkpoint,
+        trainable_params=trainable,
+        gpus=n,
+        assumptions=(*spec.notes, *notes),
+    )

@@ -1,0 +1,662 @@
+"""Will it fit, and what to change if not: :func:`plan_fit` behind ``rig fit``.
+
+The planner estimates memory (:mod:`rigml.fit.memory`) and compares it with a target: this
+machine's GPUs (NVML), a GPU from the shipped table (``--gpu "RTX 4090"``), a bare memory
+size (``--vram 24``), or, on a machine without a GPU, system RAM for CPU inference.
+
+Verdicts:
+
+fits comfortably
+    the total, allocator margin included, leaves at least 5% of the GPU (0.5 GiB at least)
+    for other programs and longer inputs;
+fits with compromises
+    the tensors fit but eat into that reserve or the margin: close other GPU programs,
+    expect out-of-memory errors on longer inputs;
+does not fit
+    even the tensors alone exceed the GPU.
+
+When the request does not fit comfortably, each applicable mitigation is estimated on its
+own, then the cheapest ones are combined until the model fits. They are ranked by cost to
+quality first, then to speed (:data:`MITIGATIONS` states each cost).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from rigml.errors import InvalidInput
+from rigml.fit import catalogue
+from rigml.fit.architecture import ModelSpec
+from rigml.fit.memory import GIB, MemoryEstimate, estimate
+from rigml.fit.request import FitRequest
+from rigml.fit.sources import load_model
+from rigml.fit.throughput import Throughput, throughput
+
+Status = Literal["comfortable", "tight", "no"]
+LABELS = {
+    "comfortable": "fits comfortably",
+    "tight": "fits with compromises",
+    "no": "does not fit",
+}
+MAX_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class Target:
+    """Memory to fit into: one GPU (times ``count`` identical ones), or system RAM."""
+
+    name: str
+    capacity_bytes: int
+    kind: Literal["gpu", "ram"] = "gpu"
+    source: str = "table"  # "machine" | "table" | "vram" | "ram"
+    gpu: catalogue.Gpu | None = None
+    used_bytes: int | None = None  # in use by other programs now (this machine only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "capacity_bytes": self.capacity_bytes,
+            "kind": self.kind,
+            "source": self.source,
+            "used_bytes": self.used_bytes,
+            "bandwidth_gbs": self.gpu.bandwidth_gbs if self.gpu else None,
+            "bf16_tflops": self.gpu.bf16_tflops if self.gpu else None,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    need_bytes: int
+    capacity_bytes: int
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.status]
+
+    @property
+    def headroom_bytes(self) -> int:
+        return self.capacity_bytes - self.need_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "label": self.label,
+            "need_bytes": self.need_bytes,
+            "capacity_bytes": self.capacity_bytes,
+            "headroom_bytes": self.headroom_bytes,
+        }
+
+
+def reserve(capacity: int) -> int:
+    """Memory a comfortable fit leaves free: 5% of the GPU, at least 0.5 GiB."""
+    return max(int(0.05 * capacity), GIB // 2)
+
+
+def judge(est: MemoryEstimate, capacity: int) -> Verdict:
+    total = est.total
+    if total <= capacity - reserve(capacity):
+        status: Status = "comfortable"
+    elif total - est.parts["margin"] <= capacity:
+        status = "tight"
+    else:
+        status = "no"
+    return Verdict(status, total, capacity)
+
+
+@dataclass(frozen=True)
+class Mitigation:
+    """One change to the request, its new total, and what it costs."""
+
+    action: str
+    flags: str  # how to ask rig fit for it
+    quality_cost: int  # 0 none ... 4 large
+    speed_cost: int  # 0 none (or faster) ... 4 large
+    cost: str  # the cost in words
+    total_bytes: int
+    status: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "label": LABELS[self.status]}
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: Target
+    verdict: Verdict
+    throughput: Throughput | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target.to_dict(),
+            "verdict": self.verdict.to_dict(),
+            "throughput": self.throughput.to_dict() if self.throughput else None,
+        }
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Everything ``rig fit`` prints; ``--json`` is :meth:`to_dict`."""
+
+    model: ModelSpec
+    request: FitRequest
+    estimate: MemoryEstimate
+    results: list[TargetResult]
+    mitigations: list[Mitigation] = field(default_factory=list)
+    combined: Mitigation | None = None
+    offload: Mitigation | None = None
+    cloud: catalogue.Gpu | None = None
+    cloud_gpus_needed: int = 1
+    max_context: int | None = None
+    max_batch: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def primary(self) -> TargetResult:
+        return self.results[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "model": {
+                "name": m.name,
+                "kind": m.kind,
+                "model_type": m.model_type,
+                "params": m.params,
+                "active_params": m.active_params,
+                "layers": m.layers,
+                "hidden": m.hidden,
+                "heads": m.heads,
+                "kv_heads": m.kv_heads,
+                "head_dim": m.head_dim,
+                "vocab": m.vocab,
+                "max_context": m.max_context,
+                "experts": m.experts,
+                "active_experts": m.active_experts,
+                "sliding_window": m.window,
+                "windowed_layers": m.windowed_layers,
+                "tied_embeddings": m.tied_embeddings,
+                "stored_bytes": m.stored_bytes,
+                "stored_format": m.stored_format,
+            },
+            "request": asdict(self.request),
+            "estimate": {"is_estimate": True, **self.estimate.to_dict()},
+            "targets": [r.to_dict() for r in self.results],
+            "mitigations": [x.to_dict() for x in self.mitigations],
+            "combined": self.combined.to_dict() if self.combined else None,
+            "cpu_offload": self.offload.to_dict() if self.offload else None,
+            "smallest_cloud_gpu": (
+                {**self.cloud.to_dict(), "count": self.cloud_gpus_needed} if self.cloud else None
+            ),
+            "max_context": self.max_context,
+            "max_batch": self.max_batch,
+            "warnings": self.warnings,
+        }
+
+
+# ---------------------------------------------------------------------------- targets
+
+
+def machine_targets() -> list[Target]:
+    """This machine's NVIDIA GPUs, largest first; system RAM when there is none."""
+    import psutil
+
+    from rigml.machine.gpu import default_source
+
+    targets: list[Target] = []
+    try:
+        source = default_source()
+        readings = {r.index: r for r in source.read()} if source.available() else {}
+        infos = source.inventory() if source.available() else []
+    except Exception:  # no driver, a broken one: plan against RAM, as without a GPU
+        infos, readings = [], {}
+    for info in infos:
+        total = info.memory_total or (
+            readings[info.index].memory_total if info.index in readings else None
+        )
+        if not total:
+            continue
+        used = readings[info.index].memory_used if info.index in readings else None
+        targets.append(
+            Target(
+                name=f"GPU {info.index}: {info.name}",
+                capacity_bytes=int(total),
+                source="machine",
+                gpu=catalogue.find_gpu(info.name),
+                used_bytes=used,
+            )
+        )
+    if targets:
+        return sorted(targets, key=lambda t: -t.capacity_bytes)
+    mem = psutil.virtual_memory()
+    return [
+        Target(
+            name="system RAM (no GPU found: CPU inference)",
+            capacity_bytes=int(mem.total),
+            kind="ram",
+            source="ram",
+            used_bytes=int(mem.total - mem.available),
+        )
+    ]
+
+
+def resolve_targets(*, gpu: str | None = None, vram_gb: float | None = None) -> list[Target]:
+    """The targets a command asks for: ``--gpu``, ``--vram``, or this machine.
+
+    Raises:
+        UnknownGpu: ``gpu`` is not in the table (close names in the hint).
+        InvalidInput: ``vram_gb`` is not a positive number.
+    """
+    if vram_gb is not None:
+        if not vram_gb > 0:
+            raise InvalidInput(f"--vram must be positive GB, got {vram_gb}", hint="e.g. --vram 24")
+        found = catalogue.find_gpu(gpu) if gpu else None
+        return [
+            Target(
+                name=f"{vram_gb:g} GB GPU" if not found else found.name,
+                capacity_bytes=int(vram_gb * 10**9),
+                source="vram",
+                gpu=found,
+            )
+        ]
+    if gpu is not None:
+        g = catalogue.gpu(gpu)
+        return [Target(name=g.name, capacity_bytes=g.vram_bytes, gpu=g)]
+    return machine_targets()
+
+
+# ---------------------------------------------------------------------------- mitigations
+
+_Change = Callable[[ModelSpec, FitRequest], FitRequest | None]
+
+
+def _quant(name: str) -> _Change:
+    def change(spec: ModelSpec, req: FitRequest) -> FitRequest | None:
+        prequantised = spec.stored_bytes and spec.stored_format not in ("bf16", "fp16", "fp32")
+        if req.task != "infer" or prequantised:
+            return None
+        current = req.weight_format()
+        new = replace(req, quant=name, double_quant=None)
+        return new if new.weight_format().bits < current.bits else None
+
+    return change
+
+
+def _when(cond: Callable[[ModelSpec, FitRequest], bool], **changes: Any) -> _Change:
+    def change(spec: ModelSpec, req: FitRequest) -> FitRequest | None:
+        return replace(req, **changes) if cond(spec, req) else None
+
+    return change
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A change the planner may suggest; options on the same ``axis`` replace each other."""
+
+    action: str
+    flags: str
+    axis: str
+    quality: int
+    speed: int
+    cost: str
+    change: _Change
+
+
+MITIGATIONS: list[_Option] = [
+    _Option(
+        "8-bit AdamW optimizer states",
+        "--optimizer adamw-8bit",
+        "optimizer",
+        0,
+        0,
+        "matches 32-bit AdamW in the bitsandbytes paper's experiments",
+        _when(lambda s, r: r.training and r.optimizer == "adamw", optimizer="adamw-8bit"),
+    ),
+    _Option(
+        "FP8 KV cache",
+        "--kv-dtype fp8",
+        "kv",
+        0,
+        0,
+        "small accuracy loss on long contexts; vLLM --kv-cache-dtype fp8, llama.cpp -ctk q8_0",
+        _when(
+            lambda s, r: r.task == "infer" and r.kv_bytes() >= 2 and s.kv_width > 0, kv_dtype="fp8"
+        ),
+    ),
+    _Option(
+        "gradient checkpointing",
+        "--gradient-checkpointing",
+        "checkpointing",
+        0,
+        2,
+        "about 30% slower steps (one extra forward pass per step)",
+        _when(
+            lambda s, r: r.training and not r.gradient_checkpointing, gradient_checkpointing=True
+        ),
+    ),
+    _Option(
+        "8-bit weights (int8 / Q8_0)",
+        "--quant int8",
+        "weights",
+        1,
+        1,
+        "near-lossless; bitsandbytes int8 decodes slower than 16-bit, GGUF Q8_0 does not",
+        _quant("int8"),
+    ),
+    _Option(
+        "LoRA instead of full fine-tuning",
+        "--task lora",
+        "method",
+        1,
+        0,
+        "trains low-rank adapters: close to full fine-tuning on most instruction tasks",
+        _when(lambda s, r: r.task == "full", task="lora"),
+    ),
+    _Option(
+        "smaller micro-batch with gradient accumulation",
+        "--batch 1",
+        "batch",
+        0,
+        1,
+        "same effective batch, more steps; lower GPU utilisation",
+        _when(lambda s, r: r.training and r.batch > 1, batch=1),
+    ),
+    _Option(
+        "4-bit weights (AWQ / GPTQ / Q4_K_M)",
+        "--quant awq-4bit",
+        "weights",
+        2,
+        0,
+        "a small quality loss; usually faster decoding (fewer bytes per token)",
+        _quant("awq-4bit"),
+    ),
+    _Option(
+        "QLoRA (4-bit NF4 base weights)",
+        "--task qlora",
+        "method",
+        2,
+        1,
+        "adapters over 4-bit weights: slightly below 16-bit LoRA, ~30% slower steps",
+        _when(
+            lambda s, r: r.task in ("lora", "full"),
+            task="qlora",
+            quant=None,
+            double_quant=None,
+            dtype="bf16",
+        ),
+    ),
+    _Option(
+        "smaller batch",
+        "--batch 1",
+        "batch",
+        0,
+        2,
+        "fewer sequences at once: lower total throughput",
+        _when(lambda s, r: r.task == "infer" and r.batch > 1, batch=1),
+    ),
+    _Option(
+        "3-bit weights (Q3_K_M)",
+        "--quant Q3_K_M",
+        "weights",
+        4,
+        0,
+        "a noticeable quality loss, worse on small models",
+        _quant("Q3_K_M"),
+    ),
+]
+
+
+def _evaluate(spec: ModelSpec, req: FitRequest, capacity: int) -> tuple[MemoryEstimate, Verdict]:
+    est = estimate(spec, req.resolved(spec.max_context))
+    return est, judge(est, capacity)
+
+
+def _apply(spec: ModelSpec, req: FitRequest, options: list[_Option]) -> FitRequest:
+    for option in options:
+        req = option.change(spec, req) or req
+    return req
+
+
+def _combine(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | None:
+    """The cheapest set of changes that fits: add options by cost, one per axis, then drop
+    any the fit does not need."""
+    chosen: dict[str, _Option] = {}
+    for option in sorted(MITIGATIONS, key=lambda o: (o.quality, o.speed)):
+        if option.change(spec, _apply(spec, req, list(chosen.values()))) is None:
+            continue
+        chosen[option.axis] = option  # a stronger option on an axis replaces the weaker one
+        steps = list(chosen.values())
+        if _evaluate(spec, _apply(spec, req, steps), capacity)[1].status == "comfortable":
+            break
+    else:
+        return None
+    for option in sorted(steps, key=lambda o: (-o.quality, -o.speed)):
+        rest = [o for o in steps if o is not option]
+        if rest and _evaluate(spec, _apply(spec, req, rest), capacity)[1].status == "comfortable":
+            steps = rest
+    if len(steps) < 2:
+        return None  # a single change is already in the list
+    est, verdict = _evaluate(spec, _apply(spec, req, steps), capacity)
+    return Mitigation(
+        " + ".join(o.action for o in steps),
+        " ".join(o.flags for o in steps),
+        max(o.quality for o in steps),
+        max(o.speed for o in steps),
+        "the costs of each change together",
+        est.total,
+        verdict.status,
+    )
+
+
+def _mitigations(
+    spec: ModelSpec, req: FitRequest, capacity: int
+) -> tuple[list[Mitigation], Mitigation | None]:
+    found: list[Mitigation] = []
+    for option in MITIGATIONS:
+        new = option.change(spec, req)
+        if new is None:
+            continue
+        est, verdict = _evaluate(spec, new, capacity)
+        found.append(
+            Mitigation(
+                option.action,
+                option.flags,
+                option.quality,
+                option.speed,
+                option.cost,
+                est.total,
+                verdict.status,
+            )
+        )
+    ctx = solve_context(spec, req, capacity)
+    if ctx and req.context and ctx < req.context:
+        est, verdict = _evaluate(spec, replace(req, context=ctx), capacity)
+        found.append(
+            Mitigation(
+                f"shorter context: {ctx:,} tokens",
+                f"--context {ctx}",
+                2 if req.task == "infer" else 1,
+                0,
+                "the model sees less text at once (truncate or chunk long inputs)",
+                est.total,
+                verdict.status,
+            )
+        )
+    for n in (2, 4, 8):
+        est, verdict = _evaluate(spec, replace(req, gpus=req.gpus * n), capacity)
+        if verdict.status == "comfortable":
+            found.append(
+                Mitigation(
+                    f"{req.gpus * n} of these GPUs",
+                    f"--gpus {req.gpus * n}",
+                    0,
+                    1,
+                    "more hardware; "
+                    + (
+                        "tensor parallel: PCIe traffic between GPUs on every layer"
+                        if req.task == "infer"
+                        else "ZeRO-3/FSDP: gathers weights every step"
+                    ),
+                    est.total,
+                    verdict.status,
+                )
+            )
+            break
+    found.sort(key=lambda m: (m.status == "no", m.quality_cost, m.speed_cost, m.total_bytes))
+    return found, _combine(spec, req, capacity)
+
+
+def _offload(
+    spec: ModelSpec, req: FitRequest, est: MemoryEstimate, target: Target, ram_free: int | None
+) -> Mitigation | None:
+    """Keep what does not fit in system RAM and stream it over PCIe each step."""
+    if target.kind != "gpu":
+        return None
+    excess = est.total - (target.capacity_bytes - reserve(target.capacity_bytes))
+    movable = est.parts["weights"] + (est.parts["optimizer"] if req.training else 0)
+    if excess <= 0 or excess > movable:
+        return None
+    if ram_free is not None and excess > ram_free:
+        return None
+    pcie = 25.0  # GB/s, PCIe 4.0 x16 in practice
+    if req.training:
+        cost = (
+            f"{excess / GIB:.1f} GiB of optimizer states and weights in system RAM "
+            "(DeepSpeed ZeRO-Offload): steps bound by the CPU optimizer and PCIe"
+        )
+    else:
+        per_token = excess / 1e9 / pcie
+        cost = (
+            f"{excess / GIB:.1f} GiB of weights in system RAM, read over PCIe for every token: "
+            f"at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at {pcie:.0f} GB/s)"
+        )
+    return Mitigation(
+        "CPU offload",
+        "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl",
+        0,
+        4,
+        cost,
+        est.total - excess,
+        "tight",
+    )
+
+
+def _fits(spec: ModelSpec, req: FitRequest, capacity: int) -> bool:
+    return _evaluate(spec, req, capacity)[1].status == "comfortable"
+
+
+def solve_context(spec: ModelSpec, req: FitRequest, capacity: int) -> int:
+    """The longest context (tokens) that fits comfortably; 0 if not even one token does."""
+    hi = int(spec.max_context or 1_048_576)
+    if not _fits(spec, replace(req, context=1), capacity):
+        return 0
+    if _fits(spec, replace(req, context=hi), capacity):
+        return hi
+    lo = 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _fits(spec, replace(req, context=mid), capacity) else (lo, mid)
+    return lo
+
+
+def solve_batch(spec: ModelSpec, req: FitRequest, capacity: int) -> int:
+    """The largest batch that fits comfortably at the request's context (up to 4096)."""
+    if not _fits(spec, replace(req, batch=1), capacity):
+        return 0
+    lo, hi = 1, MAX_BATCH
+    if _fits(spec, replace(req, batch=hi), capacity):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _fits(spec, replace(req, batch=mid), capacity) else (lo, mid)
+    return lo
+
+
+def _smallest_cloud(spec: ModelSpec, req: FitRequest) -> tuple[catalogue.Gpu | None, int]:
+    gpus = catalogue.cloud_gpus()
+    for g in gpus:
+        if _fits(spec, req, g.vram_bytes):
+            return g, 1
+    if not gpus:
+        return None, 1
+    biggest = max(gpus, key=lambda g: (g.vram_bytes, g.bandwidth_gbs or 0))
+    for n in (2, 4, 8, 16):
+        if _fits(spec, replace(req, gpus=n), biggest.vram_bytes):
+            return biggest, n
+    return None, 1
+
+
+# ---------------------------------------------------------------------------- entry
+
+
+def plan_fit(
+    model: str | ModelSpec,
+    request: FitRequest | None = None,
+    *,
+    gpu: str | None = None,
+    vram_gb: float | None = None,
+    targets: list[Target] | None = None,
+    max_context: bool = False,
+    max_batch: bool = False,
+) -> FitReport:
+    """Estimate ``model`` under ``request`` and judge it against the targets.
+
+    Args:
+        model: A catalogue name, a path, or a :class:`ModelSpec`.
+        request: The workload; defaults to bf16 inference at 4,096 tokens.
+        gpu: Plan for this GPU from the table instead of this machine's.
+        vram_gb: Plan for a GPU with this much memory (GB, 10^9 bytes).
+        targets: Explicit targets (tests, callers with their own inventory).
+        max_context: Also solve for the longest context that fits the first target.
+        max_batch: Also solve for the largest batch that fits the first target.
+
+    Raises:
+        UnknownModel, InvalidModelConfig, UnknownGpu, InvalidInput: see each.
+    """
+    spec = model if isinstance(model, ModelSpec) else load_model(model)
+    req = (request or FitRequest()).resolved(spec.max_context)
+    warnings: list[str] = []
+    if spec.max_context and req.context and req.context > spec.max_context:
+        warnings.append(
+            f"context {req.context:,} is beyond {spec.name}'s maximum of {spec.max_context:,} "
+            "tokens: quality degrades unless the model is extended (RoPE scaling)"
+        )
+    if spec.kind == "params-only":
+        warnings.append(spec.notes[0])
+    if targets is None:
+        targets = resolve_targets(gpu=gpu, vram_gb=vram_gb)
+    if targets and targets[0].kind == "ram" and req.training:
+        warnings.append("no GPU found: fine-tuning on the CPU is possible but very slow")
+    est = estimate(spec, req)
+    results = []
+    for t in targets:
+        verdict = judge(est, t.capacity_bytes)
+        speed = throughput(spec, req, est, t.gpu) if verdict.status != "no" else None
+        results.append(TargetResult(t, verdict, speed))
+    primary = results[0]
+    mitigations: list[Mitigation] = []
+    combined = offload = None
+    if primary.verdict.status != "comfortable":
+        capacity = primary.target.capacity_bytes
+        mitigations, combined = _mitigations(spec, req, capacity)
+        import psutil
+
+        offload = _offload(spec, req, est, primary.target, int(psutil.virtual_memory().available))
+    cloud, count = _smallest_cloud(spec, req)
+    capacity = primary.target.capacity_bytes
+    return FitReport(
+        model=spec,
+        request=req,
+        estimate=est,
+        results=results,
+        mitigations=mitigations,
+        combined=combined,
+        offload=offload,
+        cloud=cloud,
+        cloud_gpus_needed=count,
+        max_context=solve_context(spec, req, capacity) if max_context else None,
+        max_batch=solve_batch(spec, req, capacity) if max_batch else None,
+        warnings=warnings,
+    )
