@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # torch's CPU wheel must come first: a plain range would pull GBs of CUDA wheels.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bench lint venv torch clean
+.PHONY: demo test test-deps bench lint venv torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +17,18 @@ demo: venv
 	$(BIN)/pip install --quiet -e '.[demo]'
 	$(BIN)/rig quickstart
 
-test: venv
+# The test extra holds torch (for rig fit --measure): the pinned CPU wheel goes in first.
+test-deps: venv
+	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[test]'
+
+test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: venv
-	$(BIN)/pip install --quiet -e '.[test]'
+bench: test-deps
 	$(BIN)/python bench/run_all.py
 
-lint: venv
-	$(BIN)/pip install --quiet -e '.[test]'
+lint: test-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 

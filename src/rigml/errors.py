@@ -6,12 +6,21 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── NotFound            (LookupError)   a lab, run, object... that does not exist
     │   ├── LabNotFound
     │   ├── RunNotFound
-    │   └── ObjectNotFound
+    │   ├── ObjectNotFound
+    │   └── DatasetNotFound
     ├── Conflict                            the request contradicts what is stored
-    │   └── ParamConflict
+    │   ├── ParamConflict
+    │   ├── DataChanged                     a file changed or vanished during `rig data add`
+    │   └── CheckoutTargetExists
+    ├── ContractFailed                      a dataset version fails its contract
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
-    │   └── InvalidQuery
+    │   ├── InvalidQuery
+    │   ├── InvalidDatasetRef
+    │   ├── InvalidContract
+    │   └── BadDataFile                     unreadable, malformed or empty data (file, line)
+    │       ├── MixedSchemas
+    │       └── EmptyDataset
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
@@ -163,3 +172,96 @@ class ObjectCorrupted(StoreUnavailable):
             hint="restore it from a backup or re-log it; `rig data verify` checks every object",
         )
         self.digest, self.actual, self.location = digest, actual, location
+
+
+# -- data: dataset versions and contracts ----------------------------------------------------
+
+
+class DatasetNotFound(NotFound):
+    def __init__(self, name: str, version: str | None = None, *, known: str | None = None) -> None:
+        if version is None:
+            msg, hint = f"no dataset named {name!r}", "see `rig data list`"
+        else:
+            msg = f"dataset {name!r} has no version {version!r}"
+            hint = f"known: {known}" if known else f"see `rig data log {name}`"
+        super().__init__(msg, hint=hint)
+        self.name, self.version = name, version
+
+
+class InvalidDatasetRef(InvalidInput):
+    def __init__(self, ref: str, problem: str) -> None:
+        super().__init__(
+            f"cannot read dataset reference {ref!r}: {problem}",
+            hint="write NAME, NAME@3, NAME@latest or NAME@TAG",
+        )
+        self.ref = ref
+
+
+class DataChanged(Conflict):
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            f"{path} {what} while it was being added; no version was registered",
+            hint="wait until whatever writes the data has finished, then add it again",
+        )
+        self.path = path
+
+
+class CheckoutTargetExists(Conflict):
+    def __init__(self, dest: str) -> None:
+        super().__init__(
+            f"{dest} already exists and is not an empty folder; nothing was written",
+            hint="choose a new destination, or remove it first",
+        )
+        self.dest = dest
+
+
+class ContractFailed(RigError):
+    """A dataset version fails checks of its contract; ``report`` lists every failure."""
+
+    def __init__(
+        self, ref: str, failed: int, total: int, report: object = None, *, reason: str = ""
+    ) -> None:
+        super().__init__(
+            reason or f"{ref} fails {failed} of {total} contract checks",
+            hint=f"see the report: `rig data check {ref} --contract FILE`",
+        )
+        self.ref, self.failed, self.total, self.report = ref, failed, total, report
+
+
+class InvalidContract(InvalidInput):
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(
+            f"contract {where}: {problem}",
+            hint="`rig data contract infer NAME@VERSION > contract.yaml` writes a valid one",
+        )
+        self.where = where
+
+
+class BadDataFile(InvalidInput):
+    """A data file cannot be read as what its name says; names the file and line."""
+
+    def __init__(
+        self, path: str, problem: str, *, line: int | None = None, hint: str | None = None
+    ) -> None:
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(
+            f"{where}: {problem}",
+            hint=hint or "fix or remove the file, or add it with --no-inspect to store it as bytes",
+        )
+        self.path, self.line, self.problem = path, line, problem
+
+
+class MixedSchemas(BadDataFile):
+    def __init__(self, path: str, other: str, difference: str) -> None:
+        super().__init__(
+            path,
+            f"its columns differ from {other} in the same folder ({difference})",
+            hint="files of one folder and format are read as one table: give them the same "
+            "columns, move one to its own folder, or pass --allow-mixed-schemas",
+        )
+        self.other = other
+
+
+class EmptyDataset(BadDataFile):
+    def __init__(self, path: str, what: str = "holds no files") -> None:
+        super().__init__(path, what, hint="point `rig data add` at a file or a non-empty folder")

@@ -35,6 +35,8 @@ class QuickstartResult:
     machine: Any = None  # MachineProfile of this machine
     doctor: Any = None  # DoctorReport of this machine
     notes: list[str] = field(default_factory=list)
+    data: Any = None  # DataStep: the generated table as a dataset version and its check
+    fit: list[Any] = field(default_factory=list)  # FitReports: popular models on this machine
 
 
 def run_quickstart(
@@ -68,6 +70,12 @@ def run_quickstart(
     report = run_checks()
     counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
     progress(f"doctor: {counts}")
+
+    fit = _fit_step()
+    progress(
+        "fit: "
+        + "; ".join(f"{r.model.name} {r.request.task}: {r.primary.verdict.label}" for r in fit)
+    )
 
     root = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="rig-quickstart-"))
     lab, _ = init_lab(root / ".rig")
@@ -123,8 +131,19 @@ def run_quickstart(
 
     best = max(scores, key=lambda k: scores[k])
     result = QuickstartResult(
-        lab_path=lab.path, run_ids=ids, best_run=best, plot=None, machine=profile, doctor=report
+        lab_path=lab.path,
+        run_ids=ids,
+        best_run=best,
+        plot=None,
+        machine=profile,
+        doctor=report,
+        fit=fit,
     )
+    try:
+        result.data = _data_step(lab, root, X, y, ids)
+        progress(f"dataset {result.data.version.ref}: {result.data.report.checks} checks pass")
+    except MissingExtra as exc:
+        result.notes.append(f"no data step: {exc.message} ({exc.hint})")
     result.comparison = compare_runs(lab, ids)
     try:
         from rigml.track.plot import plot_runs
@@ -133,3 +152,61 @@ def run_quickstart(
     except MissingExtra as exc:
         result.notes.append(f"no plot: {exc.message} ({exc.hint})")
     return result
+
+
+# What fits: popular models against this machine's GPUs (or RAM), and against a 24 GB card.
+FIT_CASES = [
+    ("qwen2.5-7b", {"quant": "Q4_K_M", "context": 8192}),
+    ("llama-3.1-8b", {"task": "qlora", "gradient_checkpointing": True}),
+    ("llama-3.1-8b", {"task": "full"}),
+    ("llama-3.1-70b", {"quant": "awq-4bit"}),
+]
+
+
+def _fit_step() -> list[Any]:
+    from rigml.fit.planner import plan_fit, resolve_targets
+    from rigml.fit.request import FitRequest
+
+    here = resolve_targets()
+    reports = []
+    for model, options in FIT_CASES:
+        targets = [*here, *resolve_targets(gpu="RTX 4090")]
+        reports.append(plan_fit(model, FitRequest(**options), targets=targets))
+    return reports
+
+
+# -- data step: the generated table as a versioned dataset with a contract ---------------------
+
+
+@dataclass
+class DataStep:
+    version: Any  # VersionInfo of churn@N
+    contract_path: Path
+    report: Any  # CheckReport of the contract against the version
+
+
+def _data_step(lab: Any, root: Path, X: Any, y: Any, run_ids: list[str]) -> DataStep:
+    """Add the generated rows as a dataset, record that the runs read it, infer and check
+    a contract. Uses ``rig data`` services only; needs the data extra (pyarrow, pandera)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+    except ImportError as exc:
+        raise MissingExtra("data", module="pyarrow") from exc
+    from rigml.data.contracts import check, contract_to_yaml, infer_contract
+    from rigml.data.lineage import use_dataset
+    from rigml.data.versions import add_version
+
+    folder = root / "data"
+    folder.mkdir(exist_ok=True)
+    columns = {f"f{i:02d}": X[:, i] for i in range(X.shape[1])}
+    columns["churned"] = y
+    pcsv.write_csv(pa.table(columns), folder / "churn.csv")
+    added = add_version(lab, folder, name="churn", message="quickstart: generated rows")
+    for run_id in run_ids:  # the sweep trained on exactly these rows
+        use_dataset(lab, run_id, added.version.ref)
+    contract = infer_contract(lab, added.version.ref)
+    contract_path = root / "churn.contract.yaml"
+    contract_path.write_text(contract_to_yaml(contract), encoding="utf-8")
+    report = check(lab, added.version.ref, contract)
+    return DataStep(added.version, contract_path, report)

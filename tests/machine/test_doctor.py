@@ -641,6 +641,14 @@ def test_torch_probe_for_real_without_torch() -> None:
     assert probe.cuda_available is None and "No module named 'torch'" in (probe.error or "")
 
 
+def test_torch_probe_for_real_with_torch() -> None:
+    ctx = DoctorContext()
+    if not ctx.get_torch().installed:
+        pytest.skip("torch is not installed here")
+    probe = ctx.get_torch_probe()
+    assert probe.error is None and probe.cuda_available is not None
+
+
 # --------------------------------------------------------------------------- GPU: PCIe
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 
 from rigml import __version__
+from rigml.cli import data as data_cmd
 from rigml.cli import doctor as doctor_cmd
 from rigml.cli import env as env_cmd
+from rigml.cli import fit as fit_cmd
 from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
 from rigml.cli import quickstart as quickstart_cmd
@@ -59,6 +61,7 @@ def _root(
 app.command("init")(init_cmd.init)
 app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and profiles.")
 # Know the machine
 app.command("machine")(machine_cmd.machine)
 app.command("doctor")(doctor_cmd.doctor)
@@ -68,3 +71,4 @@ app.command(
     options_metavar="[OPTIONS] -- COMMAND [ARGS]...",
 )(watch_cmd.watch)
 app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
+app.command("fit")(fit_cmd.fit)

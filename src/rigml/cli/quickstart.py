@@ -36,6 +36,8 @@ def quickstart(
 
     for r in notable:
         _ui.write(f"  {_ui.status(r.status)} {escape(r.id)}: {escape(r.summary)}", soft_wrap=True)
+    if result.fit:
+        _fit_table(result.fit)
     _ui.write("\n[bold]2. Tracked runs[/] (rig runs list)")
     list_(where=None, sort="-metrics.val/acc", limit=10, experiment="quickstart", json_out=False)
     worst = result.run_ids[0] if result.run_ids[0] != result.best_run else result.run_ids[1]
@@ -45,6 +47,19 @@ def quickstart(
     compare(runs=[result.best_run, worst], system=False, json_out=False)
     if result.plot:
         _ui.write(f"\n[bold]4. Learning curves[/]: {escape(str(result.plot))}")
+    # -- data step: versioned dataset, its files, and a contract check (rig data) --
+    if result.data is not None:
+        from rigml.cli.data import check as data_check
+        from rigml.cli.data import show as data_show
+
+        ref = result.data.version.ref
+        _ui.write(f"\n[bold]Versioned data[/] (rig data show {ref})")
+        data_show(ref=ref, limit=5, json_out=False)
+        contract = result.data.contract_path
+        _ui.write(
+            f"\n[bold]Data contract[/] (rig data check {ref} --contract {escape(str(contract))})"
+        )
+        data_check(ref=ref, contract=contract, file=None, examples=3, json_out=False)
     for note in result.notes:
         _ui.write(note, markup=False)
     import shutil
@@ -53,3 +68,35 @@ def quickstart(
     rig = "rig" if shutil.which("rig") else str(Path(sys.executable).with_name("rig"))
     where = '"metrics.val/acc > 0.75"'
     _ui.write(f"\nTry: [bold]RIG_LAB={result.lab_path} {rig} runs list --where {where}[/]")
+
+
+def _fit_table(reports: list) -> None:
+    """Popular models on this machine and on a 24 GB card: what `rig fit` answers."""
+    from rigml.cli import _ui
+
+    here = reports[0].results[0].target.name
+    _ui.write(f"\n[bold]What fits[/] (rig fit MODEL; first target: {here})")
+    style = {"comfortable": "green", "tight": "yellow", "no": "red"}
+    rows = []
+    for r in reports:
+        req = r.request
+        how = (
+            req.task
+            + (f" {req.quant}" if req.quant else "")
+            + (" +gc" if req.gradient_checkpointing else "")
+        )
+        verdicts = [
+            _ui.Styled(f"[{style[x.verdict.status]}]{x.verdict.label}[/]") for x in r.results
+        ]
+        fix = next((m for m in r.mitigations if m.status == "comfortable"), r.combined)
+        rows.append(
+            [
+                r.model.name,
+                how,
+                f"{r.estimate.total / 2**30:.1f} GiB",
+                *verdicts,
+                f"{fix.action} ({fix.total_bytes / 2**30:.1f} GiB)" if fix else "-",
+            ]
+        )
+    names = [x.target.name for x in reports[0].results]
+    _ui.table(["model", "task", "needs", *names, "cheapest fix (first target)"], rows)

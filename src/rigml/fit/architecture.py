@@ -141,6 +141,15 @@ class ModelSpec:
                 total += rank * (lin.fan_in + lin.fan_out) * lin.per_layer * lin.layers
         return total
 
+    def lora_out_width(self, targets: tuple[str, ...] | None) -> float:
+        """Output elements per token per layer of the adapted matrices (active experts only)."""
+        total = 0.0
+        for lin in self.linears:
+            if targets is None or lin.name in targets:
+                copies = lin.per_layer if lin.per_layer == 1 else self.active_experts
+                total += lin.fan_out * copies * lin.layers / max(1, self.layers)
+        return total
+
     def with_notes(self, *notes: str) -> ModelSpec:
         return replace(self, notes=(*self.notes, *notes))
 

@@ -19,7 +19,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rigml.errors import InvalidInput, MissingExtra, RigError
@@ -88,7 +88,9 @@ def measure(
             f"--measure builds decoder and encoder models; {spec.name} is a {spec.kind}",
             hint="drop --measure for this model",
         )
-    est = estimate(spec, req)
+    # The worker trains in the weights' dtype with torch's AdamW (states in that dtype, no
+    # fp32 master copy), so it is compared with the estimate of exactly that.
+    est = estimate(spec, replace(req, master_weights=False))
     job = {
         "config": config,
         "task": req.task,

@@ -20,8 +20,9 @@ activations
     and the activation: 4 x intermediate) and with flash attention saving q, k, v and the
     output instead of the s x s score matrix (Dao et al. 2022). RMSNorm saves its input in
     fp32, as the Transformers implementations compute it. The logits for the loss cost
-    batch x seq x vocab x (2a + 8) bytes at the backward peak (the 16-bit logits, the fp32
-    log-softmax and its fp32 gradient). Gradient checkpointing keeps each layer's input
+    batch x seq x vocab x 12 bytes at the backward peak: the logits in fp32 (the loss
+    upcasts them), the fp32 log-softmax kept for backward and its fp32 gradient (checked
+    with ``rig fit --measure`` in the tests). Gradient checkpointing keeps each layer's input
     and recomputes one layer at a time (Chen et al. 2016).
 gradients, optimizer
     the ZeRO paper's accounting (Rajbhandari et al. 2020, section 3.1): mixed-precision
@@ -150,6 +151,10 @@ def _layer_saved_bytes(spec: ModelSpec, req: FitRequest, seq: int) -> float:
     mlp = a * (h + (4 if spec.glu else 2) * inter)
     norms = 2 * 4 * h  # RMSNorm/LayerNorm inputs kept in fp32
     saved = attn + mlp + norms
+    if req.task in ("lora", "qlora"):
+        # Measured with PEFT (tests/fit/test_measure.py): each adapted matrix keeps an
+        # output-sized tensor alive for backward (the adapter's branch added to the base).
+        saved += a * spec.lora_out_width(req.targets())
     if req.attention == "eager":
         saved += spec.heads * seq * (2 * a + 4)  # scores, fp32 softmax, probabilities
     if spec.kind in ("encoder", "encoder-decoder"):
@@ -190,7 +195,7 @@ def activation_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int)
         saved = spec.layers * tokens * a * spec.hidden + 2 * per_layer
     else:
         saved = spec.layers * per_layer
-    logits = tokens * spec.vocab * (2 * a + 8) if spec.kind != "encoder" else 0
+    logits = tokens * spec.vocab * 12 if spec.kind != "encoder" else 0
     workspace = 0.0
     if req.task == "qlora":
         # bitsandbytes dequantises one weight matrix at a time to 16 bits for each matmul.

@@ -451,7 +451,7 @@ def _combine(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | No
 
 
 def _mitigations(
-    spec: ModelSpec, req: FitRequest, capacity: int
+    spec: ModelSpec, req: FitRequest, capacity: int, *, gpu: bool = True
 ) -> tuple[list[Mitigation], Mitigation | None]:
     found: list[Mitigation] = []
     for option in MITIGATIONS:
@@ -484,7 +484,7 @@ def _mitigations(
                 verdict.status,
             )
         )
-    for n in (2, 4, 8):
+    for n in (2, 4, 8) if gpu else ():
         est, verdict = _evaluate(spec, replace(req, gpus=req.gpus * n), capacity)
         if verdict.status == "comfortable":
             found.append(
@@ -640,7 +640,9 @@ def plan_fit(
     combined = offload = None
     if primary.verdict.status != "comfortable":
         capacity = primary.target.capacity_bytes
-        mitigations, combined = _mitigations(spec, req, capacity)
+        mitigations, combined = _mitigations(
+            spec, req, capacity, gpu=primary.target.kind == "gpu"
+        )
         import psutil
 
         offload = _offload(spec, req, est, primary.target, int(psutil.virtual_memory().available))

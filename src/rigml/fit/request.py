@@ -58,6 +58,9 @@ _FUSED = {
     "c_attn": ("q_proj", "k_proj", "v_proj"),
     "c_proj": ("o_proj", "down_proj"),
     "c_fc": ("up_proj",),
+    "w1": ("gate_proj",),  # Qwen (v1) and Mixtral name the MLP matrices w1, w2, w3
+    "w2": ("up_proj",),
+    "w3": ("down_proj",),
 }
 
 DEFAULT_CONTEXT = {"infer": 4096, "lora": 2048, "qlora": 2048, "full": 2048}
@@ -108,8 +111,7 @@ class FitRequest:
         if key in TARGET_SETS:
             return TARGET_SETS[key]
         names: list[str] = []
-        for part in self.lora_targets.split(","):
-            part = part.strip()
+        for part in filter(None, (p.strip() for p in self.lora_targets.split(","))):
             names.extend(_FUSED.get(part, (part,)))
         return tuple(names)
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -179,3 +180,100 @@ findings = Table(
 )
 
 OBJECT_REFERENCES.append((watch_sessions, "timeline_object"))
+
+# -- data (migration 0003): dataset versions, their files, tags, lineage and contract checks
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, 3... per dataset
+    Column("created_at", Float, nullable=False),
+    Column("message", Text),
+    Column("source", Text),  # the path that was added
+    Column("kind", String(8), nullable=False),  # file | folder
+    Column("files", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("fingerprint", DIGEST, nullable=False),  # blake3 of the sorted (path, object) list
+    # changes against the previous version, so `rig data log` reads one row per version
+    Column("added", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("host", String(255)),
+    Column("user", String(255)),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
+)
+
+dataset_files = Table(
+    "dataset_files",
+    metadata,
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("path", String(1024), primary_key=True),  # POSIX path inside the version
+    Column("object", DIGEST, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("tabular", Text),  # JSON: format, schema, rows and column statistics
+    Index("ix_dataset_files_object", "object"),
+)
+
+dataset_tags = Table(
+    "dataset_tags",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(255), primary_key=True),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", Float, nullable=False),
+)
+
+dataset_usage = Table(
+    "dataset_usage",
+    metadata,
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("used_at", Float, nullable=False),
+    Index("ix_dataset_usage_version", "version_id"),
+)
+
+dataset_checks = Table(
+    "dataset_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("contract_object", DIGEST, nullable=False),  # the contract YAML, as checked
+    Column("passed", Boolean, nullable=False),
+    Column("checks", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("report", Text, nullable=False),  # JSON of the CheckReport
+    Column("created_at", Float, nullable=False),
+    Index("ix_dataset_checks_version", "version_id", "created_at"),
+)
+
+OBJECT_REFERENCES.extend([(dataset_files, "object"), (dataset_checks, "contract_object")])

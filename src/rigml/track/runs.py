@@ -208,6 +208,20 @@ class Run:
 
         return log_artifact(self.lab, self.id, path, name=name)
 
+    def use_dataset(self, ref: str) -> Any:
+        """Record that this run reads dataset version ``ref`` (``"churn@3"``, ``"churn@golden"``).
+
+        ``NAME`` or ``NAME@latest`` is resolved now, so the run keeps the exact version.
+        Returns that version (``rigml.data.versions.VersionInfo``); ``rig data show`` lists
+        the runs that used it.
+
+        Raises:
+            DatasetNotFound: no such dataset or version.
+        """
+        from rigml.data.lineage import use_dataset
+
+        return use_dataset(self.lab, self.id, ref)
+
     def _closed_append(self, _points: Any) -> None:
         raise RunEnded(self.id, self.status)
 

@@ -1,0 +1,302 @@
+"""Hash files with blake3 and stage their bytes as objects, many files at a time.
+
+Hashing a large file memory-maps it and lets blake3 use every core; small files are read
+whole. Many files are hashed on a thread pool (blake3 releases the GIL), so a folder of
+small files keeps the cores busy as well.
+
+New content is *staged*: copied (by the kernel, ``copy_file_range``/``sendfile``) into the
+object store's ``tmp/`` folder without an fsync each. :meth:`Stager.commit` then flushes the
+filesystem once (``syncfs``) and renames every staged file into place, so an object never
+appears under its name before its bytes are on disk, and a folder of 20,000 files costs one
+flush instead of 20,000. Anything staged and not committed is removed by :meth:`discard`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from rigml.errors import BadDataFile, DataChanged, DiskFull, LabNotWritable
+
+if TYPE_CHECKING:
+    from rigml.objects import ObjectStore
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+SMALL = 4 << 20  # read whole below this; memory-map and multi-thread above
+
+
+def default_workers() -> int:
+    return max(2, min(16, (os.cpu_count() or 2) * 2))
+
+
+def hash_bytes(data: bytes) -> str:
+    from blake3 import blake3
+
+    return blake3(data).hexdigest()
+
+
+def hash_path(path: str, size: int | None = None) -> str:
+    """The blake3 digest of a local file.
+
+    Raises:
+        DataChanged: the file vanished.
+        BadDataFile: it cannot be read.
+    """
+    from blake3 import blake3
+
+    try:
+        if size is None:
+            size = os.path.getsize(path)
+        if size < SMALL:
+            with open(path, "rb") as fh:
+                return blake3(fh.read()).hexdigest()
+        h = blake3(max_threads=blake3.AUTO)
+        h.update_mmap(path)
+        return h.hexdigest()
+    except FileNotFoundError as exc:
+        raise DataChanged(path, "vanished") from exc
+    except OSError as exc:
+        raise BadDataFile(path, f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def read_small(path: str, size: int, mtime_ns: int) -> bytes:
+    """The bytes of a small file, checked against the size and mtime it was scanned with.
+
+    Raises:
+        DataChanged: the file vanished or changed since it was scanned, or while it was read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError as exc:
+        raise DataChanged(path, "vanished") from exc
+    except OSError as exc:
+        raise BadDataFile(path, f"cannot be read: {exc.strerror or exc}") from exc
+    try:
+        before = os.fstat(fd)
+        chunks = []
+        while chunk := os.read(fd, max(size, 1 << 16)):
+            chunks.append(chunk)
+        after = os.fstat(fd)
+    except OSError as exc:
+        raise BadDataFile(path, f"cannot be read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    for st in (before, after):
+        if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+            raise DataChanged(path, "changed")
+    if len(data) != size:
+        raise DataChanged(path, "changed")
+    return data
+
+
+def parallel_map(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    workers: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[R]:
+    """``[fn(x) for x in items]`` on a thread pool, in order; the first error is raised."""
+    workers = workers or default_workers()
+    if len(items) <= 1 or workers <= 1:
+        out = []
+        for x in items:
+            out.append(fn(x))
+            if on_done:
+                on_done(1)
+        return out
+    chunk = max(1, min(256, len(items) // (workers * 8) or 1))
+    batches = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+
+    def run(batch: Sequence[T]) -> list[R]:
+        res = [fn(x) for x in batch]
+        if on_done:
+            on_done(len(batch))
+        return res
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="rigml-data") as pool:
+        futures = [pool.submit(run, b) for b in batches]
+        try:
+            results: list[R] = []
+            for f in futures:
+                results.extend(f.result())
+            return results
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def syncfs(path: str | os.PathLike[str]) -> None:
+    """Flush the filesystem holding ``path`` to disk: one call for many files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc_name = ctypes.util.find_library("c")
+        libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+        if libc is not None and hasattr(libc, "syncfs") and libc.syncfs(fd) == 0:
+            return
+        os.sync()
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _write_errors(where: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(where) from exc
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise LabNotWritable(where, exc.strerror or str(exc)) from exc
+        raise
+
+
+class Stager:
+    """Objects written for one operation, committed together or not at all."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
+        self._staged: dict[str, str] = {}  # digest -> temp path
+        self._lock = threading.Lock()
+        if objects.is_local:
+            self._tmp_dir = objects.root / "tmp"
+            with _write_errors(str(objects.root)):
+                self._tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def has(self, digest: str) -> bool:
+        return digest in self._staged
+
+    def exists(self, digest: str) -> bool:
+        """Staged now, or already in the object store."""
+        if digest in self._staged:
+            return True
+        if self.objects.is_local:
+            return os.path.isfile(f"{self.objects.root}{os.sep}{digest[:2]}{os.sep}{digest[2:]}")
+        return self.objects.exists(digest)
+
+    def stage(self, path: str, digest: str, before: os.stat_result) -> None:
+        """Copy ``path`` (already hashed to ``digest``) so that commit can store it.
+
+        Raises:
+            DataChanged: the file changed or vanished between hashing and copying.
+        """
+        with self._lock:
+            if digest in self._staged:
+                return
+        if not self.objects.is_local:
+            got, _size = self.objects.put_file(path)
+            if got != digest:
+                raise DataChanged(path, "changed")
+            return
+        with _write_errors(str(self.objects.root)):
+            fd, tmp = tempfile.mkstemp(dir=self._tmp_dir, prefix="add-")
+            os.close(fd)
+        try:
+            try:
+                shutil.copyfile(path, tmp)
+                after = os.stat(path)
+            except FileNotFoundError as exc:
+                raise DataChanged(path, "vanished") from exc
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise DiskFull(str(self.objects.root)) from exc
+                raise BadDataFile(path, f"cannot be read: {exc.strerror or exc}") from exc
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise DataChanged(path, "changed")
+            os.chmod(tmp, 0o444)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        with self._lock:
+            if digest in self._staged:  # another thread staged the same content
+                os.unlink(tmp)
+            else:
+                self._staged[digest] = tmp
+
+    def stage_bytes(self, digest: str, data: bytes) -> None:
+        """Stage content already read (small files): one write, no second read of the source."""
+        with self._lock:
+            if digest in self._staged:
+                return
+        if not self.objects.is_local:
+            self.objects.put_bytes(data)
+            return
+        tmp = os.path.join(
+            self._tmp_dir, f"add-{digest[:24]}-{os.getpid()}-{threading.get_ident()}"
+        )
+        with _write_errors(str(self.objects.root)):
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except BaseException:
+                os.close(fd)
+                _unlink(tmp)
+                raise
+            os.close(fd)
+        with self._lock:
+            if digest in self._staged:
+                _unlink(tmp)
+            else:
+                self._staged[digest] = tmp
+
+    def commit(self) -> int:
+        """Flush staged bytes to disk, then move them into place. Returns objects moved."""
+        if not self._staged:
+            return 0
+        root = str(self.objects.root)
+        with _write_errors(root):
+            syncfs(root)
+            added = 0
+            made: set[str] = set()
+            for digest, tmp in list(self._staged.items()):
+                folder = os.path.join(root, digest[:2])
+                if folder not in made:
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+                # replacing an object that appeared meanwhile swaps equal bytes, atomically
+                os.replace(tmp, os.path.join(folder, digest[2:]))
+                added += 1
+                del self._staged[digest]
+            syncfs(root)  # the renames
+        return added
+
+    def discard(self) -> None:
+        for tmp in self._staged.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        self._staged.clear()
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def missing_objects(objects: ObjectStore, digests: Iterable[str]) -> list[str]:
+    """The digests that are not in the object store (checked in parallel when remote)."""
+    wanted = sorted(set(digests))
+    if objects.is_local:
+        root = str(objects.root)
+        sep = os.sep
+        return [d for d in wanted if not os.path.isfile(f"{root}{sep}{d[:2]}{sep}{d[2:]}")]
+    flags = parallel_map(objects.exists, wanted, workers=16)
+    return [d for d, ok in zip(wanted, flags, strict=True) if not ok]

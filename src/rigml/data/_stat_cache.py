@@ -1,0 +1,94 @@
+"""A local cache of file digests keyed by (size, mtime, inode), so unchanged files skip hashing.
+
+Re-adding a folder of 100,000 unchanged files then costs one ``stat`` per file and one
+query, not a re-hash. The cache lives beside the lab (``cache/stat.db``, plain sqlite3) and
+never in the metadata store: paths and inodes only mean something on this machine, and a
+lab on PostgreSQL is shared by machines.
+
+A file modified within ``RACY_NS`` of being hashed is not cached ("racy" in git's words):
+a second write in the same timestamp tick could keep size and mtime and go unnoticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+RACY_NS = 1_000_000_000
+_BATCH = 5000
+
+
+class Stat(NamedTuple):
+    size: int
+    mtime_ns: int
+    dev: int
+    ino: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Stat:
+        return cls(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+
+
+class StatCache:
+    """``path -> (stat, digest)`` for files hashed on this machine.
+
+    Args:
+        path: the SQLite file; its folder is created when missing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+            "mtime_ns INTEGER, dev INTEGER, ino INTEGER, digest TEXT) WITHOUT ROWID"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> StatCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def under(self, root: str) -> dict[str, tuple[Stat, str]]:
+        """Every entry for ``root`` itself and the files below it, in one range query."""
+        root = os.path.abspath(root)
+        prefix = root.rstrip(os.sep) + os.sep
+        rows = self._db.execute(
+            "SELECT path, size, mtime_ns, dev, ino, digest FROM files "
+            "WHERE path = ? OR (path >= ? AND path < ?)",
+            (root, prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
+        ).fetchall()
+        return {r[0]: (Stat(r[1], r[2], r[3], r[4]), r[5]) for r in rows}
+
+    def update(self, entries: Iterable[tuple[str, Stat, str]], *, now_ns: int | None = None) -> int:
+        """Record digests; entries modified too recently to trust are skipped. Returns count."""
+        limit = (now_ns if now_ns is not None else time.time_ns()) - RACY_NS
+        rows = [
+            (p, s.size, s.mtime_ns, s.dev, s.ino, d) for p, s, d in entries if s.mtime_ns < limit
+        ]
+        with contextlib.suppress(sqlite3.OperationalError):  # a busy cache only costs speed
+            for i in range(0, len(rows), _BATCH):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                        rows[i : i + _BATCH],
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            return len(rows)
+        return 0

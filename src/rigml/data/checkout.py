@@ -1,0 +1,163 @@
+"""Materialise a dataset version as files: reflink, hard link or copy, never a partial result.
+
+The version is built in a hidden folder beside the destination and renamed into place when
+complete, so an interrupted checkout leaves nothing under the destination's name. Each file
+is a reflink (copy-on-write clone: instant, independent) where the filesystem allows, else a
+hard link to the object (instant; read-only, as objects are), else a verified copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from rigml.errors import CheckoutTargetExists, InvalidInput
+
+if TYPE_CHECKING:
+    from rigml.data.versions import FileEntry, Progress
+    from rigml.lab import Lab
+
+LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
+_FICLONE = 0x40049409  # linux/fs.h
+
+
+@dataclass
+class CheckoutResult:
+    ref: str
+    dest: str
+    files: int
+    bytes: int
+    methods: dict[str, int] = field(default_factory=dict)  # reflink / hardlink / copy -> files
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reflink(src: str, dst: str) -> None:
+    with open(src, "rb") as s, open(dst, "wb") as d:
+        fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+
+
+def _unlink_quiet(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class _Materialiser:
+    def __init__(self, lab: Lab, mode: LinkMode) -> None:
+        self.lab = lab
+        self.local = lab.objects.is_local
+        order: list[str] = {
+            "auto": ["reflink", "hardlink", "copy"],
+            "reflink": ["reflink"],
+            "hardlink": ["hardlink"],
+            "copy": ["copy"],
+        }[mode]
+        if not self.local:
+            if mode in ("reflink", "hardlink"):
+                raise InvalidInput(
+                    f"--link {mode} needs a local object store; this lab's is remote",
+                    hint="use --link copy (or auto)",
+                )
+            order = ["copy"]
+        self.order = order
+        self.methods: dict[str, int] = {}
+
+    def place(self, entry: FileEntry, dst: str) -> None:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        last: OSError | None = None
+        for method in list(self.order):
+            try:
+                if method == "copy":
+                    self.lab.objects.get_file(entry.object, dst)  # verified while copied
+                else:
+                    src = self.lab.objects.location(entry.object)
+                    if not os.path.isfile(src):
+                        from rigml.errors import ObjectNotFound
+
+                        raise ObjectNotFound(entry.object)
+                    if method == "reflink":
+                        _reflink(src, dst)
+                    else:
+                        os.link(src, dst)
+                    if os.path.getsize(dst) != entry.size:
+                        from rigml.errors import ObjectCorrupted
+
+                        raise ObjectCorrupted(entry.object, "?" * 16, src)
+            except OSError as exc:
+                _unlink_quiet(dst)
+                last = exc
+                if len(self.order) > 1 and method != "copy":
+                    self.order.remove(method)  # unsupported here: do not try it again
+                    continue
+                raise
+            self.methods[method] = self.methods.get(method, 0) + 1
+            return
+        raise last or OSError(errno.EIO, "no way to materialise the file")
+
+
+def checkout(
+    lab: Lab,
+    ref: str,
+    dest: str | os.PathLike[str],
+    *,
+    link: LinkMode = "auto",
+    progress: Progress | None = None,
+) -> CheckoutResult:
+    """Write the files of version ``ref`` to ``dest``.
+
+    A folder version becomes the folder ``dest`` (which must not exist, or be empty). A
+    single-file version becomes the file ``dest``, or a file inside ``dest`` when that is
+    an existing folder.
+
+    Raises:
+        DatasetNotFound: no such version.
+        CheckoutTargetExists: ``dest`` is in the way; nothing is written.
+        ObjectNotFound, ObjectCorrupted: an object is missing or damaged (nothing is left).
+    """
+    from rigml.data.versions import resolve, version_files
+
+    info = resolve(lab, ref)
+    files = version_files(lab, info)
+    target = Path(dest).expanduser().absolute()
+    if info.kind == "file" and target.is_dir():
+        target = target / files[0].path
+    if target.exists() and not (target.is_dir() and not any(target.iterdir())):
+        raise CheckoutTargetExists(str(target))
+    if info.kind == "file" and target.is_dir():
+        raise CheckoutTargetExists(str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.rig-checkout-{uuid.uuid4().hex[:8]}"
+    mat = _Materialiser(lab, link)
+    report = progress or (lambda _p, _d, _t: None)
+    total = sum(f.size for f in files)
+    done = 0
+    try:
+        if info.kind == "file":
+            mat.place(files[0], str(tmp))
+            if target.exists():
+                raise CheckoutTargetExists(str(target))
+            os.rename(tmp, target)
+        else:
+            tmp.mkdir()
+            for f in files:
+                mat.place(f, os.path.join(tmp, *f.path.split("/")))
+                done += f.size
+                report("checkout", done, total)
+            if target.is_dir():
+                target.rmdir()  # empty, checked above; a rename cannot replace it elsewhere
+            os.rename(tmp, target)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            _unlink_quiet(str(tmp))
+        raise
+    return CheckoutResult(info.ref, str(target), len(files), total, mat.methods)

@@ -1,0 +1,104 @@
+"""Remove objects that no dataset version, run or other record references.
+
+``plan_gc`` lists what would go and how much it frees; ``collect`` deletes, re-checking
+under the lab's data lock that each object is still unreferenced (an add may have reused
+one meanwhile). Objects younger than ``grace_s`` are kept: a run may have stored an
+artifact whose row it has not written yet.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rigml.lab import Lab
+
+GRACE_S = 3600.0
+
+
+@dataclass
+class GcPlan:
+    objects: list[str]
+    bytes: int
+    referenced: int  # objects kept because something names them
+    young: int  # unreferenced, but younger than the grace period
+    temp_files: list[str] = field(default_factory=list)  # stale leftovers of interrupted writes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GcReport:
+    deleted: int
+    bytes_freed: int
+    kept: int  # planned, but referenced again by the time of deletion
+    temp_files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _age(lab: Lab, digest: str, now: float) -> float:
+    if not lab.objects.is_local:
+        return float("inf")
+    try:
+        return now - os.stat(lab.objects.location(digest)).st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
+def plan_gc(lab: Lab, *, grace_s: float = GRACE_S) -> GcPlan:
+    """What ``collect`` would remove now; changes nothing."""
+    from rigml.data.verify import referenced_objects
+
+    with lab.store.read() as conn:
+        used = referenced_objects(conn)
+    now = time.time()
+    doomed: list[str] = []
+    young = size = 0
+    n_used = 0
+    for digest in lab.objects:
+        if digest in used:
+            n_used += 1
+            continue
+        if _age(lab, digest, now) < grace_s:
+            young += 1
+            continue
+        doomed.append(digest)
+        size += lab.objects.size(digest)
+    temps: list[str] = []
+    if lab.objects.is_local and (lab.objects.root / "tmp").is_dir():
+        for entry in os.scandir(lab.objects.root / "tmp"):
+            if now - entry.stat().st_mtime >= max(grace_s, 60.0):
+                temps.append(entry.path)
+                size += entry.stat().st_size
+    return GcPlan(doomed, size, n_used, young, temps)
+
+
+def collect(lab: Lab, plan: GcPlan) -> GcReport:
+    """Delete what ``plan`` lists and is still unreferenced."""
+    from rigml.data.verify import referenced_objects
+    from rigml.data.versions import data_lock
+
+    freed = deleted = 0
+    with data_lock(lab):
+        with lab.store.read() as conn:
+            used = referenced_objects(conn)
+        doomed = [d for d in plan.objects if d not in used]
+        for digest in doomed:
+            existed = lab.objects.exists(digest)
+            freed += lab.objects.delete(digest)
+            deleted += int(existed)
+        temps = 0
+        for path in plan.temp_files:
+            try:
+                freed += os.path.getsize(path)
+                os.unlink(path)
+                temps += 1
+            except FileNotFoundError:
+                continue
+    return GcReport(deleted, freed, len(plan.objects) - len(doomed), temps)

@@ -1,0 +1,469 @@
+"""Profiles of tabular dataset versions: per-column statistics and histograms, in one stream.
+
+Counts, nulls, min, max, mean and standard deviation are exact. Quantiles and histograms
+come from a uniform sample of at most ``sample_size`` rows per column (exact when the table
+is smaller), kept by the "bottom-k random keys" method so that it stays uniform however
+many batches stream past. Distinct counts are exact up to ``MAX_DISTINCT`` values.
+
+:class:`TableProfiler` follows scikit-learn's estimator conventions: ``fit`` learns,
+learned state ends in ``_``, and :meth:`TableProfiler.result` before ``fit`` says so.
+Contracts reuse it to infer bounds.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rigml.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from rigml.data.tabular import TablePart
+    from rigml.data.versions import Progress
+    from rigml.lab import Lab
+
+SAMPLE_SIZE = 200_000
+MAX_DISTINCT = 1_000_000
+MAX_TOP = 10_000  # distinct values counted for top values of text columns
+BINS = 20
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+class NotFittedError(InvalidInput, AttributeError):
+    def __init__(self, cls: str) -> None:
+        super().__init__(
+            f"this {cls} is not fitted yet", hint=f"call {cls}.fit(batches) before using it"
+        )
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    type: str
+    family: str
+    count: int  # non-null values
+    nulls: int
+    null_rate: float
+    distinct: int | None  # None: more than MAX_DISTINCT
+    min: Any = None
+    max: Any = None
+    mean: float | None = None
+    std: float | None = None
+    quantiles: dict[str, Any] = field(default_factory=dict)
+    histogram: list[int] = field(default_factory=list)
+    bin_edges: list[float] = field(default_factory=list)
+    top: dict[str, int] = field(default_factory=dict)  # 25 most frequent values (text, bool)
+    approximate: bool = False  # quantiles and histogram from a sample
+
+
+@dataclass
+class Profile:
+    ref: str
+    files: list[str]
+    rows: int
+    columns: list[ColumnProfile]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def column(self, name: str) -> ColumnProfile:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise NotFound(f"no column {name!r} in {self.ref}", hint="see `rig data show`")
+
+
+class _Column:
+    """Streaming state of one column."""
+
+    def __init__(self, name: str, dtype: pa.DataType, sample_size: int, rng: Any) -> None:
+        from rigml.data.tabular import family
+
+        self.name, self.dtype, self.family = name, dtype, family(dtype)
+        self.count = self.nulls = 0
+        self.total = self.total_sq = 0.0
+        self.min: Any = None
+        self.max: Any = None
+        self.sample_size, self.rng = sample_size, rng
+        self.sample_vals: np.ndarray | None = None
+        self.sample_keys: np.ndarray | None = None
+        self.hashes: list[np.ndarray] = []
+        self.hashed = 0
+        self.counts: dict[Any, int] = {}
+        self.counts_truncated = False
+
+    @property
+    def numeric(self) -> bool:
+        return self.family in ("int", "float", "bool", "timestamp", "date")
+
+    def feed(self, arr: pa.Array) -> None:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        n, nulls = len(arr), arr.null_count
+        self.count += n - nulls
+        self.nulls += nulls
+        if n == nulls:
+            return
+        valid = pc.drop_null(arr)
+        if self.family in ("int", "float", "bool", "string", "timestamp", "date"):
+            mm = pc.min_max(valid)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            if isinstance(lo, float) and not math.isfinite(lo):
+                lo = None
+            if isinstance(hi, float) and not math.isfinite(hi):
+                hi = None
+            if lo is not None and (self.min is None or lo < self.min):
+                self.min = lo
+            if hi is not None and (self.max is None or hi > self.max):
+                self.max = hi
+        if self.numeric:
+            values = _as_float(valid)
+            finite = values[np.isfinite(values)]
+            self.total += float(finite.sum())
+            self.total_sq += float((finite * finite).sum())
+            self._sample(finite)
+        if self.family in ("string", "bool") and not self.counts_truncated:
+            vc = pc.value_counts(valid)
+            for v, c in zip(
+                vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True
+            ):
+                if v in self.counts:
+                    self.counts[v] += c
+                elif len(self.counts) < MAX_TOP:
+                    self.counts[v] = c
+                else:
+                    self.counts_truncated = True
+        if self.hashed <= MAX_DISTINCT * 4 and self.family != "other":
+            self.hashes.append(_hash(valid))
+            self.hashed += len(valid)
+            if len(self.hashes) > 16:
+                self.hashes = [np.unique(np.concatenate(self.hashes))]
+
+    def _sample(self, values: np.ndarray) -> None:
+        import numpy as np
+
+        keys = self.rng.random(len(values))
+        if self.sample_vals is None or self.sample_keys is None:
+            vals, ks = values, keys
+        else:
+            vals = np.concatenate([self.sample_vals, values])
+            ks = np.concatenate([self.sample_keys, keys])
+        if len(vals) > self.sample_size:
+            keep = np.argpartition(ks, self.sample_size)[: self.sample_size]
+            vals, ks = vals[keep], ks[keep]
+        self.sample_vals, self.sample_keys = vals, ks
+
+    def distinct(self) -> int | None:
+        import numpy as np
+
+        if self.hashed > MAX_DISTINCT * 4 or not self.hashes:
+            return None if self.hashed else 0
+        n = len(np.unique(np.concatenate(self.hashes)))
+        return None if n > MAX_DISTINCT else n
+
+    def result(self, bins: int) -> ColumnProfile:
+        import numpy as np
+
+        from rigml.data.tabular import _jsonable
+
+        total = self.count + self.nulls
+        prof = ColumnProfile(
+            name=self.name,
+            type=str(self.dtype),
+            family=self.family,
+            count=self.count,
+            nulls=self.nulls,
+            null_rate=self.nulls / total if total else 0.0,
+            distinct=self.distinct(),
+            min=_jsonable(self.min),
+            max=_jsonable(self.max),
+        )
+        if self.numeric and self.family not in ("timestamp", "date") and self.count:
+            mean = self.total / self.count
+            prof.mean = mean
+            prof.std = math.sqrt(max(0.0, self.total_sq / self.count - mean * mean))
+        sample = self.sample_vals
+        if sample is not None and len(sample):
+            prof.approximate = self.count > len(sample)
+            qs = np.quantile(sample, QUANTILES)
+            prof.quantiles = {f"{q:g}": self._back(v) for q, v in zip(QUANTILES, qs, strict=True)}
+            lo, hi = float(sample.min()), float(sample.max())
+            if lo == hi:
+                lo, hi = lo - 0.5, hi + 0.5
+            counts, edges = np.histogram(sample, bins=bins, range=(lo, hi))
+            if prof.approximate:  # scale the sample's counts to the whole column
+                counts = np.round(counts * (self.count / len(sample))).astype(int)
+            prof.histogram = [int(c) for c in counts]
+            prof.bin_edges = [float(e) for e in edges]
+        if self.counts:
+            top = sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:25]
+            prof.top = {str(k): int(v) for k, v in top}
+        return prof
+
+    def _back(self, v: float) -> Any:
+        """A sample value in the column's own terms (timestamps as ISO text)."""
+        from datetime import UTC, datetime
+
+        if self.family in ("timestamp", "date"):
+            return datetime.fromtimestamp(v, UTC).isoformat()
+        return float(v)
+
+
+def _as_float(arr: pa.Array) -> np.ndarray:
+    """Numbers, booleans and times as float64 (times in epoch seconds)."""
+    import numpy as np
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        scale = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
+        return arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / scale
+    if pa.types.is_date(t):
+        days = arr.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+        return days.astype(np.float64) * 86400.0
+    return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _hash(arr: pa.Array) -> np.ndarray:
+    import numpy as np
+
+    try:
+        import pandas as pd
+
+        return pd.util.hash_array(arr.to_numpy(zero_copy_only=False))  # type: ignore[no-any-return]
+    except ImportError:  # pragma: no cover - the data extra brings pandas
+        return np.array([hash(v) for v in arr.to_pylist()], dtype=np.int64).view(np.uint64)
+
+
+class TableProfiler:
+    """Learns per-column statistics from a stream of record batches.
+
+    Args:
+        sample_size: rows kept per column for quantiles and histograms.
+        bins: histogram bins.
+        seed: for the sample, so that a profile is reproducible.
+    """
+
+    def __init__(self, *, sample_size: int = SAMPLE_SIZE, bins: int = BINS, seed: int = 0) -> None:
+        self.sample_size = sample_size
+        self.bins = bins
+        self.seed = seed
+
+    def fit(self, batches: Iterable[pa.RecordBatch]) -> TableProfiler:
+        import numpy as np
+
+        rng = np.random.default_rng(self.seed)
+        cols: dict[str, _Column] = {}
+        rows = 0
+        for batch in batches:
+            rows += batch.num_rows
+            for f, arr in zip(batch.schema, batch.columns, strict=True):
+                if f.name not in cols:
+                    cols[f.name] = _Column(f.name, f.type, self.sample_size, rng)
+                cols[f.name].feed(arr)
+        self.rows_ = rows
+        self.columns_ = [c.result(self.bins) for c in cols.values()]
+        return self
+
+    def result(self) -> tuple[int, list[ColumnProfile]]:
+        if not hasattr(self, "columns_"):
+            raise NotFittedError(type(self).__name__)
+        return self.rows_, self.columns_
+
+
+def table_parts(lab: Lab, ref: str, *, file: str | None = None) -> tuple[Any, list[TablePart]]:
+    """The tabular files of version ``ref`` (or only ``file``) as readable parts.
+
+    Local object stores are read in place; remote ones are not supported here yet.
+
+    Raises:
+        NotFound: the version holds no tabular file (or not ``file``).
+    """
+    from rigml.data.tabular import TablePart, require_pyarrow
+    from rigml.data.versions import resolve, version_files
+
+    require_pyarrow()
+    info = resolve(lab, ref)
+    files = [f for f in version_files(lab, info) if f.tabular]
+    if file is not None:
+        files = [f for f in files if f.path == file]
+        if not files:
+            raise NotFound(
+                f"{info.ref} has no tabular file {file!r}",
+                hint=f"see the files with `rig data show {info.ref}`",
+            )
+    if not files:
+        raise NotFound(
+            f"{info.ref} holds no tabular file (CSV, TSV, Parquet, JSON Lines) with a schema",
+            hint="tabular files added with --no-inspect have no schema; add them again",
+        )
+    if not lab.objects.is_local:
+        raise InvalidInput(
+            "reading tables from a remote object store is not supported yet",
+            hint=f"check out the version locally: `rig data checkout {info.ref} DIR`",
+        )
+    parts = [TablePart(f.path, lab.objects.location(f.object), f.tabular or {}) for f in files]
+    for p in parts:
+        if not os.path.isfile(p.path):
+            from rigml.errors import ObjectNotFound
+
+            raise ObjectNotFound(os.path.basename(os.path.dirname(p.path)) + p.path[-62:])
+    return info, parts
+
+
+def _counted(
+    stream: Iterable[tuple[str, pa.RecordBatch]], total: int, progress: Progress | None
+) -> Iterable[pa.RecordBatch]:
+    done = 0
+    for _label, batch in stream:
+        done += batch.num_rows
+        if progress:
+            progress("profile", done, total)
+        yield batch
+
+
+def profile(
+    lab: Lab,
+    ref: str,
+    *,
+    file: str | None = None,
+    sample_size: int = SAMPLE_SIZE,
+    progress: Progress | None = None,
+) -> Profile:
+    """Profile the tabular files of a version, read as one table."""
+    from rigml.data.tabular import table_batches
+
+    t0 = time.perf_counter()
+    info, parts = table_parts(lab, ref, file=file)
+    total = sum(p.meta.get("rows", 0) for p in parts)
+    prof = TableProfiler(sample_size=sample_size).fit(
+        _counted(table_batches(parts), total, progress)
+    )
+    rows, columns = prof.result()
+    return Profile(info.ref, [p.label for p in parts], rows, columns, time.perf_counter() - t0)
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: Sequence[int]) -> str:
+    """A histogram in one line of block characters."""
+    if not counts:
+        return ""
+    top = max(counts) or 1
+    return "".join(_BLOCKS[min(7, round(c / top * 7))] if c else " " for c in counts)
+
+
+def _svg_bars(values: Sequence[int], labels: Sequence[str], *, width: int = 360) -> str:
+    """A bar chart as inline SVG: no plotting library, and the report stays one file."""
+    height, pad = 120, 18
+    n = len(values) or 1
+    top = max(values) if values else 1
+    top = top or 1
+    bw = (width - 2) / n
+    bars = []
+    for i, v in enumerate(values):
+        h = (height - pad) * v / top
+        tip = html.escape(f"{labels[i] if i < len(labels) else ''}: {v:,}")
+        bars.append(
+            f'<rect x="{1 + i * bw:.1f}" y="{height - pad - h:.1f}" width="{max(bw - 1, 1):.1f}" '
+            f'height="{h:.1f}" fill="#4c78a8"><title>{tip}</title></rect>'
+        )
+    first = html.escape(labels[0]) if labels else ""
+    last = html.escape(labels[-1]) if labels else ""
+    return (
+        f'<svg width="{width}" height="{height}" role="img">{"".join(bars)}'
+        f'<text x="1" y="{height - 4}" font-size="10">{first}</text>'
+        f'<text x="{width - 1}" y="{height - 4}" font-size="10" text-anchor="end">{last}</text>'
+        "</svg>"
+    )
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return html.escape(str(v))
+
+
+def render_html(prof: Profile) -> str:
+    """A self-contained HTML report: a summary table and one chart per column."""
+    rows = []
+    cards = []
+    for c in prof.columns:
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td>{x}</td>"
+                for x in (
+                    html.escape(c.name),
+                    html.escape(c.type),
+                    f"{c.null_rate:.1%}",
+                    _fmt(c.distinct),
+                    _fmt(c.min),
+                    _fmt(c.max),
+                    _fmt(c.mean),
+                    _fmt(c.std),
+                )
+            )
+            + "</tr>"
+        )
+        if c.histogram:
+            labels = [
+                f"{c.bin_edges[i]:.4g}–{c.bin_edges[i + 1]:.4g}" for i in range(len(c.histogram))
+            ]
+            chart = _svg_bars(c.histogram, labels)
+            note = " (from a sample)" if c.approximate else ""
+            caption = f"histogram{note}"
+        elif c.top:
+            chart = _svg_bars(list(c.top.values()), list(c.top.keys()))
+            caption = "most frequent values: " + ", ".join(
+                html.escape(f"{k} ({v:,})") for k, v in list(c.top.items())[:5]
+            )
+        else:
+            chart, caption = "", "no values to plot"
+        quant = ", ".join(f"q{q}={_fmt(v)}" for q, v in c.quantiles.items())
+        cards.append(
+            f'<div class="card"><h3>{html.escape(c.name)} <small>{html.escape(c.type)}</small>'
+            f"</h3>{chart}<p>{caption}</p><p class=q>{quant}</p></div>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("column", "type", "nulls", "distinct", "min", "max", "mean", "std")
+    )
+    files = ", ".join(html.escape(f) for f in prof.files)
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Profile of {html.escape(prof.ref)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}}
+.grid{{display:flex;flex-wrap:wrap;gap:1em;margin-top:1.5em}}
+.card{{border:1px solid #ddd;border-radius:6px;padding:0.8em}}.q{{font-size:0.8em;color:#555}}
+</style></head><body>
+<h1>Profile of {html.escape(prof.ref)}</h1>
+<p>{prof.rows:,} rows, {len(prof.columns)} columns, from {files}; made by rigml in
+{prof.seconds:.2f}s.</p>
+<table><tr>{head}</tr>{"".join(rows)}</table>
+<div class="grid">{"".join(cards)}</div>
+</body></html>
+"""
+
+
+def write_html(prof: Profile, path: str | os.PathLike[str]) -> None:
+    """Write :func:`render_html` atomically."""
+    from rigml.data.contracts import write_text_atomic
+
+    write_text_atomic(path, render_html(prof))

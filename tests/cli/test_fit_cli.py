@@ -1,0 +1,144 @@
+"""``rig fit``: JSON for scripts, tables for people, exit codes and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rigml.cli import main
+
+RECORDED = Path(__file__).parents[1] / "machine" / "recorded"
+
+
+def rig(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_breakdown_and_verdict(capsys) -> None:
+    code, out, err = rig(capsys, "fit", "llama-3.1-8b", "--vram", "24", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    parts = data["estimate"]["parts"]
+    assert set(parts) == {
+        "weights",
+        "kv_cache",
+        "activations",
+        "gradients",
+        "optimizer",
+        "adapters",
+        "cuda_context",
+        "margin",
+    }
+    assert data["estimate"]["total_bytes"] == sum(parts.values())
+    assert data["estimate"]["is_estimate"] is True and data["estimate"]["assumptions"]
+    (target,) = data["targets"]
+    assert target["verdict"]["label"] == "fits comfortably"
+    assert data["model"]["kv_heads"] == 8 and data["request"]["context"] == 4096
+
+
+def test_tables_for_a_model_that_does_not_fit(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "llama-3.1-70b", "--gpu", "RTX 4090", "-c", "8192")
+    assert code == 3  # does not fit: scripts can gate on it
+    assert "does not fit" in out and "what to change" in out
+    assert "4-bit weights" in out and "smallest common cloud GPU" in out
+
+
+def test_solvers_in_json(capsys) -> None:
+    code, out, _ = rig(
+        capsys,
+        "fit",
+        "qwen2.5-7b",
+        "-q",
+        "nf4",
+        "--vram",
+        "12",
+        "--max-context",
+        "--max-batch",
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["max_context"] > 4096 and data["max_batch"] >= 1
+
+
+def test_training_options_flow_through(capsys) -> None:
+    code, out, _ = rig(
+        capsys,
+        "fit",
+        "mistral-7b-v0.3",
+        "-t",
+        "qlora",
+        "--gc",
+        "-r",
+        "64",
+        "--lora-targets",
+        "attention",
+        "--optimizer",
+        "adamw-8bit",
+        "--gpu",
+        "RTX 3090",
+        "--json",
+    )
+    assert code == 0
+    req = json.loads(out)["request"]
+    assert req["quant"] == "nf4" and req["double_quant"] is True
+    assert req["gradient_checkpointing"] is True and req["lora_rank"] == 64
+
+
+def test_this_machines_gpu(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
+    code, out, _ = rig(capsys, "fit", "qwen2.5-7b")
+    assert code == 0
+    assert "GPU 0: NVIDIA GeForce RTX 4090" in out and "decode ~" in out
+
+
+def test_lists(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "--list", "--json")
+    assert code == 0 and len(json.loads(out)) >= 40
+    code, out, _ = rig(capsys, "fit", "--list-gpus")
+    assert code == 0 and "H100 SXM" in out and "RTX 4090" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["fit", "lama-3.1-8b"], 1, "did you mean llama-3.1-8b"),
+        (["fit", "llama-3.1-8b", "--gpu", "RTX 4900"], 1, "no GPU 'RTX 4900'"),
+        (["fit", "llama-3.1-8b", "-t", "qlora", "--dtype", "fp32"], 2, "contradicts itself"),
+        (["fit", "llama-3.1-8b", "-q", "Q4_K_N"], 2, "Q4_K_M"),
+        (["fit", "llama-3.1-8b", "--batch", "0"], 2, "batch must be at least 1"),
+        (["fit"], 2, "name a model"),
+        (["fit", "./missing/config.json"], 2, "no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_error(capsys, args: list[str], code: int, message: str) -> None:
+    got, _out, err = rig(capsys, *args)
+    assert got == code
+    assert message in err.replace("\n", " ")
+    assert "Traceback" not in err
+
+
+def test_a_config_file_from_disk(capsys, tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "model_type": "qwen2",
+                "hidden_size": 896,
+                "intermediate_size": 4864,
+                "num_hidden_layers": 24,
+                "num_attention_heads": 14,
+                "num_key_value_heads": 2,
+                "vocab_size": 151936,
+                "max_position_embeddings": 32768,
+                "tie_word_embeddings": True,
+            }
+        )
+    )
+    code, out, _ = rig(capsys, "fit", str(config), "--vram", "8", "--json")
+    assert code == 0
+    assert json.loads(out)["model"]["params"] == pytest.approx(494e6, rel=0.01)
