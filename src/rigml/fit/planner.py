@@ -640,9 +640,7 @@ def plan_fit(
     combined = offload = None
     if primary.verdict.status != "comfortable":
         capacity = primary.target.capacity_bytes
-        mitigations, combined = _mitigations(
-            spec, req, capacity, gpu=primary.target.kind == "gpu"
-        )
+        mitigations, combined = _mitigations(spec, req, capacity, gpu=primary.target.kind == "gpu")
         import psutil
 
         offload = _offload(spec, req, est, primary.target, int(psutil.virtual_memory().available))
