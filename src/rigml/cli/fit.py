@@ -76,7 +76,8 @@ def fit(
 ) -> None:
     """Will MODEL fit for a task, with a breakdown, a verdict and what to change if not.
 
-    Every figure is an estimate with its assumptions listed; --measure checks it.
+    Every figure is an estimate with its assumptions listed; --measure checks it. Exits 3
+    when the model does not fit the first target, so scripts can gate on the answer.
     """
     from rigml.cli import _ui
     from rigml.errors import InvalidInput
