@@ -11,6 +11,14 @@ if TYPE_CHECKING:
     from rigml.fit.planner import FitReport, Mitigation
 
 _GIB = float(2**30)
+_VERDICT_STYLE = {"comfortable": "green", "tight": "yellow", "no": "bold red"}
+
+
+def verdict(status: str, label: str) -> object:
+    """A verdict coloured by how well it fits (shared with the quickstart)."""
+    from rigml.cli import _ui
+
+    return _ui.Styled(f"[{_VERDICT_STYLE[status]}]{label}[/]")
 
 
 def _gib(n: int | float | None) -> str:
@@ -190,7 +198,6 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
     verdict_rows = []
     for r in report.results:
         v = r.verdict
-        style = {"comfortable": "green", "tight": "yellow", "no": "bold red"}[v.status]
         used = (
             f" ({_gib(r.target.used_bytes)} in use now)"
             if r.target.used_bytes and r.target.kind == "gpu"
@@ -202,7 +209,7 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
                 _gib(v.capacity_bytes),
                 _gib(v.need_bytes),
                 _gib(v.headroom_bytes),
-                _ui.Styled(f"[{style}]{v.label}[/]"),
+                verdict(v.status, v.label),
             ]
         )
     _ui.table(["target", "memory", "needs", "headroom", "verdict"], verdict_rows)
@@ -264,13 +271,10 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
 
 
 def _mitigation_row(x: Mitigation) -> list[object]:
-    from rigml.cli import _ui
-
-    style = {"comfortable": "green", "tight": "yellow", "no": "red"}[x.status]
     return [
         f"{x.action} ({x.flags})",
         _gib(x.total_bytes),
-        _ui.Styled(f"[{style}]{x.status if x.status != 'comfortable' else 'fits'}[/]"),
+        verdict(x.status, x.status if x.status != "comfortable" else "fits"),
         x.cost,
     ]
 
