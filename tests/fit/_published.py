@@ -45,7 +45,9 @@ def request_for(row: dict[str, Any]) -> FitRequest:
     else:
         optimizer = "adamw"
     targets = row.get("lora_targets")
+    amp = "AMP" in (row.get("notes") or "") or "amp" in row["id"]
     return FitRequest(
+        precision="amp" if amp else "mixed",
         task=task,
         dtype=row["dtype"] or "bf16",
         quant=quant,

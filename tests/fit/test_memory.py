@@ -75,6 +75,23 @@ def test_training_parts() -> None:
     assert gc < p["activations"]
 
 
+def test_precision_conventions_for_full_fine_tuning() -> None:
+    spec = spec_from_config(TINY, name="tiny")
+    n = spec.params
+    mixed = est(FitRequest(task="full")).parts
+    amp = est(FitRequest(task="full", precision="amp")).parts
+    pure = est(FitRequest(task="full", precision="pure")).parts
+    assert (mixed["weights"], mixed["gradients"], mixed["optimizer"]) == (2 * n, 2 * n, 12 * n)
+    assert (amp["weights"], amp["gradients"], amp["optimizer"]) == (4 * n, 4 * n, 8 * n)
+    assert amp["activations"] == mixed["activations"] + 2 * n  # autocast's 16-bit copies
+    assert (pure["weights"], pure["gradients"], pure["optimizer"]) == (2 * n, 2 * n, 4 * n)
+    fp32 = [
+        est(FitRequest(task="full", dtype="fp32", precision=p)).total
+        for p in ("mixed", "amp", "pure")
+    ]
+    assert len(set(fp32)) == 1  # fp32 training has one convention
+
+
 def test_lora_trains_rank_times_fan_in_plus_fan_out() -> None:
     qv = est(FitRequest(task="lora", lora_rank=8, lora_targets="q_proj,v_proj"))
     # q: 256 -> 256, v: 256 -> 64, in each of 4 layers

@@ -24,6 +24,7 @@ from rigml.fit.formats import UnknownFormat, weight_format
         (FitRequest(gpus=0), "gpus must be at least 1"),
         (FitRequest(task="pretrain"), "unknown task"),  # type: ignore[arg-type]
         (FitRequest(optimizer="lion"), "unknown optimizer"),
+        (FitRequest(task="full", precision="fp8"), "unknown precision"),
         (FitRequest(task="lora", lora_targets=" , "), "no LoRA target"),
     ],
 )

@@ -63,6 +63,12 @@ def fit(
     optimizer: str = typer.Option(
         "adamw", "--optimizer", help="adamw, adamw-8bit, sgd, adafactor."
     ),
+    precision: str = typer.Option(
+        "mixed",
+        "--precision",
+        help="Full fine-tuning in 16 bits: mixed (fp32 master weights: DeepSpeed, FSDP), amp "
+        "(fp32 model under autocast: HF Trainer), pure (all 16-bit).",
+    ),
     gpus: int = typer.Option(1, "--gpus", "-n", help="GPUs to shard over (per-GPU figures)."),
     attention: str = typer.Option("flash", "--attention", help="flash (also SDPA) or eager."),
     gpu: str | None = typer.Option(
@@ -113,6 +119,7 @@ def fit(
         optimizer=optimizer,
         gpus=gpus,
         attention=attention,
+        precision=precision,
     )
     report = plan_fit(
         model, request, gpu=gpu, vram_gb=vram, max_context=max_context, max_batch=max_batch

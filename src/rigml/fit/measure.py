@@ -90,7 +90,7 @@ def measure(
         )
     # The worker trains in the weights' dtype with torch's AdamW (states in that dtype, no
     # fp32 master copy), so it is compared with the estimate of exactly that.
-    est = estimate(spec, replace(req, master_weights=False))
+    est = estimate(spec, replace(req, precision="pure"))
     job = {
         "config": config,
         "task": req.task,

@@ -27,7 +27,9 @@ activations
 gradients, optimizer
     the ZeRO paper's accounting (Rajbhandari et al. 2020, section 3.1): mixed-precision
     AdamW holds 16-bit weights and gradients plus an fp32 master copy, momentum and
-    variance: 2 + 2 + 12 bytes per trained parameter. 8-bit AdamW stores the two states in
+    variance: 2 + 2 + 12 bytes per trained parameter. AMP over fp32 weights (``torch.autocast``,
+    the Trainer's fp16/bf16 flag) holds 4 + 4 + 8 plus the 16-bit weight copies autocast
+    keeps for backward; pure 16-bit training 2 + 2 + 4. 8-bit AdamW stores the two states in
     8 bits (Dettmers et al. 2022, "8-bit Optimizers via Block-wise Quantization"); SGD
     with momentum keeps one state; Adafactor factors the second moment into a row and a
     column vector per matrix (Shazeer & Stern 2018).
@@ -207,10 +209,10 @@ def activation_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int)
 def _optimizer_bytes_per_param(req: FitRequest, spec: ModelSpec) -> float:
     """Optimizer states per trained parameter (master weights are counted by the caller).
 
-    Full fine-tuning without master weights keeps the states in the weights' own dtype, as
-    ``torch.optim.AdamW`` does; adapters and mixed precision keep them in fp32.
+    Pure 16-bit full fine-tuning keeps the states in the weights' own dtype, as
+    ``torch.optim.AdamW`` does; adapters, mixed precision and AMP keep them in fp32.
     """
-    if req.task == "full" and not req.master_weights and req.optimizer in ("adamw", "sgd"):
+    if req.task == "full" and req.precision == "pure" and req.optimizer in ("adamw", "sgd"):
         return req.act_bytes * (2 if req.optimizer == "adamw" else 1)
     if req.optimizer == "adafactor":
         # one fp32 row and one column vector per (hidden x intermediate) matrix, no momentum
@@ -248,14 +250,27 @@ def estimate(spec: ModelSpec, req: FitRequest) -> MemoryEstimate:
         acts = activation_bytes(spec, req, ctx, batch)
         if req.task == "full":
             trainable = spec.params
-            mixed = req.dtype != "fp32" and req.master_weights
+            states = _optimizer_bytes_per_param(req, spec)
+            half = req.dtype != "fp32"
             grads = trainable * a
-            opt = trainable * (_optimizer_bytes_per_param(req, spec) + (4 if mixed else 0))
-            if mixed:
+            opt = trainable * states
+            if half and req.precision == "mixed":
+                opt += trainable * 4
                 notes.append(
                     "mixed precision: 16-bit weights and gradients, fp32 master weights kept "
                     "with the optimizer states (ZeRO accounting, 16 bytes per parameter)"
                 )
+            elif half and req.precision == "amp":
+                # fp32 weights and gradients; autocast's 16-bit weight copies live until
+                # backward has used them.
+                weights, grads = trainable * 4, trainable * 4.0
+                acts += int(trainable * a)
+                notes.append(
+                    "AMP: fp32 weights, gradients and optimizer states, plus autocast's 16-bit "
+                    "copies of the weights (HF Trainer fp16/bf16 over an fp32 model)"
+                )
+            elif half:
+                notes.append("pure 16-bit training: weights, gradients and states in 16 bits")
         else:
             trainable = spec.lora_params(req.lora_rank, req.targets())
             if trainable == 0 and spec.kind in ("diffusion", "params-only"):

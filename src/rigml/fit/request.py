@@ -17,6 +17,11 @@ Task = Literal["infer", "lora", "qlora", "full"]
 TASKS: tuple[str, ...] = ("infer", "lora", "qlora", "full")
 OPTIMIZERS: tuple[str, ...] = ("adamw", "adamw-8bit", "sgd", "adafactor")
 ATTENTION: tuple[str, ...] = ("flash", "eager")
+# How full fine-tuning holds 16-bit training (fp32 is the same in all three):
+# mixed: 16-bit weights and gradients, fp32 master copy with the optimizer (DeepSpeed, FSDP);
+# amp:   fp32 weights and gradients, torch.autocast's 16-bit copies (HF Trainer fp16/bf16=True
+#        over an fp32 model); pure: everything in 16 bits (a bf16 model with torch's AdamW).
+PRECISIONS: tuple[str, ...] = ("mixed", "amp", "pure")
 TARGET_SETS = {
     "all-linear": None,
     "attention": (
@@ -87,7 +92,7 @@ class FitRequest:
     optimizer: str = "adamw"
     gpus: int = 1
     attention: str = "flash"
-    master_weights: bool = True
+    precision: str = "mixed"
 
     @property
     def training(self) -> bool:
@@ -136,6 +141,8 @@ def check_request(req: FitRequest, max_context: int | None) -> FitRequest:
         raise _bad(f"unknown dtype {req.dtype!r}", "one of: fp32, bf16, fp16")
     if req.optimizer not in OPTIMIZERS:
         raise _bad(f"unknown optimizer {req.optimizer!r}", f"one of: {', '.join(OPTIMIZERS)}")
+    if req.precision not in PRECISIONS:
+        raise _bad(f"unknown precision {req.precision!r}", f"one of: {', '.join(PRECISIONS)}")
     if req.attention not in ATTENTION:
         raise _bad(f"unknown attention {req.attention!r}", "flash (also SDPA) or eager")
     for name, value in (("batch", req.batch), ("gpus", req.gpus), ("lora rank", req.lora_rank)):
