@@ -7,10 +7,13 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── LabNotFound
     │   ├── RunNotFound
     │   ├── ObjectNotFound
-    │   └── DatasetNotFound
+    │   ├── DatasetNotFound
+    │   ├── UnknownOffer                    a cloud instance not in the price catalogue
+    │   └── UnknownRegion                   a region not in the grid-intensity table
     ├── Conflict                            the request contradicts what is stored
     │   ├── ParamConflict
     │   ├── DataChanged                     a file changed or vanished during `rig data add`
+    │   ├── LabBusy                         another process holds the lab's objects lock
     │   └── CheckoutTargetExists
     ├── ContractFailed                      a dataset version fails its contract
     ├── InvalidInput        (ValueError)    malformed values from the caller
@@ -18,9 +21,12 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidQuery
     │   ├── InvalidDatasetRef
     │   ├── InvalidContract
-    │   └── BadDataFile                     unreadable, malformed or empty data (file, line)
-    │       ├── MixedSchemas
-    │       └── EmptyDataset
+    │   ├── BadDataFile                     unreadable, malformed or empty data (file, line)
+    │   │   ├── MixedSchemas
+    │   │   └── EmptyDataset
+    │   ├── InvalidWorkload                 a workload file or flag `rig plan` cannot use
+    │   ├── InvalidPrices                   a price or grid-intensity file with a bad figure
+    │   └── InvalidAssumption               a cost assumption out of range (negative price...)
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
@@ -206,6 +212,15 @@ class DataChanged(Conflict):
         self.path = path
 
 
+class LabBusy(Conflict):
+    def __init__(self, lock: str, waited: float) -> None:
+        super().__init__(
+            f"another rig process has held the lab's lock {lock} for {waited:g}s",
+            hint="wait for the other `rig data add`, `rig data gc` or run deletion to finish",
+        )
+        self.lock, self.waited = lock, waited
+
+
 class CheckoutTargetExists(Conflict):
     def __init__(self, dest: str) -> None:
         super().__init__(
@@ -265,3 +280,55 @@ class MixedSchemas(BadDataFile):
 class EmptyDataset(BadDataFile):
     def __init__(self, path: str, what: str = "holds no files") -> None:
         super().__init__(path, what, hint="point `rig data add` at a file or a non-empty folder")
+
+
+# -- plan: placement, cost and carbon ----------------------------------------------------------
+
+
+class InvalidWorkload(InvalidInput):
+    def __init__(self, where: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"workload {where}: {problem}",
+            hint=hint
+            or "write FAMILY[:FREQUENCY[:MODEL,...]], e.g. -w lora-finetune:weekly:llama-3.1-8b; "
+            "`rig plan --families` lists the families",
+        )
+        self.where, self.problem = where, problem
+
+
+class InvalidPrices(InvalidInput):
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(
+            f"price file {where}: {problem}",
+            hint="each figure needs a non-negative number, a source and an as_of date "
+            "(YYYY-MM-DD); `rig cost prices --json` prints the shipped catalogue to copy",
+        )
+        self.where, self.problem = where, problem
+
+
+class InvalidAssumption(InvalidInput):
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        super().__init__(
+            f"{name} must be {expected}, got {value!r}",
+            hint=f"give a {name} {expected}",
+        )
+        self.name, self.value = name, value
+
+
+class UnknownOffer(NotFound):
+    def __init__(self, offer: str, close: list[str]) -> None:
+        hint = f"did you mean {', '.join(close)}?" if close else "see `rig cost prices`"
+        super().__init__(f"no cloud instance {offer!r} in the price catalogue", hint=hint)
+        self.offer, self.close = offer, close
+
+
+class UnknownRegion(NotFound):
+    def __init__(self, region: str, close: list[str]) -> None:
+        hint = (
+            f"did you mean {', '.join(close)}?"
+            if close
+            else "use a country code (DE, FRA, US...), `rig cost grid` lists them, "
+            "or install rigml[carbon] for CodeCarbon's 200+ countries"
+        )
+        super().__init__(f"no grid intensity for region {region!r}", hint=hint)
+        self.region, self.close = region, close

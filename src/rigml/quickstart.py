@@ -37,6 +37,7 @@ class QuickstartResult:
     notes: list[str] = field(default_factory=list)
     data: Any = None  # DataStep: the generated table as a dataset version and its check
     fit: list[Any] = field(default_factory=list)  # FitReports: popular models on this machine
+    placement: Any = None  # PlacementStep: rig plan for two workloads, rig cost break-even
 
 
 def run_quickstart(
@@ -144,6 +145,8 @@ def run_quickstart(
         progress(f"dataset {result.data.version.ref}: {result.data.report.checks} checks pass")
     except MissingExtra as exc:
         result.notes.append(f"no data step: {exc.message} ({exc.hint})")
+    result.placement = _placement_step(lab)
+    progress(f"plan: {result.placement.plan.decision}; {result.placement.tco.conclusion}")
     result.comparison = compare_runs(lab, ids)
     try:
         from rigml.track.plot import plot_runs
@@ -210,3 +213,27 @@ def _data_step(lab: Any, root: Path, X: Any, y: Any, run_ids: list[str]) -> Data
     contract_path.write_text(contract_to_yaml(contract), encoding="utf-8")
     report = check(lab, added.version.ref, contract)
     return DataStep(added.version, contract_path, report)
+
+
+# -- placement step: rig plan for two workloads and rig cost's break-even (offline) -----------
+
+
+@dataclass
+class PlacementStep:
+    plan: Any  # Plan for a coding assistant and weekly LoRA fine-tuning
+    tco: Any  # TcoReport: this machine's GPU (or an RTX 4090) against the cloud
+
+
+def _placement_step(lab: Any) -> PlacementStep:
+    """Plan two workloads on this machine and price a GPU against the cloud; catalogue
+    figures only, so it runs offline in well under a second."""
+    from rigml.plan.energy import machine_gpus
+    from rigml.plan.staged import make_plan
+    from rigml.plan.tco import tco
+    from rigml.plan.workloads import parse_flag
+
+    plan = make_plan(
+        [parse_flag("coding-assistant:daily"), parse_flag("lora-finetune:weekly")], lab=lab
+    )
+    gpu = None if machine_gpus(None) else "RTX 4090"
+    return PlacementStep(plan, tco(gpu=gpu, utilisation=0.25, lab=lab))

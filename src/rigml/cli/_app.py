@@ -7,12 +7,14 @@ from pathlib import Path
 import typer
 
 from rigml import __version__
+from rigml.cli import cost as cost_cmd
 from rigml.cli import data as data_cmd
 from rigml.cli import doctor as doctor_cmd
 from rigml.cli import env as env_cmd
 from rigml.cli import fit as fit_cmd
 from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
+from rigml.cli import plan as plan_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
 from rigml.cli import watch as watch_cmd
@@ -72,3 +74,6 @@ app.command(
 )(watch_cmd.watch)
 app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
 app.command("fit")(fit_cmd.fit)
+# Placement: local or cloud, cost and carbon
+app.command("plan")(plan_cmd.plan)
+app.add_typer(cost_cmd.app, name="cost")

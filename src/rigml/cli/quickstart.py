@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -60,6 +61,8 @@ def quickstart(
             f"\n[bold]Data contract[/] (rig data check {ref} --contract {escape(str(contract))})"
         )
         data_check(ref=ref, contract=contract, file=None, examples=3, json_out=False)
+    if result.placement is not None:
+        _placement(result.placement)
     for note in result.notes:
         _ui.write(note, markup=False)
     import shutil
@@ -76,7 +79,8 @@ def _fit_table(reports: list) -> None:
 
     here = reports[0].results[0].target.name
     _ui.write(f"\n[bold]What fits[/] (rig fit MODEL; first target: {here})")
-    style = {"comfortable": "green", "tight": "yellow", "no": "red"}
+    from rigml.cli.fit import verdict
+
     rows = []
     for r in reports:
         req = r.request
@@ -85,9 +89,7 @@ def _fit_table(reports: list) -> None:
             + (f" {req.quant}" if req.quant else "")
             + (" +gc" if req.gradient_checkpointing else "")
         )
-        verdicts = [
-            _ui.Styled(f"[{style[x.verdict.status]}]{x.verdict.label}[/]") for x in r.results
-        ]
+        verdicts = [verdict(x.verdict.status, x.verdict.label) for x in r.results]
         fix = next((m for m in r.mitigations if m.status == "comfortable"), r.combined)
         rows.append(
             [
@@ -100,3 +102,37 @@ def _fit_table(reports: list) -> None:
         )
     names = [x.target.name for x in reports[0].results]
     _ui.table(["model", "task", "needs", *names, "cheapest fix (first target)"], rows)
+
+
+def _placement(step: Any) -> None:
+    """Where two workloads should run, and when a GPU pays back: `rig plan`, `rig cost`."""
+    from rich.markup import escape
+
+    from rigml.cli import _ui
+    from rigml.plan.decide import DECISIONS
+
+    _ui.write(
+        "\n[bold]Placement and cost[/] (rig plan -w coding-assistant -w lora-finetune:weekly)"
+    )
+    _ui.table(
+        ["workload", "h/month", "first bottleneck", "decision", "rule"],
+        [
+            [
+                w.assessment.workload.label,
+                f"{w.assessment.workload.hours_per_month:,.0f}",
+                w.assessment.first.constraint if w.assessment.first else "-",
+                DECISIONS[w.decision],
+                w.outcome.rule,
+            ]
+            for w in step.plan.workloads
+        ],
+    )
+    t = step.tco
+    offer = f"{t.offer.provider} {t.offer.instance}" if t.offer else "no cloud offer"
+    be = "-" if t.break_even_month is None else f"month {t.break_even_month:.1f}"
+    _ui.write(
+        f"rig cost --gpu {escape(str(t.local_gpu))} -u 0.25: against {escape(offer)}, "
+        f"break-even {be} (estimate)",
+        soft_wrap=True,
+    )
+    _ui.write(f"[dim]{escape(t.prices_line)}[/]", soft_wrap=True)

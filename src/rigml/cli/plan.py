@@ -1,0 +1,205 @@
+"""``rig plan``: where the next months of work should run, and the staged upgrade plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from rigml.plan.staged import Plan
+    from rigml.plan.workloads import Workload
+
+
+def plan(
+    workload: list[str] = typer.Option(
+        [],
+        "--workload",
+        "-w",
+        help="FAMILY[:FREQUENCY[:MODEL,...]], e.g. lora-finetune:weekly:llama-3.1-8b "
+        "(repeat; see --families).",
+    ),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Workloads file (YAML/JSON)."),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Ask for each family."),
+    horizon: int = typer.Option(6, "--months", help="Months the plan covers."),
+    years: float = typer.Option(3.0, "--years", help="Depreciation period of hardware."),
+    prices: Path | None = typer.Option(None, "--prices", help="Price file on top."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan (Markdown)."),
+    explain: bool = typer.Option(False, "--explain", help="Print the decision rules and exit."),
+    families: bool = typer.Option(False, "--families", help="List workload families and exit."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """For each workload: can this machine do it, its bottlenecks, the decision and its rule.
+
+    Uses `rig machine`, the fit planner and the findings `rig watch` recorded in this lab.
+    """
+    from rigml.cli import _state, _ui
+    from rigml.errors import InvalidWorkload, RigError
+
+    if explain:
+        return _explain(json_out)
+    if families:
+        return _families(json_out)
+    from rigml.plan.staged import make_plan
+    from rigml.plan.workloads import load_workloads, parse_flag
+
+    chosen: list[Workload] = []
+    if file is not None:
+        loaded, horizon = load_workloads(file)
+        chosen.extend(loaded)
+    chosen.extend(parse_flag(w) for w in workload)
+    if interactive:
+        chosen.extend(_ask())
+    if not chosen:
+        raise InvalidWorkload(
+            "list",
+            "none given",
+            hint="e.g. rig plan -w coding-assistant -w "
+            "lora-finetune:weekly, rig plan -f work.yaml, or rig plan -i",
+        )
+    try:
+        lab = _state.open_lab()
+    except RigError:
+        lab = None  # no lab: no recorded findings, the plan says so
+    result = make_plan(chosen, lab=lab, prices_path=prices, horizon_months=horizon, years=years)
+    if output is not None:
+        import os
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(result.markdown(), encoding="utf-8")
+        os.replace(tmp, output)
+    if json_out:
+        data = result.to_dict()
+        data["output"] = str(output) if output else None
+        _ui.write_json(data)
+        return
+    _render(result, output)
+
+
+def _ask() -> list[Workload]:
+    """One question per family: how often it runs (Enter skips it)."""
+    from rigml.errors import RigError
+    from rigml.plan.workloads import FAMILIES, workload
+
+    out = []
+    for fam in FAMILIES.values():
+        while True:
+            answer = typer.prompt(
+                f"{fam.title}: how often? (daily, weekly, monthly, continuous, 3/week; "
+                "Enter to skip)",
+                default="",
+                show_default=False,
+            ).strip()
+            if not answer:
+                break
+            try:
+                out.append(workload(fam.name, answer))
+                break
+            except RigError as exc:
+                typer.echo(f"  {exc.message}", err=True)
+    return out
+
+
+def _explain(json_out: bool) -> None:
+    from rigml.cli import _ui
+    from rigml.plan.decide import DECISIONS, RULES
+
+    if json_out:
+        _ui.write_json(
+            {
+                "rules": [
+                    {"name": r.name, "question": r.question, "explanation": r.explanation}
+                    for r in RULES
+                ],
+                "decisions": DECISIONS,
+            }
+        )
+        return
+    _ui.write("[bold]Decision rules[/], in order; the first that decides wins:\n")
+    for i, r in enumerate(RULES, 1):
+        _ui.write(f"[bold]{i}. {r.name}[/]: {r.question}")
+        _ui.write("   " + " ".join(r.explanation.split()), markup=False, soft_wrap=True)
+    _ui.write("\nDecisions: " + ", ".join(DECISIONS), markup=False)
+
+
+def _families(json_out: bool) -> None:
+    from rigml.cli import _ui
+    from rigml.plan.workloads import FAMILIES
+
+    rows = [
+        [
+            f.name,
+            f.title,
+            ", ".join(m for m, _ in f.models) or "-",
+            f.frequency,
+            f"{f.hours_per_run:g}",
+            ", ".join(f.bottlenecks),
+        ]
+        for f in FAMILIES.values()
+    ]
+    if json_out:
+        _ui.write_json(
+            [
+                dict(
+                    zip(
+                        ["name", "title", "models", "frequency", "hours_per_run", "bottlenecks"],
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in rows
+            ]
+        )
+        return
+    _ui.table(["family", "what", "typical models", "often", "h/run", "usual bottlenecks"], rows)
+
+
+def _render(p: Plan, output: Path | None) -> None:
+    from rich.markup import escape
+
+    from rigml.cli import _ui
+    from rigml.plan.decide import DECISIONS
+
+    m = p.machine
+    _ui.write(
+        f"[bold]this machine[/]: {escape(m.profile.archetype)} ({escape(m.profile.reason)}); "
+        f"{m.sessions} watch session(s), {len(m.findings)} finding(s)",
+        soft_wrap=True,
+    )
+    rows = []
+    for w in p.workloads:
+        a = w.assessment
+        rows.append(
+            [
+                a.workload.label,
+                f"{a.workload.hours_per_month:,.0f}",
+                "yes" if a.doable else "no",
+                f"{a.first.constraint} ({a.first.source})" if a.first else "-",
+                f"{a.second.constraint} ({a.second.source})" if a.second else "-",
+                DECISIONS[w.decision],
+                w.outcome.rule,
+            ]
+        )
+    _ui.table(
+        ["workload", "h/month", "can do now", "first bottleneck", "second", "decision", "rule"],
+        rows,
+    )
+    for w in p.workloads:
+        a = w.assessment
+        _ui.write(f"\n[bold]{escape(a.workload.label)}[/]: {escape(w.outcome.action)}")
+        for e in w.outcome.evidence:
+            _ui.write(f"  • {escape(e)}", soft_wrap=True)
+    _ui.write(f"\n[bold]Decision: {escape(DECISIONS[p.decision])}[/]")
+    for s in p.stages:
+        _ui.write(f"\n[bold]{escape(s.name)}[/]")
+        for d in s.do:
+            _ui.write(f"  • {escape(d)}", soft_wrap=True)
+        _ui.write(f"  [dim]rule:[/] {escape(s.rule)}", soft_wrap=True)
+        _ui.write(f"  [dim]would change it:[/] {escape(s.measure)}", soft_wrap=True)
+    _ui.write(f"\n[dim]{escape(p.prices_line)}[/]")
+    if output:
+        _ui.write(f"plan written to {escape(str(output))}")
+    else:
+        _ui.write("[dim]rig plan --explain shows the rules; -o plan.md keeps this plan[/]")

@@ -1,0 +1,365 @@
+"""Total cost of ownership: a local GPU against the smallest cloud instance that fits.
+
+Local: the purchase price at month 0, then electricity for the hours the workload runs
+(the machine's power under load times the price of a kWh). Cloud: the on-demand hourly
+price of the cheapest catalogue instance on which the fit planner says the workload fits
+comfortably, for the same hours, plus block storage kept all month and egress. The
+break-even month is where the cumulative cloud bill passes the local one. Everything is an
+estimate; :attr:`TcoReport.assumptions` lists what it rests on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from rigml.errors import InvalidAssumption
+from rigml.plan.energy import PowerDraw, power_draw
+from rigml.plan.prices import CloudOffer, PriceCatalogue, load_prices
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rigml.fit.architecture import ModelSpec
+    from rigml.fit.catalogue import Gpu
+    from rigml.fit.request import FitRequest
+    from rigml.lab import Lab
+    from rigml.machine.gpu import GpuSource
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "TcoReport",
+    "check_positive",
+    "fits_on",
+    "local_gpu_for",
+    "smallest_offer",
+    "tco",
+]
+
+HOURS_PER_MONTH = 730.0  # 8,760 hours a year / 12
+
+
+def check_positive(name: str, value: float | None, *, zero: bool = False) -> float | None:
+    """``value`` if it is a finite number above 0 (or at least 0 with ``zero``).
+
+    Raises:
+        InvalidAssumption: negative, zero (unless allowed), NaN or infinite.
+    """
+    if value is None:
+        return None
+    ok = math.isfinite(value) and (value >= 0 if zero else value > 0)
+    if not ok:
+        raise InvalidAssumption(name, value, "at least 0" if zero else "above 0")
+    return float(value)
+
+
+def fits_on(spec: ModelSpec, req: FitRequest, gpu: Gpu, count: int = 1) -> bool:
+    """Whether the fit planner judges ``req`` comfortable on ``count`` x ``gpu``."""
+    from rigml.fit.memory import estimate
+    from rigml.fit.planner import judge
+
+    r = replace(req, gpus=max(1, count)).resolved(spec.max_context)
+    return judge(estimate(spec, r), gpu.vram_bytes).status == "comfortable"
+
+
+def smallest_offer(
+    prices: PriceCatalogue,
+    spec: ModelSpec | None,
+    req: FitRequest | None,
+    *,
+    min_vram_bytes: int = 0,
+) -> CloudOffer | None:
+    """The cheapest instance per hour on which the workload fits comfortably."""
+    from rigml.fit import catalogue
+
+    for offer in sorted(prices.cloud, key=lambda o: o.usd_per_hour):
+        g = catalogue.gpu(offer.gpu)
+        if g.vram_bytes < min_vram_bytes:
+            continue
+        if spec is None or req is None or fits_on(spec, req, g, offer.gpus):
+            return offer
+    return None
+
+
+def local_gpu_for(
+    prices: PriceCatalogue, spec: ModelSpec | None, req: FitRequest | None
+) -> Gpu | None:
+    """The cheapest priced workstation GPU on which the workload fits on one card."""
+    from rigml.fit import catalogue
+
+    for hw in sorted(prices.hardware, key=lambda h: h.usd):
+        g = catalogue.gpu(hw.gpu)
+        if spec is None or req is None or fits_on(spec, req, g):
+            return g
+    return None
+
+
+@dataclass(frozen=True)
+class TcoReport:
+    """Local against cloud, month by month; ``--json`` is :meth:`to_dict`."""
+
+    workload: str
+    local_gpu: str | None
+    purchase_usd: float | None
+    purchase_source: str
+    years: float
+    hours_per_month: float
+    electricity_usd_per_kwh: float
+    electricity_source: str
+    power: PowerDraw | None
+    local_energy_monthly_usd: float
+    local_amortised_monthly_usd: float | None
+    offer: CloudOffer | None
+    cloud_compute_monthly_usd: float
+    cloud_storage_monthly_usd: float
+    cloud_egress_monthly_usd: float
+    months: list[int]
+    local_cumulative: list[float]
+    cloud_cumulative: list[float]
+    break_even_month: float | None
+    conclusion: str
+    assumptions: list[str] = field(default_factory=list)
+    prices_line: str = ""
+
+    @property
+    def cloud_monthly_usd(self) -> float:
+        return (
+            self.cloud_compute_monthly_usd
+            + self.cloud_storage_monthly_usd
+            + self.cloud_egress_monthly_usd
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["offer"] = self.offer.to_dict() if self.offer else None
+        data["power"] = self.power.to_dict() if self.power else None
+        data["cloud_monthly_usd"] = self.cloud_monthly_usd
+        data["is_estimate"] = True
+        return data
+
+
+def _conclusion(
+    break_even: float | None, horizon: int, local_monthly: float, cloud_monthly: float
+) -> str:
+    if break_even is None:
+        return (
+            f"the cloud stays cheaper: at these hours it costs ${cloud_monthly:,.0f} a month, "
+            f"no more than local electricity (${local_monthly:,.0f}), so the purchase never "
+            "pays back"
+        )
+    if break_even <= horizon:
+        return (
+            f"buying pays off after {break_even:.1f} months, inside the {horizon}-month "
+            "depreciation period"
+        )
+    return (
+        f"the cloud is cheaper over the hardware's life: buying would pay off only after "
+        f"{break_even:.1f} months, beyond the {horizon}-month depreciation period"
+    )
+
+
+def tco(
+    *,
+    model: str | ModelSpec | None = None,
+    request: FitRequest | None = None,
+    gpu: str | None = None,
+    purchase_usd: float | None = None,
+    owned: bool = False,
+    years: float = 3.0,
+    hours_per_month: float | None = None,
+    utilisation: float | None = None,
+    electricity_usd_per_kwh: float | None = None,
+    power_w: float | None = None,
+    storage_gb: float = 200.0,
+    egress_gb_month: float = 50.0,
+    offer: str | None = None,
+    extra_usd: float = 0.0,
+    prices: PriceCatalogue | None = None,
+    prices_path: str | Path | None = None,
+    lab: Lab | None = None,
+    source: GpuSource | None = None,
+    today: dt.date | None = None,
+) -> TcoReport:
+    """Cumulative cost of a local GPU against the cloud, and the break-even month.
+
+    Args:
+        model: Catalogue name, path or spec of the workload's model; ``None`` compares a
+            GPU with the cheapest instance of at least its memory.
+        request: The workload for the fit planner (task, quantisation, context).
+        gpu: The local GPU to own or buy; default this machine's (NVML), else the cheapest
+            priced GPU on which the workload fits.
+        purchase_usd: Its price; default the catalogue's (0 with ``owned``: already paid).
+        years: Depreciation period; the chart's horizon.
+        hours_per_month / utilisation: How much the workload runs (one of them; default
+            25% of the month).
+        electricity_usd_per_kwh: Default the catalogue figure.
+        power_w: Measured GPU power under load, instead of the lab's or NVML's.
+        offer: Force a cloud instance (catalogue id) instead of the smallest that fits.
+        extra_usd: Other purchases with the GPU (a desktop base, a PSU).
+
+    Raises:
+        InvalidAssumption: a negative price, zero or more than full utilisation, ...
+        UnknownGpu, UnknownOffer, UnknownModel: with close matches in the hint.
+    """
+    from rigml.fit import catalogue
+    from rigml.fit.request import FitRequest
+    from rigml.fit.sources import load_model
+
+    check_positive("years", years)
+    check_positive("purchase price", purchase_usd, zero=True)
+    check_positive("electricity price", electricity_usd_per_kwh, zero=True)
+    check_positive("power", power_w)
+    check_positive("storage", storage_gb, zero=True)
+    check_positive("egress", egress_gb_month, zero=True)
+    check_positive("extra purchases", extra_usd, zero=True)
+    if hours_per_month is not None and utilisation is not None:
+        raise InvalidAssumption("usage", "both", "given as hours per month or utilisation")
+    if utilisation is not None:
+        if not (math.isfinite(utilisation) and 0 < utilisation <= 1):
+            raise InvalidAssumption("utilisation", utilisation, "above 0 and at most 1")
+        hours = utilisation * HOURS_PER_MONTH
+    elif hours_per_month is not None:
+        if not (math.isfinite(hours_per_month) and 0 < hours_per_month <= HOURS_PER_MONTH):
+            raise InvalidAssumption(
+                "hours per month", hours_per_month, f"above 0 and at most {HOURS_PER_MONTH:g}"
+            )
+        hours = hours_per_month
+    else:
+        hours = 0.25 * HOURS_PER_MONTH
+    prices = prices or load_prices(prices_path)
+    spec = None
+    req = None
+    workload = "GPU time"
+    if model is not None:
+        spec = model if not isinstance(model, str) else load_model(model)
+        req = (request or FitRequest()).resolved(spec.max_context)
+        quant = f" {req.quant}" if req.quant else ""
+        workload = f"{spec.name} {req.task}{quant}, context {req.context}"
+
+    assumptions: list[str] = []
+    local: Gpu | None = None
+    if gpu is not None:
+        local = catalogue.gpu(gpu)
+    else:
+        from rigml.plan.energy import machine_gpus
+
+        here = machine_gpus(source)
+        if here:
+            local = catalogue.gpu(here[0][0])
+            owned = owned or purchase_usd is None
+            assumptions.append(f"local GPU: this machine's {local.name} (NVML)")
+        else:
+            local = local_gpu_for(prices, spec, req)
+            if local is not None:
+                assumptions.append(
+                    f"local GPU: {local.name}, the cheapest priced card the workload fits on"
+                )
+    misfit = local is not None and spec is not None and req is not None
+    if misfit and not fits_on(spec, req, local):  # type: ignore[arg-type]
+        assumptions.append(
+            f"the workload does not fit comfortably on one {local.name} (rig fit says so); "  # type: ignore[union-attr]
+            "the local cost assumes the mitigations rig fit suggests"
+        )
+
+    purchase_source = "none"
+    purchase: float | None = None
+    if local is not None:
+        if purchase_usd is not None:
+            purchase, purchase_source = purchase_usd, "given"
+        elif owned:
+            purchase, purchase_source = 0.0, "already owned (sunk cost)"
+        else:
+            hw = prices.hardware_for(local.name)
+            if hw is None:
+                raise InvalidAssumption(
+                    f"purchase price of {local.name}",
+                    None,
+                    "given with --price (the catalogue has no price for it)",
+                )
+            purchase = hw.usd
+            purchase_source = f"{hw.kind}, {hw.source}, as of {hw.as_of.isoformat()}"
+        purchase += extra_usd
+
+    if electricity_usd_per_kwh is None:
+        kwh_price = prices.electricity.value
+        kwh_source = (
+            f"{prices.electricity.what} ({prices.electricity.source}, "
+            f"{prices.electricity.as_of.isoformat()})"
+        )
+    else:
+        kwh_price, kwh_source = electricity_usd_per_kwh, "given"
+
+    power = power_draw(local, lab=lab, source=source, override_w=power_w) if local else None
+    energy_monthly = (power.total_w / 1000 * hours * kwh_price) if power else 0.0
+    if power:
+        assumptions.extend(power.notes)
+    assumptions.append(
+        f"the workload runs {hours:,.0f} h a month ({hours / HOURS_PER_MONTH:.0%}); the machine "
+        "is off or asleep the rest of the time"
+    )
+
+    if offer is not None:
+        chosen: CloudOffer | None = prices.offer(offer)
+    else:
+        min_vram = local.vram_bytes if (local is not None and spec is None) else 0
+        chosen = smallest_offer(prices, spec, req, min_vram_bytes=min_vram)
+        if chosen is not None:
+            why = (
+                "the cheapest instance the fit planner says the workload fits on"
+                if spec is not None
+                else f"the cheapest instance with at least {local.name}'s memory"
+                if local is not None
+                else "the cheapest instance"
+            )
+            assumptions.append(f"cloud: {chosen.provider} {chosen.instance}, {why}")
+    compute = chosen.usd_per_hour * hours if chosen else 0.0
+    storage = storage_gb * prices.storage.value
+    egress = egress_gb_month * prices.egress.value
+    assumptions.append(
+        f"cloud storage {storage_gb:g} GB kept all month at ${prices.storage.value:g}/GB-month, "
+        f"egress {egress_gb_month:g} GB a month at ${prices.egress.value:g}/GB; on-demand "
+        "prices, no reserved or spot discounts"
+    )
+    cloud_monthly = compute + storage + egress
+
+    horizon = max(1, round(years * 12))
+    months = list(range(horizon + 1))
+    base = purchase or 0.0
+    local_cum = [base + energy_monthly * m for m in months]
+    cloud_cum = [cloud_monthly * m for m in months]
+    break_even: float | None = None
+    if local is not None and chosen is not None and cloud_monthly > energy_monthly:
+        break_even = base / (cloud_monthly - energy_monthly)
+    amortised = base / horizon + energy_monthly if local is not None else None
+    if local is None:
+        conclusion = "no single workstation GPU in the catalogue fits this workload: cloud only"
+    elif chosen is None:
+        conclusion = "no cloud instance in the catalogue fits this workload: local only"
+    else:
+        conclusion = _conclusion(break_even, horizon, energy_monthly, cloud_monthly)
+    return TcoReport(
+        workload=workload,
+        local_gpu=local.name if local else None,
+        purchase_usd=purchase,
+        purchase_source=purchase_source,
+        years=years,
+        hours_per_month=hours,
+        electricity_usd_per_kwh=kwh_price,
+        electricity_source=kwh_source,
+        power=power,
+        local_energy_monthly_usd=energy_monthly,
+        local_amortised_monthly_usd=amortised,
+        offer=chosen,
+        cloud_compute_monthly_usd=compute,
+        cloud_storage_monthly_usd=storage,
+        cloud_egress_monthly_usd=egress,
+        months=months,
+        local_cumulative=local_cum,
+        cloud_cumulative=cloud_cum,
+        break_even_month=break_even,
+        conclusion=conclusion,
+        assumptions=assumptions,
+        prices_line=prices.age_line(today),
+    )

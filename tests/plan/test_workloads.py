@@ -1,0 +1,92 @@
+"""Workloads from flags and files; malformed ones are refused with the entry named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rigml.errors import InvalidWorkload
+from rigml.fit.catalogue import UnknownModel
+from rigml.plan.workloads import FAMILIES, load_workloads, parse_flag, parse_frequency
+
+
+def test_flags_take_family_defaults() -> None:
+    w = parse_flag("lora-finetune")
+    assert w.frequency == "weekly" and w.models == FAMILIES["lora-finetune"].models
+    w = parse_flag("quantised-llm:3/week:llama-3.1-70b,qwen2.5-7b")
+    assert [m for m, _ in w.models] == ["llama-3.1-70b", "qwen2.5-7b"]
+    assert w.runs_per_month == pytest.approx(3 * 52 / 12)
+    assert w.models[0][1]["quant"] == "Q4_K_M"  # the family's settings
+    c = parse_flag("coding-assistant:continuous")
+    assert c.hours_per_month == 730 and c.duty_cycle == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("lora-finetun", "unknown family"),
+        ("lora-finetune:-2/week", "above 0"),
+        ("lora-finetune:-3", "above 0"),
+        ("lora-finetune:often", "cannot read frequency"),
+        ("a:b:c:d", "expected FAMILY"),
+        ("large-training:5/day", "more than a month has"),
+    ],
+)
+def test_bad_flags(text: str, match: str) -> None:
+    with pytest.raises(InvalidWorkload, match=match):
+        parse_flag(text)
+
+
+def test_unknown_model_names_close_ones() -> None:
+    with pytest.raises(UnknownModel) as e:
+        parse_flag("quantised-llm:daily:llama-3.1-8bb")
+    assert "llama-3.1-8b" in (e.value.hint or "")
+
+
+def test_numbers_and_words() -> None:
+    assert parse_frequency(4) == (4.0, "4/month")
+    assert parse_frequency("continuous")[0] is None
+    with pytest.raises(InvalidWorkload):
+        parse_frequency(0)
+    with pytest.raises(InvalidWorkload):
+        parse_frequency(True)
+
+
+def test_a_yaml_file(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    f = tmp_path / "work.yaml"
+    f.write_text(
+        "horizon_months: 4\n"
+        "workloads:\n"
+        "  - family: lora-finetune\n"
+        "    frequency: weekly\n"
+        "    hours: 6\n"
+        "    models: [llama-3.1-8b, {model: qwen2.5-14b, task: qlora, context: 4096}]\n"
+        "  - {family: notebook-data, frequency: daily, name: analysis}\n"
+    )
+    ws, horizon = load_workloads(f)
+    assert horizon == 4 and [w.label for w in ws] == ["lora-finetune", "analysis"]
+    assert ws[0].models[1] == ("qwen2.5-14b", {"task": "qlora", "context": 4096})
+    assert ws[0].hours_per_month == pytest.approx(6 * 52 / 12)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("workloads:\n  - family: quantum-annealing\n", r"workloads\[0\].*unknown family"),
+        ("workloads:\n  - {family: api-first, frequency: -1}\n", "above 0"),
+        ("workloads:\n  - {family: api-first, hours: -4}\n", "hours per run"),
+        ("workloads:\n  - {family: api-first, colour: red}\n", "unknown keys"),
+        ("workloads: []\n", "lists no workloads"),
+        ("workloads: {a: 1}\n", "expected a list"),
+        ("workloads:\n  - {family: api-first}\nhorizon_months: 99\n", "horizon_months"),
+        ("workloads: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_files(tmp_path: Path, body: str, match: str) -> None:
+    pytest.importorskip("yaml")
+    f = tmp_path / "w.yaml"
+    f.write_text(body)
+    with pytest.raises(InvalidWorkload, match=match):
+        load_workloads(f)
