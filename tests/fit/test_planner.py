@@ -44,12 +44,12 @@ def test_a_model_that_does_not_fit_gets_ranked_changes() -> None:
 
 def test_combined_changes_fit_and_are_minimal() -> None:
     req = FitRequest(task="full", context=2048)
-    report = plan_fit("llama-3.1-8b", req, vram_gb=24)
+    report = plan_fit("llama-3.1-8b", req, vram_gb=16)
     c = report.combined
     assert c is not None and c.status == "comfortable"
     assert "QLoRA" in c.action and "LoRA instead" not in c.action  # replaced, not stacked
     again = plan_fit(
-        "llama-3.1-8b", replace(req, task="qlora", gradient_checkpointing=True), vram_gb=24
+        "llama-3.1-8b", replace(req, task="qlora", gradient_checkpointing=True), vram_gb=16
     )
     assert again.primary.verdict.status == "comfortable"
 

@@ -74,7 +74,9 @@ def fit(
     gpu: str | None = typer.Option(
         None, "--gpu", help='Plan for this GPU instead of this machine\'s (e.g. "RTX 4090").'
     ),
-    vram: float | None = typer.Option(None, "--vram", help="Plan for a GPU with this many GB."),
+    vram: float | None = typer.Option(
+        None, "--vram", help="Plan for a GPU with this much memory, in GiB as nvidia-smi shows it."
+    ),
     max_context: bool = typer.Option(
         False, "--max-context", help="Solve for the longest context that fits."
     ),
@@ -136,8 +138,8 @@ def fit(
         if measured is not None:
             data["measured"] = measured.to_dict()
         _ui.write_json(data)
-        return
-    _render(report, measured)
+    else:
+        _render(report, measured)
     if report.primary.verdict.status == "no":
         raise typer.Exit(3)
 
@@ -147,6 +149,7 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
 
     from rigml.cli import _ui
     from rigml.fit.memory import PART_LABELS
+    from rigml.fit.planner import MAX_BATCH
 
     m, req, est = report.model, report.request, report.estimate
     arch = [f"{m.params / 1e9:.3g}B parameters"]
@@ -166,9 +169,10 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
         arch.append(f"window {m.window:,} on {m.windowed_layers} layers")
     _ui.write(f"[bold]{escape(m.name)}[/] ({m.kind}): " + escape(", ".join(arch)))
     fmt = req.weight_format()
+    stored = m.stored_format if m.prequantised and req.quant is None else None
     how = [
         f"task {req.task}",
-        f"weights {fmt.name}",
+        f"weights {stored or fmt.name}",
         f"context {req.context:,}",
         f"batch {req.batch}",
     ]
@@ -241,16 +245,17 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
         )
     elif report.cloud is None:
         _ui.write("no common cloud GPU (up to 16 of the largest) fits this as asked")
-    if report.max_context is not None:
-        _ui.write(
-            f"longest context that fits {escape(report.primary.target.name)}: "
-            f"[bold]{report.max_context:,}[/] tokens"
-        )
-    if report.max_batch is not None:
-        _ui.write(
-            f"largest batch that fits {escape(report.primary.target.name)}: "
-            f"[bold]{report.max_batch:,}[/]"
-        )
+    where = escape(report.primary.target.name)
+    if report.max_context == 0:
+        _ui.write(f"no context length fits {where} as asked")
+    elif report.max_context is not None:
+        cap = " (the model's maximum)" if report.max_context == m.max_context else ""
+        _ui.write(f"longest context that fits {where}: [bold]{report.max_context:,}[/] tokens{cap}")
+    if report.max_batch == 0:
+        _ui.write(f"not even a batch of 1 fits {where} as asked")
+    elif report.max_batch is not None:
+        cap = " (the solver's limit)" if report.max_batch == MAX_BATCH else ""
+        _ui.write(f"largest batch that fits {where}: [bold]{report.max_batch:,}[/]{cap}")
     tp = report.primary.throughput
     if tp is not None:
         speeds = []

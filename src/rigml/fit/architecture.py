@@ -52,6 +52,11 @@ _UNTIED_BY_DEFAULT = {
     "olmo2",
     "granite",
 }
+_KNOWN_DECODERS = _PLAIN_MLP | _UNTIED_BY_DEFAULT | {
+    "qwen", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3", "olmo", "olmo2", "falcon3",
+    "granite", "gpt_oss", "smollm", "smollm2", "cohere", "internlm2", "exaone", "mistral3",
+    "deepseek_v2", "deepseek_v3", "deepseek2", "llama4_text", "glm", "glm4", "starcoder2",
+}  # fmt: skip
 _ENCODERS = {"bert", "roberta", "xlm-roberta", "distilbert", "deberta-v2", "modernbert", "vit"}
 _ENCODER_DECODERS = {"whisper", "t5", "mt5", "bart"}
 
@@ -123,6 +128,11 @@ class ModelSpec:
     @property
     def is_moe(self) -> bool:
         return self.experts > 0
+
+    @property
+    def prequantised(self) -> bool:
+        """The weights come from a file already quantised (a GGUF type, not 16/32-bit)."""
+        return bool(self.stored_bytes) and self.stored_format not in ("bf16", "fp16", "fp32")
 
     @property
     def kv_layers(self) -> int:
@@ -251,6 +261,7 @@ def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None)
         v_dim = _int(cfg, where, "v_head_dim")
         q_lora = cfg.get("q_lora_rank")
         qk = heads * (nope + rope)
+        head_dim = nope + rope  # query and key width per head; values are v_head_dim wide
         if q_lora:
             linears += [Linear("q_a_proj", h, q_lora), Linear("q_b_proj", q_lora, qk)]
         else:
@@ -279,8 +290,14 @@ def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None)
         kv_width = 2 * kv_heads * head_dim
 
     # MLP: dense everywhere, or experts on every `step`-th layer after the first dense ones.
-    experts = int(_get(cfg, "num_local_experts", "num_experts", "n_routed_experts", default=0))
-    active = int(_get(cfg, "num_experts_per_tok", "moe_top_k", default=0)) if experts else 0
+    experts = _int(cfg, where, "num_local_experts", "num_experts", "n_routed_experts", default=0)
+    active = _int(cfg, where, "num_experts_per_tok", "moe_top_k", default=0) if experts else 0
+    if experts and not 0 < active <= experts:
+        raise InvalidModelConfig(
+            where, f"{experts} experts need num_experts_per_tok between 1 and {experts}"
+        )
+    if head_dim == 0:
+        raise InvalidModelConfig(where, "head_dim must be positive")
     moe_layers = 0
     if experts:
         first_dense = int(cfg.get("first_k_dense_replace") or 0)
@@ -346,6 +363,11 @@ def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None)
         expert_width = int(_get(cfg, "moe_intermediate_size", default=inter))
         inactive = moe_layers * (experts - active) * mats * h * expert_width
 
+    if model_type not in _KNOWN_DECODERS:
+        notes.append(
+            f"architecture {model_type or 'unnamed'!s} is not one the planner knows: read as a "
+            "Llama-style decoder from its sizes (attention, MLP, norms); check the parameter count"
+        )
     window, windowed = _sliding_window(cfg, model_type, n_layers)
     if window:
         notes.append(f"sliding window of {window} tokens on {windowed} of {n_layers} layers")
@@ -365,7 +387,10 @@ def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None)
         intermediate=per_token_inter if dense_layers == 0 else max(inter, per_token_inter),
         glu=glu,
         vocab=vocab,
-        max_context=_get(cfg, "max_position_embeddings", "n_positions", "seq_length"),
+        max_context=_int(
+            cfg, where, "max_position_embeddings", "n_positions", "seq_length", default=0
+        )
+        or None,
         tied_embeddings=bool(tied),
         experts=experts,
         active_experts=active,
@@ -501,7 +526,7 @@ def _encoder_decoder(cfg: dict[str, Any], name: str, where: str, model_type: str
         Linear("k", d, heads * head_dim, 1, enc + 2 * dec),
         Linear("v", d, heads * head_dim, 1, enc + 2 * dec),
         Linear("o", heads * head_dim, d, 1, enc + 2 * dec),
-        Linear("fc1", d, inner, 1 if not glu else 2, enc + dec),
+        Linear("fc1", d, inner * (2 if glu else 1), 1, enc + dec),
         Linear("fc2", inner, d, 1, enc + dec),
     )
     return ModelSpec(

@@ -138,7 +138,11 @@ def gpus() -> dict[str, Gpu]:
     for g in _load("gpus.json")["gpus"]:
         out[g["name"]] = Gpu(
             name=g["name"],
-            vram_bytes=int(float(g["vram_gb"]) * 10**9),
+            # what the driver reports: NVML's figure where known, else the marketed GB taken
+            # as GiB (consumer cards report exactly that)
+            vram_bytes=int(g["memory_mib"]) * 2**20
+            if g.get("memory_mib")
+            else int(float(g["vram_gb"]) * 2**30),
             bandwidth_gbs=g.get("memory_bandwidth_gbs"),
             bf16_tflops=g.get("bf16_tflops") or g.get("fp16_tflops"),
             fp32_tflops=g.get("fp32_tflops"),

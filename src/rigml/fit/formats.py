@@ -37,7 +37,10 @@ class WeightFormat:
 
 _BNB = "bitsandbytes: Dettmers et al. 2023 (QLoRA, section 2: blocks of 64, fp32 absmax)"
 _GPTQ = "GPTQ/AWQ 4-bit, group size 128: fp16 scale and packed 4-bit zero point per group"
-_GGUF = "llama.cpp tools/quantize README, bits per weight of the whole file (Llama 3.1 8B)"
+_GGUF = (
+    "llama.cpp tools/quantize README: bits per weight of the whole file, Llama 3.1 8B where "
+    "listed (K-quants, IQ4_XS, IQ2_XXS), Llama 2 7B otherwise"
+)
 
 WEIGHT_FORMATS: dict[str, WeightFormat] = {
     f.name: f
@@ -57,20 +60,22 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
         WeightFormat("gptq-8bit", 8 + 16 / 128 + 8 / 128, "gptq", True, _GPTQ, 1),
         WeightFormat("awq-4bit", 4 + 16 / 128 + 4 / 128, "awq", True, _GPTQ, 2),
         WeightFormat("fp8", 8.0, "fp8", True, "FP8 E4M3 weights with per-tensor scales", 1),
+        # OCP microscaling FP4: 4-bit values plus one 8-bit scale per 32 (gpt-oss experts)
+        WeightFormat("mxfp4", 4 + 8 / 32, "mxfp4", True, "OCP Microscaling (MX) v1.0, MXFP4", 2),
         WeightFormat("Q8_0", 8.5, "gguf", False, _GGUF, 1),
         WeightFormat("Q6_K", 6.56, "gguf", False, _GGUF, 1),
-        WeightFormat("Q5_K_M", 5.69, "gguf", False, _GGUF, 2),
-        WeightFormat("Q5_K_S", 5.54, "gguf", False, _GGUF, 2),
+        WeightFormat("Q5_K_M", 5.70, "gguf", False, _GGUF, 2),
+        WeightFormat("Q5_K_S", 5.57, "gguf", False, _GGUF, 2),
         WeightFormat("Q5_0", 5.54, "gguf", False, _GGUF, 2),
-        WeightFormat("Q4_K_M", 4.85, "gguf", False, _GGUF, 2),
-        WeightFormat("Q4_K_S", 4.58, "gguf", False, _GGUF, 3),
+        WeightFormat("Q4_K_M", 4.89, "gguf", False, _GGUF, 2),
+        WeightFormat("Q4_K_S", 4.67, "gguf", False, _GGUF, 3),
         WeightFormat("Q4_0", 4.55, "gguf", False, _GGUF, 3),
-        WeightFormat("IQ4_XS", 4.25, "gguf", False, _GGUF, 3),
+        WeightFormat("IQ4_XS", 4.46, "gguf", False, _GGUF, 3),
         WeightFormat("Q3_K_L", 4.27, "gguf", False, _GGUF, 3),
         WeightFormat("Q3_K_M", 3.91, "gguf", False, _GGUF, 4),
-        WeightFormat("Q3_K_S", 3.50, "gguf", False, _GGUF, 4),
-        WeightFormat("Q2_K", 3.35, "gguf", False, _GGUF, 4),
-        WeightFormat("IQ2_XXS", 2.06, "gguf", False, _GGUF, 4),
+        WeightFormat("Q3_K_S", 3.64, "gguf", False, _GGUF, 4),
+        WeightFormat("Q2_K", 3.16, "gguf", False, _GGUF, 4),
+        WeightFormat("IQ2_XXS", 2.38, "gguf", False, _GGUF, 4),
     )
 }
 

@@ -83,13 +83,35 @@ def measure(
 
         if importlib.util.find_spec("peft") is None:
             raise MissingExtra("torch", module="peft")
-    if spec.kind not in ("decoder", "encoder"):
+    if spec.kind not in ("decoder", "encoder") or spec.encoder_tokens:
         raise InvalidInput(
-            f"--measure builds decoder and encoder models; {spec.name} is a {spec.kind}",
+            f"--measure builds text decoders and encoders; {spec.name} is a "
+            f"{'vision ' if spec.encoder_tokens else ''}{spec.kind}",
             hint="drop --measure for this model",
         )
+    unsupported = [
+        flag
+        for flag, used in (
+            ("--quant", req.quant is not None and req.task != "qlora"),
+            ("--kv-dtype", req.kv_dtype not in (None, "fp16", "bf16", "fp32")),
+            ("--gpus", req.gpus > 1),
+            ("--optimizer", req.optimizer not in ("adamw", "sgd")),
+        )
+        if used
+    ]
+    if unsupported:
+        raise InvalidInput(
+            f"--measure runs the model in {req.dtype} on one device with torch's own kernels; it "
+            f"cannot honour {', '.join(unsupported)}",
+            hint="measure without those options (the estimate still uses them)",
+        )
+    if spec.max_context and req.context and req.context > spec.max_context:
+        raise InvalidInput(
+            f"--measure needs a context within {spec.name}'s maximum of {spec.max_context:,}",
+            hint=f"pass --context {spec.max_context} or less",
+        )
     # The worker trains in the weights' dtype with torch's AdamW (states in that dtype, no
-    # fp32 master copy), so it is compared with the estimate of exactly that.
+    # fp32 master copy): checked above, so the estimate is of exactly that.
     est = estimate(spec, replace(req, precision="pure"))
     job = {
         "config": config,
@@ -127,11 +149,14 @@ def measure(
         if out.get("kind") == "input":
             raise InvalidInput(f"cannot measure {spec.name}: {problem}", hint=out.get("hint"))
         raise MeasureFailed(problem)
+    method = out["method"]
+    if req.task == "full" and req.dtype != "fp32":
+        method += f"; pure {req.dtype} training, compared with that estimate"
     return Measurement(
         device=out["device"],
         peak_bytes=int(out["peak_bytes"]),
         reserved_bytes=out.get("reserved_bytes"),
         estimated_bytes=est.tensors,
         seconds=float(out["seconds"]),
-        method=out["method"],
+        method=method,
     )

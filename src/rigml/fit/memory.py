@@ -53,7 +53,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rigml.fit.architecture import ModelSpec
-from rigml.fit.formats import DTYPE_BYTES
 from rigml.fit.request import FitRequest
 
 GIB = 2**30
@@ -120,8 +119,8 @@ class MemoryEstimate:
 def weight_bytes(spec: ModelSpec, req: FitRequest) -> int:
     """Bytes the weights take on the GPU in the requested format (all GPUs together)."""
     fmt = req.weight_format()
-    if spec.stored_bytes and req.quant is None and spec.stored_format not in DTYPE_BYTES:
-        return spec.stored_bytes  # a GGUF file's own mix of types, read from its header
+    if spec.prequantised and req.quant is None and req.task == "infer":
+        return spec.stored_bytes or 0  # a GGUF file's own mix of types, read from its header
     if fmt.keeps_embeddings:
         quantised = spec.params - spec.embedding_params
         return int(quantised * fmt.bits / 8 + spec.embedding_params * 2)
@@ -134,7 +133,7 @@ def kv_cache_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int) -
         return 0
     per_elem = req.kv_bytes()
     if spec.kind == "encoder-decoder":
-        tokens = spec.decoder_layers * (context + (spec.encoder_tokens or 0))
+        tokens = spec.decoder_layers * (context + (spec.encoder_tokens or context))
     elif spec.kind != "decoder":
         return 0
     else:
@@ -186,6 +185,12 @@ def activation_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int)
     tokens = batch * context
     if spec.encoder_tokens and spec.kind == "encoder":
         tokens = batch * min(context, spec.encoder_tokens)
+    elif spec.kind == "encoder-decoder":
+        # per-layer figures below are averaged over the stack: encoder layers see the encoder
+        # length (Whisper's 1,500 frames; T5's input), decoder layers the context
+        enc = spec.layers - spec.decoder_layers
+        enc_tokens = spec.encoder_tokens or context
+        tokens = batch * (enc * enc_tokens + spec.decoder_layers * context) / max(1, spec.layers)
     if not req.training:
         live = tokens * _layer_live_bytes(spec, req)
         if req.attention == "eager":
@@ -311,11 +316,13 @@ def estimate(spec: ModelSpec, req: FitRequest) -> MemoryEstimate:
         "margin": int(margin),
     }
     stored = spec.stored_bytes or int(spec.params * 2)
-    if fmt.family in ("gptq", "awq", "gguf", "fp8") and not spec.stored_bytes:
+    if fmt.family in ("gptq", "awq", "gguf", "fp8", "mxfp4") and not spec.stored_bytes:
         stored = weights  # these checkpoints are downloaded already quantised
     ram = PROCESS_RAM + min(stored, MAX_SHARD)
     if req.task == "full":
-        checkpoint = int(spec.params * (a + _optimizer_bytes_per_param(req, spec) + 4))
+        master = 4 if req.dtype != "fp32" and req.precision == "mixed" else 0
+        held = 4 if req.precision == "amp" else a
+        checkpoint = int(spec.params * (held + _optimizer_bytes_per_param(req, spec) + master))
     elif req.training:
         checkpoint = int(trainable * (4 + _optimizer_bytes_per_param(req, spec)))
     else:

@@ -22,6 +22,7 @@ quality first, then to speed (:data:`MITIGATIONS` states each cost).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from typing import Any, Literal
 from rigml.errors import InvalidInput
 from rigml.fit import catalogue
 from rigml.fit.architecture import ModelSpec
-from rigml.fit.memory import GIB, MemoryEstimate, estimate
+from rigml.fit.memory import GIB, MemoryEstimate, estimate, weight_bytes
 from rigml.fit.request import FitRequest
 from rigml.fit.sources import load_model
 from rigml.fit.throughput import Throughput, throughput
@@ -95,8 +96,13 @@ def reserve(capacity: int) -> int:
     return max(int(0.05 * capacity), GIB // 2)
 
 
-def judge(est: MemoryEstimate, capacity: int) -> Verdict:
-    total = est.total
+def judge(est: MemoryEstimate, capacity: int, *, cpu: bool = False) -> Verdict:
+    """The verdict for ``est`` in ``capacity`` bytes (``cpu``: system RAM, no CUDA context).
+
+    Comfortable leaves :func:`reserve` free with the margin counted; with compromises, the
+    need without the allocator margin still fits; otherwise it does not fit.
+    """
+    total = est.total - (est.parts["cuda_context"] if cpu else 0)
     if total <= capacity - reserve(capacity):
         status: Status = "comfortable"
     elif total - est.parts["margin"] <= capacity:
@@ -233,8 +239,8 @@ def machine_targets() -> list[Target]:
     mem = psutil.virtual_memory()
     return [
         Target(
-            name="system RAM (no GPU found: CPU inference)",
-            capacity_bytes=int(mem.total),
+            name="system RAM available (no GPU found: CPU inference)",
+            capacity_bytes=int(mem.available),
             kind="ram",
             source="ram",
             used_bytes=int(mem.total - mem.available),
@@ -250,13 +256,15 @@ def resolve_targets(*, gpu: str | None = None, vram_gb: float | None = None) -> 
         InvalidInput: ``vram_gb`` is not a positive number.
     """
     if vram_gb is not None:
-        if not vram_gb > 0:
-            raise InvalidInput(f"--vram must be positive GB, got {vram_gb}", hint="e.g. --vram 24")
+        if not (vram_gb > 0 and math.isfinite(vram_gb)):
+            raise InvalidInput(
+                f"--vram must be a positive number of GiB, got {vram_gb}", hint="e.g. --vram 24"
+            )
         found = catalogue.find_gpu(gpu) if gpu else None
         return [
             Target(
-                name=f"{vram_gb:g} GB GPU" if not found else found.name,
-                capacity_bytes=int(vram_gb * 10**9),
+                name=f"{vram_gb:g} GiB GPU" if not found else found.name,
+                capacity_bytes=int(vram_gb * 2**30),
                 source="vram",
                 gpu=found,
             )
@@ -272,14 +280,19 @@ def resolve_targets(*, gpu: str | None = None, vram_gb: float | None = None) -> 
 _Change = Callable[[ModelSpec, FitRequest], FitRequest | None]
 
 
-def _quant(name: str) -> _Change:
+def _quant(name: str, gguf: str | None = None) -> _Change:
+    """Weights in ``name`` (``gguf`` for a model that is already a GGUF file), when that
+    actually stores fewer bytes than the request does now."""
+
     def change(spec: ModelSpec, req: FitRequest) -> FitRequest | None:
-        prequantised = spec.stored_bytes and spec.stored_format not in ("bf16", "fp16", "fp32")
-        if req.task != "infer" or prequantised:
+        if req.task != "infer":
             return None
-        current = req.weight_format()
-        new = replace(req, quant=name, double_quant=None)
-        return new if new.weight_format().bits < current.bits else None
+        on_gguf = spec.prequantised or (req.quant and req.weight_format().family == "gguf")
+        fmt = gguf if on_gguf else name
+        if fmt is None:
+            return None
+        new = replace(req, quant=fmt, double_quant=None)
+        return new if weight_bytes(spec, new) < weight_bytes(spec, req) else None
 
     return change
 
@@ -343,7 +356,7 @@ MITIGATIONS: list[_Option] = [
         1,
         1,
         "near-lossless; bitsandbytes int8 decodes slower than 16-bit, GGUF Q8_0 does not",
-        _quant("int8"),
+        _quant("int8", "Q8_0"),
     ),
     _Option(
         "LoRA instead of full fine-tuning",
@@ -370,7 +383,7 @@ MITIGATIONS: list[_Option] = [
         2,
         0,
         "a small quality loss; usually faster decoding (fewer bytes per token)",
-        _quant("awq-4bit"),
+        _quant("awq-4bit", "Q4_K_M"),
     ),
     _Option(
         "QLoRA (4-bit NF4 base weights)",
@@ -403,7 +416,7 @@ MITIGATIONS: list[_Option] = [
         4,
         0,
         "a noticeable quality loss, worse on small models",
-        _quant("Q3_K_M"),
+        _quant("Q3_K_M", "Q3_K_M"),
     ),
 ]
 
@@ -454,11 +467,14 @@ def _mitigations(
     spec: ModelSpec, req: FitRequest, capacity: int, *, gpu: bool = True
 ) -> tuple[list[Mitigation], Mitigation | None]:
     found: list[Mitigation] = []
+    base = _evaluate(spec, req, capacity)[0].total
     for option in MITIGATIONS:
         new = option.change(spec, req)
         if new is None:
             continue
         est, verdict = _evaluate(spec, new, capacity)
+        if est.total > 0.98 * base:
+            continue  # saves under 2%: not worth its cost
         found.append(
             Mitigation(
                 option.action,
@@ -543,6 +559,13 @@ def _offload(
     )
 
 
+def _shipped_format(spec: ModelSpec) -> str | None:
+    """The weight format a checkpoint is published in, from its ``quantization_config``."""
+    qc = spec.config.get("quantization_config")
+    method = str(qc.get("quant_method", "")).lower() if isinstance(qc, dict) else ""
+    return {"fp8": "fp8", "mxfp4": "mxfp4"}.get(method)
+
+
 def _fits(spec: ModelSpec, req: FitRequest, capacity: int) -> bool:
     return _evaluate(spec, req, capacity)[1].status == "comfortable"
 
@@ -576,8 +599,9 @@ def solve_batch(spec: ModelSpec, req: FitRequest, capacity: int) -> int:
 
 def _smallest_cloud(spec: ModelSpec, req: FitRequest) -> tuple[catalogue.Gpu | None, int]:
     gpus = catalogue.cloud_gpus()
+    one = replace(req, gpus=1)
     for g in gpus:
-        if _fits(spec, req, g.vram_bytes):
+        if _fits(spec, one, g.vram_bytes):
             return g, 1
     if not gpus:
         return None, 1
@@ -616,8 +640,22 @@ def plan_fit(
         UnknownModel, InvalidModelConfig, UnknownGpu, InvalidInput: see each.
     """
     spec = model if isinstance(model, ModelSpec) else load_model(model)
-    req = (request or FitRequest()).resolved(spec.max_context)
+    request = request or FitRequest()
     warnings: list[str] = []
+    if spec.kind == "diffusion" and request.context is None:
+        request = replace(request, context=spec.default_resolution)  # pixels, not tokens
+    shipped = _shipped_format(spec)
+    if shipped and request.quant is None and request.task == "infer":
+        request = replace(request, quant=shipped)
+        warnings.append(f"{spec.name} ships its weights as {shipped}: planned in that format")
+    req = request.resolved(spec.max_context)
+    adapters = spec.lora_params(req.lora_rank, req.targets()) if spec.linears else None
+    if req.task in ("lora", "qlora") and adapters == 0:
+        names = sorted({lin.name for lin in spec.linears})
+        raise InvalidInput(
+            f"no matrix of {spec.name} is called {req.lora_targets!r}",
+            hint=f"its matrices: {', '.join(names)}; or all-linear, attention, qv, mlp",
+        )
     if spec.max_context and req.context and req.context > spec.max_context:
         warnings.append(
             f"context {req.context:,} is beyond {spec.name}'s maximum of {spec.max_context:,} "
@@ -632,7 +670,7 @@ def plan_fit(
     est = estimate(spec, req)
     results = []
     for t in targets:
-        verdict = judge(est, t.capacity_bytes)
+        verdict = judge(est, t.capacity_bytes, cpu=t.kind == "ram")
         speed = throughput(spec, req, est, t.gpu) if verdict.status != "no" else None
         results.append(TargetResult(t, verdict, speed))
     primary = results[0]
@@ -643,7 +681,8 @@ def plan_fit(
         mitigations, combined = _mitigations(spec, req, capacity, gpu=primary.target.kind == "gpu")
         import psutil
 
-        offload = _offload(spec, req, est, primary.target, int(psutil.virtual_memory().available))
+        ram = int(psutil.virtual_memory().available) if primary.target.source == "machine" else None
+        offload = _offload(spec, req, est, primary.target, ram)
     cloud, count = _smallest_cloud(spec, req)
     capacity = primary.target.capacity_bytes
     return FitReport(

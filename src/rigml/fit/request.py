@@ -63,9 +63,9 @@ _FUSED = {
     "c_attn": ("q_proj", "k_proj", "v_proj"),
     "c_proj": ("o_proj", "down_proj"),
     "c_fc": ("up_proj",),
-    "w1": ("gate_proj",),  # Qwen (v1) and Mixtral name the MLP matrices w1, w2, w3
-    "w2": ("up_proj",),
-    "w3": ("down_proj",),
+    "w1": ("gate_proj",),  # Mixtral's expert matrices: w1 gate, w3 up, w2 down
+    "w3": ("up_proj",),
+    "w2": ("down_proj",),
 }
 
 DEFAULT_CONTEXT = {"infer": 4096, "lora": 2048, "qlora": 2048, "full": 2048}
@@ -160,14 +160,15 @@ def check_request(req: FitRequest, max_context: int | None) -> FitRequest:
                 "drop --dtype fp32 (QLoRA computes in bf16), or use --task lora or full",
             )
         quant = quant or "nf4"
-        if double is None:
-            double = True  # the QLoRA paper's recipe
-        fmt = weight_format(quant, double_quant=bool(double))
+        fmt = weight_format(quant)
         if fmt.family != "bnb" or fmt.name.startswith("int8"):
             raise _bad(
                 f"QLoRA trains adapters over bitsandbytes 4-bit weights, not {quant}",
                 "use --quant nf4 (or fp4) with --task qlora, or --task lora for 16-bit weights",
             )
+        if double is None:
+            double = True  # the QLoRA paper's recipe
+        weight_format(quant, double_quant=bool(double))
     elif quant is not None:
         fmt = weight_format(quant, double_quant=bool(double))
         if req.task == "full":

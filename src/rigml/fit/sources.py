@@ -17,7 +17,6 @@ from typing import Any
 
 from rigml.fit import catalogue
 from rigml.fit._files import (
-    SAFETENSORS_BYTES,
     WeightFile,
     file_type_name,
     gguf_config,
@@ -86,7 +85,7 @@ def _from_path(path: Path) -> ModelSpec:
 
 def _from_folder(path: Path) -> ModelSpec:
     ggufs = sorted(path.glob("*.gguf"))
-    shards = sorted(path.glob("*.safetensors"))
+    shards = _weight_shards(path)
     config = path / "config.json"
     if not config.exists() and not shards and len(ggufs) == 1:
         return _from_gguf(ggufs[0])
@@ -100,12 +99,31 @@ def _from_folder(path: Path) -> ModelSpec:
     return _combine(path.name, _read_json(config) if config.exists() else None, wf, path)
 
 
+def _weight_shards(path: Path) -> list[Path]:
+    """The model's safetensors shards: those the index names, else every file but adapters
+    and the duplicate ``consolidated`` copy some repositories ship beside them."""
+    index = path / "model.safetensors.index.json"
+    if index.exists():
+        weight_map = _read_json(index).get("weight_map")
+        if isinstance(weight_map, dict) and weight_map:
+            return [path / name for name in sorted(set(map(str, weight_map.values())))]
+    files = sorted(path.glob("*.safetensors"))
+    main = [f for f in files if not f.name.startswith(("consolidated", "adapter_"))]
+    return main or files
+
+
 def _combine(
     name: str, config: dict[str, Any] | None, wf: WeightFile | None, where: Path
 ) -> ModelSpec:
     """A spec from a config, with the exact count and size of the weights where known."""
     if config is None and wf is not None:
         config = _guess_config(wf)
+        if config is None and wf.params:
+            return replace(
+                params_only(name, wf.params),
+                stored_bytes=wf.stored_bytes,
+                stored_format=_DTYPE_NAMES.get(wf.main_type or "", wf.main_type),
+            )
     if config is None:
         raise InvalidModelConfig(str(where), "no config.json next to the weights")
     try:
@@ -116,19 +134,20 @@ def _combine(
         spec = params_only(name, wf.params, config.get("model_type"))
     if wf is None or not wf.params:
         return spec
-    quantised = [t for t in wf.dtype_bytes if t not in SAFETENSORS_BYTES or t.startswith("I")]
+    packed = sum(n for t, n in wf.dtype_bytes.items() if t in ("I32", "U8", "I8"))
     stored_format = _DTYPE_NAMES.get(wf.main_type or "", wf.main_type)
     notes = [f"parameters counted from the weights: {wf.params / 1e9:.3g}B"]
     params = wf.params
-    if quantised and "I32" in wf.dtype_bytes:
-        # GPTQ/AWQ pack eight 4-bit weights per int32: the count is of packed words.
+    if packed > 0.1 * wf.stored_bytes:
+        # GPTQ/AWQ pack eight 4-bit weights per int32, MXFP4 and bitsandbytes two per byte:
+        # the header counts packed words, so the config's count stands.
         params = spec.params
-        notes = ["weights are packed (GPTQ/AWQ): parameters taken from the config"]
+        notes = ["weights are packed (quantised): parameters taken from the config"]
     delta = params - spec.params
     return replace(
         spec,
         params=params,
-        active_params=spec.active_params + delta,
+        active_params=max(0, spec.active_params + delta),
         stored_bytes=wf.stored_bytes,
         stored_format=stored_format,
         notes=(*spec.notes, *notes),
@@ -175,10 +194,10 @@ def _from_gguf(path: Path) -> ModelSpec:
     return replace(
         spec,
         params=wf.params,
-        active_params=spec.active_params + (wf.params - spec.params),
+        active_params=max(0, spec.active_params + (wf.params - spec.params)),
         embedding_params=embed or spec.embedding_params,
         stored_bytes=wf.stored_bytes,
-        stored_format=ftype,
+        stored_format=_DTYPE_NAMES.get(ftype or "", ftype),
         notes=(
             *spec.notes,
             f"GGUF {ftype}: {wf.stored_bytes * 8 / max(1, wf.params):.2f} bits per weight "

@@ -63,19 +63,30 @@ def throughput(
     decode = prefill = train = None
     flops = (gpu.bf16_tflops if req.dtype != "fp32" else gpu.fp32_tflops) or 0.0
     if req.task == "infer":
-        if gpu.bandwidth_gbs:
-            step_bytes = est.parts["weights"] * n * active_share + est.parts["kv_cache"] * n
-            decode = (
-                req.batch * DECODE_EFFICIENCY * gpu.bandwidth_gbs * 1e9 * n / max(1, step_bytes)
-            )
-            notes.append(
-                f"decode: {DECODE_EFFICIENCY:.0%} of {gpu.bandwidth_gbs:g} GB/s over the active "
-                f"weights and a full KV cache, batch {req.batch}"
-            )
         if flops:
             per_token = 2.0 * spec.active_params + _attention_flops(spec, ctx)
             prefill = PREFILL_MFU * flops * 1e12 * n / per_token
             notes.append(f"prefill: {PREFILL_MFU:.0%} of {flops:g} dense TFLOPS")
+        if gpu.bandwidth_gbs:
+            if spec.is_moe:
+                # a batch of B tokens touches 1 - (1 - k/E)^B of the experts
+                touched = 1 - (1 - spec.active_experts / spec.experts) ** req.batch
+                dense = spec.active_params - spec.active_experts / spec.experts * (
+                    spec.params - spec.active_params
+                ) / max(1e-9, 1 - spec.active_experts / spec.experts)
+                share = (max(0.0, dense) + touched * (spec.params - max(0.0, dense))) / spec.params
+                active_share = min(1.0, max(active_share, share))
+            step_bytes = est.parts["weights"] * n * active_share + est.parts["kv_cache"] * n
+            decode = (
+                req.batch * DECODE_EFFICIENCY * gpu.bandwidth_gbs * 1e9 * n / max(1, step_bytes)
+            )
+            if prefill is not None and decode > prefill:
+                decode = prefill  # large batches become compute-bound
+                notes.append("decode: capped by compute at this batch")
+            notes.append(
+                f"decode: {DECODE_EFFICIENCY:.0%} of {gpu.bandwidth_gbs:g} GB/s over the weights "
+                f"read per step and a full KV cache, batch {req.batch}"
+            )
     elif flops:
         mult = 6.0 if req.task == "full" else 4.0
         if req.gradient_checkpointing:
