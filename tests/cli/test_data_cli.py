@@ -140,3 +140,27 @@ def test_errors_are_one_clear_line(capsys, data, tmp_path: Path) -> None:
     assert code == 2 and "t.csv, line 3" in err and "Traceback" not in err
     code, _, err = rig(capsys, *base, "data", "add", str(tmp_path), "--name", "no@pe")
     assert code == 2 and "dataset names" in err
+
+
+def test_gc_asks_then_deletes(capsys, data, lab, monkeypatch) -> None:
+    import io
+
+    base, src = data
+    rig(capsys, *base, "data", "add", str(src), "--name", "train")
+    stray = lab.objects.put_bytes(b"nobody references this")
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, out, _ = rig(capsys, *base, "data", "gc", "--grace", "0")
+    assert code == 1 and "1 unreferenced objects" in out and "nothing deleted" in out
+    assert lab.objects.exists(stray)
+    code, _, err = rig(capsys, *base, "data", "gc", "--grace", "0", "--json")
+    assert code == 2 and "--yes" in err and lab.objects.exists(stray)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    code, out, _ = rig(capsys, *base, "data", "gc", "--grace", "0")
+    assert code == 0 and "removed 1 objects" in out and not lab.objects.exists(stray)
+    stray = lab.objects.put_bytes(b"another stray")
+    code, out, _ = rig(capsys, *base, "data", "gc", "--grace", "0", "-y")
+    assert code == 0 and "1 unreferenced objects" in out and "removed 1 objects" in out
+    stray = lab.objects.put_bytes(b"a third stray")
+    code, out, _ = rig(capsys, *base, "data", "gc", "--grace", "0", "-y", "--json")
+    got = json.loads(out)
+    assert got["deleted"]["deleted"] == 1 and got["plan"]["objects"] == [stray]

@@ -251,3 +251,28 @@ def test_timestamps_in_contracts_accept_iso_text(lab, tmp_path: Path) -> None:
     )
     (f,) = check(lab, "t", late).failures
     assert f.check == "when: range" and f.failing_rows == 1 and f.examples[0]["row"] == 1
+
+
+def test_unique_ignores_nulls_and_a_missing_column_still_counts_rows(lab, tmp_path: Path) -> None:
+    write(tmp_path / "src" / "t.csv", "id,v\n1,a\n,b\n,c\n2,d\n")
+    add_version(lab, tmp_path / "src", name="u")
+    spec = contract_from_dict({"columns": {"id": {"unique": True}}})
+    report = check(lab, "u", spec, store=False)
+    assert report.passed, report.failures
+    spec = contract_from_dict({"rows": {"min": 4}, "columns": {"nope": {"nullable": True}}})
+    report = check(lab, "u", spec, store=False)
+    assert report.rows == 4
+    assert [f.check for f in report.failures] == ["nope: present"]
+
+
+def test_nanosecond_timestamps_are_checked(lab, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "src"
+    src.mkdir()
+    ts = pa.array([1_700_000_000_123_456_789, 1_700_000_001_000_000_001], pa.timestamp("ns"))
+    pq.write_table(pa.table({"t": ts}), src / "t.parquet")
+    add_version(lab, src, name="ns")
+    spec = contract_from_dict({"columns": {"t": {"type": "timestamp", "min": "2023-01-01"}}})
+    assert check(lab, "ns", spec, store=False).passed

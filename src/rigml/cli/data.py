@@ -315,7 +315,11 @@ def checkout(
     ref: str = _REF,
     dest: Path = typer.Argument(..., help="Folder (or file, for a one-file dataset) to write."),
     link: str = typer.Option(
-        "auto", "--link", help="auto (reflink, else hard link, else copy), reflink, hardlink, copy."
+        "auto",
+        "--link",
+        help="auto (reflink where the filesystem can, else copy), reflink, copy, or hardlink "
+        "(instant, but shares bytes with the lab: editing a checked-out file, e.g. as root, "
+        "corrupts the stored object).",
     ),
     json_out: bool = _JSON,
 ) -> None:
@@ -405,7 +409,12 @@ def gc(
     """Remove objects no dataset version, run or other record references."""
     from rigml.cli import _state, _ui
     from rigml.data.gc import collect, plan_gc
+    from rigml.errors import InvalidInput
 
+    if json_out and not (yes or dry_run):
+        raise InvalidInput(
+            "--json cannot ask for confirmation", hint="add --yes to delete, or --dry-run"
+        )
     lab = _state.open_lab()
     plan = plan_gc(lab, grace_s=grace)
     n = len(plan.objects) + len(plan.temp_files)
@@ -421,11 +430,11 @@ def gc(
         else:
             _ui.write(summary if n else "nothing to collect")
         return
-    if not yes:
+    if not json_out:
         _ui.write(summary)
-        if not _ui.confirm("Delete them?"):
-            _ui.write("nothing deleted")
-            raise typer.Exit(1)
+    if not yes and not _ui.confirm("Delete them?"):
+        _ui.write("nothing deleted")
+        raise typer.Exit(1)
     report = collect(lab, plan)
     if json_out:
         _ui.write_json({"plan": plan.to_dict(), "deleted": report.to_dict()})
@@ -444,7 +453,12 @@ def gc(
 def contract_infer(
     ref: str = _REF,
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
-    file: str | None = typer.Option(None, "--file", help="Only this tabular file of the version."),
+    file: str | None = typer.Option(
+        None,
+        "--file",
+        help="One tabular file, or one table by folder and format (e.g. 'train/*.csv'); "
+        "needed when the version holds several tables.",
+    ),
 ) -> None:
     """Propose a contract (YAML) from the data: types, nulls, ranges, categories, rows."""
     import sys
@@ -468,7 +482,12 @@ def contract_infer(
 def check(
     ref: str = _REF,
     contract: Path = typer.Option(..., "--contract", "-c", help="Contract YAML file."),
-    file: str | None = typer.Option(None, "--file", help="Only this tabular file of the version."),
+    file: str | None = typer.Option(
+        None,
+        "--file",
+        help="One tabular file, or one table by folder and format (e.g. 'train/*.csv'); "
+        "needed when the version holds several tables.",
+    ),
     examples: int = typer.Option(5, "--examples", help="Failing values shown per check."),
     json_out: bool = _JSON,
 ) -> None:
@@ -517,7 +536,12 @@ def _example(e: dict[str, Any]) -> str:
 def profile(
     ref: str = _REF,
     html: Path | None = typer.Option(None, "--html", help="Also write an HTML report here."),
-    file: str | None = typer.Option(None, "--file", help="Only this tabular file of the version."),
+    file: str | None = typer.Option(
+        None,
+        "--file",
+        help="One tabular file, or one table by folder and format (e.g. 'train/*.csv'); "
+        "needed when the version holds several tables.",
+    ),
     json_out: bool = _JSON,
 ) -> None:
     """Per-column statistics and histograms; optionally an HTML report with plots."""

@@ -1,9 +1,14 @@
-"""A local cache of file digests keyed by (size, mtime, inode), so unchanged files skip hashing.
+"""A local cache of file digests keyed by (size, mtime, ctime, inode), so unchanged files skip
+hashing.
 
 Re-adding a folder of 100,000 unchanged files then costs one ``stat`` per file and one
 query, not a re-hash. The cache lives beside the lab (``cache/stat.db``, plain sqlite3) and
 never in the metadata store: paths and inodes only mean something on this machine, and a
 lab on PostgreSQL is shared by machines.
+
+The key holds the inode change time as git's index does: a rewrite that restores the
+modification time (``touch -r``, ``rsync -t``, ``cp -p``) still changes ``st_ctime``, which
+nothing but the kernel can set.
 
 A file modified within ``RACY_NS`` of being hashed is not cached ("racy" in git's words):
 a second write in the same timestamp tick could keep size and mtime and go unnoticed.
@@ -28,10 +33,11 @@ class Stat(NamedTuple):
     mtime_ns: int
     dev: int
     ino: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, st: os.stat_result) -> Stat:
-        return cls(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+        return cls(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
 class StatCache:
@@ -47,9 +53,11 @@ class StatCache:
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("DROP TABLE IF EXISTS files")  # the first layout, without ctime
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
-            "mtime_ns INTEGER, dev INTEGER, ino INTEGER, digest TEXT) WITHOUT ROWID"
+            "CREATE TABLE IF NOT EXISTS stats (path TEXT PRIMARY KEY, size INTEGER, "
+            "mtime_ns INTEGER, dev INTEGER, ino INTEGER, ctime_ns INTEGER, digest TEXT) "
+            "WITHOUT ROWID"
         )
 
     def close(self) -> None:
@@ -66,24 +74,26 @@ class StatCache:
         root = os.path.abspath(root)
         prefix = root.rstrip(os.sep) + os.sep
         rows = self._db.execute(
-            "SELECT path, size, mtime_ns, dev, ino, digest FROM files "
+            "SELECT path, size, mtime_ns, dev, ino, ctime_ns, digest FROM stats "
             "WHERE path = ? OR (path >= ? AND path < ?)",
             (root, prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
         ).fetchall()
-        return {r[0]: (Stat(r[1], r[2], r[3], r[4]), r[5]) for r in rows}
+        return {r[0]: (Stat(r[1], r[2], r[3], r[4], r[5]), r[6]) for r in rows}
 
     def update(self, entries: Iterable[tuple[str, Stat, str]], *, now_ns: int | None = None) -> int:
         """Record digests; entries modified too recently to trust are skipped. Returns count."""
         limit = (now_ns if now_ns is not None else time.time_ns()) - RACY_NS
         rows = [
-            (p, s.size, s.mtime_ns, s.dev, s.ino, d) for p, s, d in entries if s.mtime_ns < limit
+            (p, s.size, s.mtime_ns, s.dev, s.ino, s.ctime_ns, d)
+            for p, s, d in entries
+            if s.mtime_ns < limit
         ]
         with contextlib.suppress(sqlite3.OperationalError):  # a busy cache only costs speed
             for i in range(0, len(rows), _BATCH):
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?)",
                         rows[i : i + _BATCH],
                     )
                     self._db.execute("COMMIT")

@@ -1,9 +1,16 @@
-"""Materialise a dataset version as files: reflink, hard link or copy, never a partial result.
+"""Materialise a dataset version as files: reflink, copy, or (when asked) hard link; never a
+partial result.
 
 The version is built in a hidden folder beside the destination and renamed into place when
-complete, so an interrupted checkout leaves nothing under the destination's name. Each file
-is a reflink (copy-on-write clone: instant, independent) where the filesystem allows, else a
-hard link to the object (instant; read-only, as objects are), else a verified copy.
+complete, so an interrupted checkout leaves nothing under the destination's name. By default
+(``auto``) each file is a reflink (copy-on-write clone: instant and independent) where the
+filesystem allows, else a verified copy. A hard link shares the object's bytes: instant, but
+writing to the checked-out file (root ignores the read-only mode) would corrupt the lab's
+object, so it is used only when asked for (``--link hardlink``).
+
+Manifest paths are checked before anything is written: a path that is absolute or holds an
+empty, ``.`` or ``..`` part (a damaged or hostile store) is refused, and every destination
+must stay inside the checkout folder.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ class _Materialiser:
         self.lab = lab
         self.local = lab.objects.is_local
         order: list[str] = {
-            "auto": ["reflink", "hardlink", "copy"],
+            "auto": ["reflink", "copy"],
             "reflink": ["reflink"],
             "hardlink": ["hardlink"],
             "copy": ["copy"],
@@ -133,6 +140,10 @@ def checkout(
         raise CheckoutTargetExists(str(target))
     if info.kind == "file" and target.is_dir():
         raise CheckoutTargetExists(str(target))
+    from rigml.data.versions import check_manifest_path
+
+    for f in files:
+        check_manifest_path(f.path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.rig-checkout-{uuid.uuid4().hex[:8]}"
     mat = _Materialiser(lab, link)
@@ -147,8 +158,15 @@ def checkout(
             os.rename(tmp, target)
         else:
             tmp.mkdir()
+            inside = os.path.realpath(tmp)
             for f in files:
-                mat.place(f, os.path.join(tmp, *f.path.split("/")))
+                dst = os.path.join(inside, *f.path.split("/"))
+                if os.path.commonpath([inside, os.path.realpath(dst)]) != inside:
+                    raise InvalidInput(
+                        f"manifest path {f.path!r} leaves the checkout folder",
+                        hint="the store is damaged; run `rig data verify`",
+                    )
+                mat.place(f, dst)
                 done += f.size
                 report("checkout", done, total)
             if target.is_dir():

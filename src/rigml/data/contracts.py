@@ -565,13 +565,13 @@ class _Aggregates:
                 top = s[notna].max()
                 if c.name not in self.newest or top > self.newest[c.name]:
                     self.newest[c.name] = top
-            if c.unique:
+            if c.unique:  # nulls are missing values, not duplicates of each other
                 self.hashes.setdefault(c.name, []).append(
-                    pd.util.hash_pandas_object(s, index=False).to_numpy(dtype=np.uint64)
+                    pd.util.hash_pandas_object(s[notna], index=False).to_numpy(dtype=np.uint64)
                 )
                 ex = self.dup_examples.setdefault(c.name, [])
                 if len(ex) < examples:
-                    dup = s.duplicated(keep=False).to_numpy()
+                    dup = (s.duplicated(keep=False) & notna).to_numpy()
                     for i in np.flatnonzero(dup)[: examples - len(ex)]:
                         ex.append(locate(int(i), s.iloc[int(i)]))
 
@@ -700,7 +700,8 @@ def _to_pandas(table: pa.Table, contract: Contract) -> pd.DataFrame:
     for name, col in zip(table.column_names, table.columns, strict=True):
         t = col.type
         if pa.types.is_timestamp(t):
-            col = col.cast(pa.timestamp("us", tz=t.tz)) if t.unit != "us" else col
+            # sub-microsecond digits are dropped, not an error (pandas' range is µs here)
+            col = col.cast(pa.timestamp("us", tz=t.tz), safe=False) if t.unit != "us" else col
             if t.tz is not None:
                 col = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
         elif pa.types.is_date(t):

@@ -98,7 +98,7 @@ def diff_versions(lab: Lab, ref_a: str, ref_b: str, *, rows: bool = True) -> Dat
 
 
 def _table_diff(lab: Lab, a: FileEntry, b: FileEntry, *, rows: bool) -> TableDiff:
-    from rigml.data.tabular import family, type_from_str
+    from rigml.data.tabular import family_of
 
     ta, tb = a.tabular or {}, b.tabular or {}
     ca = {c["name"]: c for c in ta.get("columns", [])}
@@ -114,13 +114,13 @@ def _table_diff(lab: Lab, a: FileEntry, b: FileEntry, *, rows: bool) -> TableDif
             x, y = ca[c].get(stat), cb[c].get(stat)
             if _differs(x, y):
                 out.stat_changes.append({"column": c, "stat": stat, "a": x, "b": y})
-    comparable = [
-        c
-        for c in shared
-        if family(type_from_str(ca[c]["type"])) == family(type_from_str(cb[c]["type"]))
-        or {family(type_from_str(ca[c]["type"])), family(type_from_str(cb[c]["type"]))}
-        <= {"int", "float"}
-    ]
+    # rows are compared over the shared columns whose values compare; a column that changed
+    # kind (int to text...) is reported in type_changes and left out of the row hashes
+    comparable = []
+    for c in shared:
+        fa, fb = family_of(ca[c]["type"]), family_of(cb[c]["type"])
+        if "other" not in (fa, fb) and (fa == fb or {fa, fb} <= {"int", "float"}):
+            comparable.append(c)
     if rows and comparable:
         try:
             import pandas  # noqa: F401
@@ -143,9 +143,14 @@ def _row_diff(lab: Lab, a: FileEntry, b: FileEntry, columns: list[str]) -> tuple
     from rigml.data.tabular import TablePart, unified_schema
     from rigml.data.versions import local_copy
 
+    def only(meta: dict[str, Any] | None) -> dict[str, Any]:
+        meta = dict(meta or {})
+        meta["columns"] = [c for c in meta.get("columns", []) if c["name"] in columns]
+        return meta
+
     with local_copy(lab, a) as path_a, local_copy(lab, b) as path_b:
-        pa_ = TablePart(a.path, path_a, a.tabular or {})
-        pb_ = TablePart(b.path, path_b, b.tabular or {})
+        pa_ = TablePart(a.path, path_a, only(a.tabular))
+        pb_ = TablePart(b.path, path_b, only(b.tabular))
         schema = unified_schema([pa_, pb_])
         ha = _row_hashes(pa_, schema, columns)
         hb = _row_hashes(pb_, schema, columns)

@@ -3,7 +3,10 @@
 ``plan_gc`` lists what would go and how much it frees; ``collect`` deletes, re-checking
 under the lab's data lock that each object is still unreferenced (an add may have reused
 one meanwhile). Objects younger than ``grace_s`` are kept: a run may have stored an
-artifact whose row it has not written yet.
+artifact whose row it has not written yet (storing content that already exists refreshes its
+mtime, so this holds for reused content too). On a remote store the age is the object's
+``LastModified``/``mtime`` from ``fs.info``. Temporary files of writes in progress (their
+names carry the writer's pid) are never removed while that process lives.
 """
 
 from __future__ import annotations
@@ -43,12 +46,14 @@ class GcReport:
 
 
 def _age(lab: Lab, digest: str, now: float) -> float:
-    if not lab.objects.is_local:
-        return float("inf")
-    try:
-        return now - os.stat(lab.objects.location(digest)).st_mtime
-    except FileNotFoundError:
-        return float("inf")
+    """Seconds since the object was last written; 0 (young) when unknown on a remote store."""
+    if lab.objects.is_local:
+        try:
+            return now - os.stat(lab.objects.location(digest)).st_mtime
+        except FileNotFoundError:
+            return float("inf")
+    modified = lab.objects.modified(digest)
+    return 0.0 if modified is None else now - modified
 
 
 def plan_gc(lab: Lab, *, grace_s: float = GRACE_S) -> GcPlan:
@@ -72,10 +77,16 @@ def plan_gc(lab: Lab, *, grace_s: float = GRACE_S) -> GcPlan:
         size += lab.objects.size(digest)
     temps: list[str] = []
     if lab.objects.is_local and (lab.objects.root / "tmp").is_dir():
+        from rigml.data._hashing import temp_owner_alive
+
         for entry in os.scandir(lab.objects.root / "tmp"):
-            if now - entry.stat().st_mtime >= max(grace_s, 60.0):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            if now - st.st_mtime >= max(grace_s, 60.0) and not temp_owner_alive(entry.name):
                 temps.append(entry.path)
-                size += entry.stat().st_size
+                size += st.st_size
     return GcPlan(doomed, size, n_used, young, temps)
 
 
@@ -94,7 +105,11 @@ def collect(lab: Lab, plan: GcPlan) -> GcReport:
             freed += lab.objects.delete(digest)
             deleted += int(existed)
         temps = 0
+        from rigml.data._hashing import temp_owner_alive
+
         for path in plan.temp_files:
+            if temp_owner_alive(path):
+                continue
             try:
                 freed += os.path.getsize(path)
                 os.unlink(path)

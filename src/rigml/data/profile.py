@@ -13,7 +13,6 @@ Contracts reuse it to infer bounds.
 from __future__ import annotations
 
 import html
-import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -86,13 +85,11 @@ class _Column:
     """Streaming state of one column."""
 
     def __init__(self, name: str, dtype: pa.DataType, sample_size: int, rng: Any) -> None:
+        from rigml.data._stats import ColumnStats
         from rigml.data.tabular import family
 
         self.name, self.dtype, self.family = name, dtype, family(dtype)
-        self.count = self.nulls = 0
-        self.total = self.total_sq = 0.0
-        self.min: Any = None
-        self.max: Any = None
+        self.stats = ColumnStats()
         self.sample_size, self.rng = sample_size, rng
         self.sample_vals: np.ndarray | None = None
         self.sample_keys: np.ndarray | None = None
@@ -105,33 +102,21 @@ class _Column:
     def numeric(self) -> bool:
         return self.family in ("int", "float", "bool", "timestamp", "date")
 
+    @property
+    def count(self) -> int:
+        return self.stats.count
+
     def feed(self, arr: pa.Array) -> None:
         import numpy as np
         import pyarrow.compute as pc
 
-        n, nulls = len(arr), arr.null_count
-        self.count += n - nulls
-        self.nulls += nulls
-        if n == nulls:
+        plain = self.family in ("int", "float", "bool")
+        valid = self.stats.feed(arr, self.family, numeric=plain)
+        if valid is None:
             return
-        valid = pc.drop_null(arr)
-        if self.family in ("int", "float", "bool", "string", "timestamp", "date"):
-            mm = pc.min_max(valid)
-            lo, hi = mm["min"].as_py(), mm["max"].as_py()
-            if isinstance(lo, float) and not math.isfinite(lo):
-                lo = None
-            if isinstance(hi, float) and not math.isfinite(hi):
-                hi = None
-            if lo is not None and (self.min is None or lo < self.min):
-                self.min = lo
-            if hi is not None and (self.max is None or hi > self.max):
-                self.max = hi
         if self.numeric:
             values = _as_float(valid)
-            finite = values[np.isfinite(values)]
-            self.total += float(finite.sum())
-            self.total_sq += float((finite * finite).sum())
-            self._sample(finite)
+            self._sample(values[np.isfinite(values)])
         if self.family in ("string", "bool") and not self.counts_truncated:
             vc = pc.value_counts(valid)
             for v, c in zip(
@@ -166,6 +151,8 @@ class _Column:
     def distinct(self) -> int | None:
         import numpy as np
 
+        if self.family == "other":
+            return None  # not counted (times of day, durations, nested values)
         if self.hashed > MAX_DISTINCT * 4 or not self.hashes:
             return None if self.hashed else 0
         n = len(np.unique(np.concatenate(self.hashes)))
@@ -176,22 +163,22 @@ class _Column:
 
         from rigml.data.tabular import _jsonable
 
-        total = self.count + self.nulls
+        st = self.stats
+        total = st.count + st.nulls
         prof = ColumnProfile(
             name=self.name,
             type=str(self.dtype),
             family=self.family,
-            count=self.count,
-            nulls=self.nulls,
-            null_rate=self.nulls / total if total else 0.0,
+            count=st.count,
+            nulls=st.nulls,
+            null_rate=st.nulls / total if total else 0.0,
             distinct=self.distinct(),
-            min=_jsonable(self.min),
-            max=_jsonable(self.max),
+            min=_jsonable(st.min),
+            max=_jsonable(st.max),
         )
-        if self.numeric and self.family not in ("timestamp", "date") and self.count:
-            mean = self.total / self.count
-            prof.mean = mean
-            prof.std = math.sqrt(max(0.0, self.total_sq / self.count - mean * mean))
+        if self.family in ("int", "float", "bool") and st.count:
+            prof.mean = st.moments.mean_or_none
+            prof.std = st.moments.std
         sample = self.sample_vals
         if sample is not None and len(sample):
             prof.approximate = self.count > len(sample)
@@ -281,13 +268,24 @@ class TableProfiler:
         return self.rows_, self.columns_
 
 
+def table_label(path: str, fmt: str) -> str:
+    """The name of the table a file is part of: its folder and format, e.g. ``train/*.csv``."""
+    folder = os.path.dirname(path)
+    return f"{folder}/*.{fmt}" if folder else f"*.{fmt}"
+
+
 def table_parts(lab: Lab, ref: str, *, file: str | None = None) -> tuple[Any, list[TablePart]]:
-    """The tabular files of version ``ref`` (or only ``file``) as readable parts.
+    """The tabular files of one table of version ``ref`` as readable parts.
+
+    Files of one folder and format form one table, as ``rig data add`` checks them. A version
+    with one table needs no ``file``; otherwise ``file`` names one file, or one table by its
+    label (``train/*.csv``, ``*.parquet``).
 
     Local object stores are read in place; remote ones are not supported here yet.
 
     Raises:
         NotFound: the version holds no tabular file (or not ``file``).
+        InvalidInput: the version holds several tables and ``file`` picks none.
     """
     from rigml.data.tabular import TablePart, require_pyarrow
     from rigml.data.versions import resolve, version_files
@@ -295,13 +293,22 @@ def table_parts(lab: Lab, ref: str, *, file: str | None = None) -> tuple[Any, li
     require_pyarrow()
     info = resolve(lab, ref)
     files = [f for f in version_files(lab, info) if f.tabular]
+    groups: dict[str, list[Any]] = {}
+    for f in files:
+        groups.setdefault(table_label(f.path, (f.tabular or {})["format"]), []).append(f)
     if file is not None:
-        files = [f for f in files if f.path == file]
+        files = groups.get(file) or [f for f in files if f.path == file]
         if not files:
             raise NotFound(
-                f"{info.ref} has no tabular file {file!r}",
-                hint=f"see the files with `rig data show {info.ref}`",
+                f"{info.ref} has no tabular file or table {file!r}",
+                hint=f"tables: {', '.join(groups) or 'none'}; files: `rig data show {info.ref}`",
             )
+    elif len(groups) > 1:
+        listed = ", ".join(f"{label} ({len(fs)} files)" for label, fs in groups.items())
+        raise InvalidInput(
+            f"{info.ref} holds {len(groups)} tables: {listed}",
+            hint=f"pick one with --file, e.g. --file '{next(iter(groups))}' or a file's path",
+        )
     if not files:
         raise NotFound(
             f"{info.ref} holds no tabular file (CSV, TSV, Parquet, JSON Lines) with a schema",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import math
 import os
@@ -23,6 +24,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rigml.errors import BadDataFile, MissingExtra, MixedSchemas
@@ -86,15 +88,53 @@ def type_name(t: pa.DataType) -> str:
 
 
 _TS = re.compile(r"timestamp\[(\w+)(?:, tz=(.+))?\]")
+_DECIMAL = re.compile(r"decimal(32|64|128|256)?\((\d+), ?(-?\d+)\)")
+_FAMILY_PREFIXES = (
+    ("bool", "bool"),
+    ("int", "int"),
+    ("uint", "int"),
+    ("halffloat", "float"),
+    ("float", "float"),
+    ("double", "float"),
+    ("decimal", "float"),
+    ("string", "string"),
+    ("large_string", "string"),
+    ("utf8", "string"),
+    ("large_utf8", "string"),
+    ("string_view", "string"),
+    ("dictionary", "string"),
+    ("timestamp", "timestamp"),
+    ("date", "date"),
+    ("null", "null"),
+)
 
 
 def type_from_str(text: str) -> pa.DataType:
+    """The Arrow type a stored type name stands for.
+
+    Raises:
+        ValueError: a nested type (list, struct, map...) that has no alias; use the
+            file's own schema for those (:func:`part_schema`).
+    """
     import pyarrow as pa
 
     m = _TS.fullmatch(text)
     if m:
         return pa.timestamp(m.group(1), tz=m.group(2))
+    m = _DECIMAL.fullmatch(text)
+    if m:
+        width = m.group(1) or "128"
+        make = {"32": "decimal32", "64": "decimal64", "128": "decimal128", "256": "decimal256"}
+        return getattr(pa, make[width])(int(m.group(2)), int(m.group(3)))  # type: ignore[no-any-return]
     return pa.type_for_alias(text)
+
+
+def family_of(text: str) -> str:
+    """:func:`family` of a stored type name, for any type (nested ones are ``other``)."""
+    for prefix, fam in _FAMILY_PREFIXES:
+        if text == prefix or (text.startswith(prefix) and not text[len(prefix)].isalpha()):
+            return fam
+    return "other"
 
 
 class _TypeDrift(Exception):
@@ -103,7 +143,10 @@ class _TypeDrift(Exception):
         self.column, self.wanted = column, wanted
 
 
-_DRIFT = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+)")
+_DRIFT = re.compile(
+    r"^In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value"
+)
+_QUOTE_SCAN = 16 << 20
 
 
 def batches(
@@ -139,15 +182,7 @@ def batches(
 
             yield from pq.ParquetFile(path).iter_batches(batch_size=256_000)
         elif fmt == "jsonl":
-            import pyarrow.json as pj
-
-            try:
-                reader = pj.open_json(path, read_options=pj.ReadOptions(block_size=block_size))
-            except pa.ArrowInvalid as exc:
-                if os.path.getsize(path) == 0:
-                    raise BadDataFile(name, "is empty: no JSON lines") from exc
-                raise
-            yield from reader
+            yield from _jsonl_batches(path, block_size, name)
         else:
             raise BadDataFile(name, f"has no tabular format ({fmt!r})")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
@@ -172,7 +207,7 @@ def _csv_batches(
     if os.path.getsize(path) == 0:
         raise BadDataFile(name, "is empty: no header row")
     read = pcsv.ReadOptions(block_size=block_size)
-    parse = pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
+    parse = _csv_parse_options(path, fmt)
     types = {k: type_from_str(v) for k, v in (column_types or {}).items()}
     convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
     reader = pcsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
@@ -181,13 +216,171 @@ def _csv_batches(
     if binary:
         line, detail = _first_bad_utf8(path)
         raise BadDataFile(name, f"is not valid UTF-8 text ({detail})", line=line)
+    _check_unique_header(schema.names, name)
     try:
         yield from reader
     except pa.ArrowInvalid as exc:
-        m = _DRIFT.search(str(exc))
-        if m and drift:
+        text = str(exc)
+        if "UTF8" in text or "UTF-8" in text:  # bad bytes in a later block, not a type drift
+            line, detail = _first_bad_utf8(path)
+            raise BadDataFile(name, f"is not valid UTF-8 text ({detail})", line=line) from exc
+        m = _DRIFT.search(text)
+        if m and drift and not m.group(2).startswith(("string", "utf8", "binary")):
             raise _TypeDrift(int(m.group(1)), m.group(2)) from exc
         raise
+
+
+def _csv_parse_options(path: str, fmt: str) -> Any:
+    """Parse options; quoted values may span lines whenever the file holds a quote."""
+    import pyarrow.csv as pcsv
+
+    return pcsv.ParseOptions(
+        delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=_has_quote(path)
+    )
+
+
+def _has_quote(path: str) -> bool:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_QUOTE_SCAN):
+            if b'"' in chunk:
+                return True
+    return False
+
+
+def _check_unique_header(names: list[str], name: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise BadDataFile(
+                name,
+                f"its header names column {n!r} twice",
+                line=1,
+                hint="give every column its own name",
+            )
+        seen.add(n)
+
+
+# -- JSON Lines ----------------------------------------------------------------------------
+
+
+def _jsonl_batches(path: str, block_size: int, name: str) -> Iterator[pa.RecordBatch]:
+    """Batches of a JSON Lines file under one schema for the whole file.
+
+    pyarrow fixes the schema from the first block, so a field that is null or absent there
+    and filled later would fail; a file over one block is first read once for its schema
+    (every block's inferred schema, unified), which is then passed explicitly.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    size = os.path.getsize(path)
+    if size == 0:
+        raise BadDataFile(name, "is empty: no JSON lines")
+    parse = None
+    if size > block_size:
+        schema = jsonl_schema(path, block_size, name)
+        parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    try:
+        reader = pj.open_json(
+            path, read_options=pj.ReadOptions(block_size=block_size), parse_options=parse
+        )
+    except pa.ArrowInvalid:
+        if not _has_content(path):
+            raise BadDataFile(name, "is empty: no JSON lines") from None
+        raise
+    yield from reader
+
+
+def _has_content(path: str) -> bool:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if chunk.strip():
+                return True
+    return False
+
+
+def jsonl_schema(path: str, block_size: int, name: str) -> pa.Schema:
+    """The schema of a whole JSON Lines file: each block's inferred schema, unified.
+
+    Raises:
+        BadDataFile: a line is not a JSON object, or a field holds values of two kinds
+            (names the field and the absolute line).
+    """
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    schemas: list[pa.Schema] = []
+    tail = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block_size)
+            data = tail + chunk
+            if not chunk:
+                block, tail = data, b""
+            else:
+                cut = data.rfind(b"\n") + 1
+                block, tail = data[:cut], data[cut:]
+            if block.strip():
+                try:
+                    table = pj.read_json(
+                        io.BytesIO(block), read_options=pj.ReadOptions(block_size=len(block) + 1)
+                    )
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise _translate(path, "jsonl", exc, name) from exc
+                schemas.append(table.schema)
+                try:
+                    pa.unify_schemas(schemas, promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    field, line = _first_kind_change(path, schemas)
+                    raise BadDataFile(
+                        name,
+                        f"field {field!r} holds values of two kinds (e.g. a number, then text)",
+                        line=line,
+                        hint="give each field one kind of value, or quote the numbers",
+                    ) from exc
+            if not chunk:
+                break
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def _json_kind(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int | float):
+        return "number"
+    return type(v).__name__
+
+
+def _first_kind_change(path: str, schemas: list[pa.Schema]) -> tuple[str | None, int | None]:
+    """The field and absolute line where a JSON field first changes kind."""
+    fields = set()
+    for a in schemas:
+        for b in schemas:
+            for f in a:
+                if f.name in b.names and b.field(f.name).type != f.type:
+                    fields.add(f.name)
+    seen: dict[str, str] = {}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, text in enumerate(fh, 1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(row, dict):
+                continue
+            for k, v in row.items():
+                if fields and k not in fields:
+                    continue
+                kind = _json_kind(v)
+                if kind is None:
+                    continue
+                if seen.setdefault(k, kind) != kind:
+                    return k, n
+    return (sorted(fields)[0] if fields else None), None
 
 
 def _translate(path: str, fmt: str, exc: Exception, name: str) -> Exception:
@@ -203,11 +396,22 @@ def _translate(path: str, fmt: str, exc: Exception, name: str) -> Exception:
         if "UTF8" in text or "UTF-8" in text:
             line, detail = _first_bad_utf8(path)
             return BadDataFile(name, f"is not valid UTF-8 text ({detail})", line=line)
+        if "out of sync with chunker" in text:
+            return BadDataFile(name, "a quoted value is not closed", hint="check the quotes")
         if "Empty CSV" in text:
             return BadDataFile(name, "is empty: no header row")
         return BadDataFile(name, f"cannot be read as CSV: {text}")
     if fmt == "jsonl":
         line, detail = _first_bad_json_line(path)
+        if line is None:  # every line parses: a field changes kind (pyarrow's row is per block)
+            field, line = _first_kind_change(path, [])
+            if line is not None:
+                return BadDataFile(
+                    name,
+                    f"field {field!r} holds values of two kinds (e.g. a number, then text)",
+                    line=line,
+                    hint="give each field one kind of value, or quote the numbers",
+                )
         return BadDataFile(name, f"cannot be read as JSON Lines: {detail or text}", line=line)
     if fmt == "parquet":
         return BadDataFile(name, f"is not a readable Parquet file: {text}")
@@ -256,66 +460,36 @@ def _first_bad_json_line(path: str) -> tuple[int | None, str | None]:
 # -- statistics ---------------------------------------------------------------------------
 
 
-@dataclass
 class _Acc:
-    """Running statistics of one column."""
+    """Running statistics of one column (see :class:`rigml.data._stats.ColumnStats`)."""
 
-    type: str
-    count: int = 0
-    nulls: int = 0
-    min: Any = None
-    max: Any = None
-    total: float = 0.0
-    total_sq: float = 0.0
+    def __init__(self, type: str) -> None:
+        from rigml.data._stats import ColumnStats
+
+        self.type = type
+        self.stats = ColumnStats()
 
     def feed(self, arr: pa.ChunkedArray | pa.Array) -> None:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        n = len(arr)
-        nulls = arr.null_count
-        self.count += n - nulls
-        self.nulls += nulls
-        if n == nulls:
-            return
-        t = arr.type
-        if pa.types.is_dictionary(t):
-            arr = arr.cast(t.value_type)
-            t = arr.type
+        t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
         fam = family(t)
-        if fam in ("int", "float", "bool", "string", "timestamp", "date"):
-            mm = pc.min_max(arr)
-            lo, hi = mm["min"].as_py(), mm["max"].as_py()
-            if fam == "float":
-                lo, hi = _finite_or_none(lo), _finite_or_none(hi)
-            if lo is not None and (self.min is None or lo < self.min):
-                self.min = lo
-            if hi is not None and (self.max is None or hi > self.max):
-                self.max = hi
-        if fam in ("int", "float", "bool"):
-            values = arr.cast(pa.float64())
-            s = pc.sum(values).as_py()
-            sq = pc.sum(pc.multiply(values, values)).as_py()
-            self.total += s or 0.0
-            self.total_sq += sq or 0.0
+        self.stats.feed(arr, fam, numeric=fam in ("int", "float", "bool"))
 
     def to_dict(self, name: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": name, "type": self.type, "nulls": self.nulls}
-        out["min"], out["max"] = _jsonable(self.min), _jsonable(self.max)
-        fam = family(type_from_str(self.type)) if self.type != "null" else "null"
-        if fam in ("int", "float", "bool") and self.count:
-            mean = self.total / self.count
-            var = max(0.0, self.total_sq / self.count - mean * mean)
-            out["mean"] = mean if math.isfinite(mean) else None
-            out["std"] = math.sqrt(var) if math.isfinite(var) else None
+        st = self.stats
+        out: dict[str, Any] = {"name": name, "type": self.type, "nulls": st.nulls}
+        out["min"], out["max"] = _jsonable(st.min), _jsonable(st.max)
+        if family_of(self.type) in ("int", "float", "bool") and st.count:
+            out["mean"] = st.moments.mean_or_none
+            out["std"] = st.moments.std
         return out
 
 
-def _finite_or_none(v: Any) -> Any:
-    return v if v is None or math.isfinite(v) else None
-
-
 def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        f = float(v)
+        return f if math.isfinite(f) else None
     if isinstance(v, datetime | date):
         return v.isoformat()
     if isinstance(v, str) and len(v) > _MAX_TEXT:
@@ -365,7 +539,7 @@ def _csv_schema(path: str, fmt: str, overrides: dict[str, str], block_size: int)
     reader = pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(block_size=block_size),
-        parse_options=pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
+        parse_options=_csv_parse_options(path, fmt),
         convert_options=pcsv.ConvertOptions(
             column_types={k: type_from_str(v) for k, v in overrides.items()}
         ),
@@ -442,7 +616,7 @@ def check_same_columns(files: Sequence[tuple[str, dict[str, Any]]]) -> None:
     groups: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
     for path, meta in sorted(files):
         key = (os.path.dirname(path), meta["format"])
-        cols = {n: family(type_from_str(t)) for n, t in table_schema(meta).items()}
+        cols = {n: family_of(t) for n, t in table_schema(meta).items()}
         if key not in groups:
             groups[key] = (path, cols)
             continue
@@ -491,8 +665,7 @@ def unified_schema(parts: Sequence[TablePart]) -> pa.Schema:
     fields: dict[str, pa.DataType] = {}
     origin: dict[str, str] = {}
     for part in parts:
-        for name, text in table_schema(part.meta).items():
-            t = type_from_str(text)
+        for name, t in part_schema(part).items():
             if name not in fields or pa.types.is_null(fields[name]):
                 fields[name], origin[name] = t, part.label
                 continue
@@ -515,6 +688,28 @@ def unified_schema(parts: Sequence[TablePart]) -> pa.Schema:
     return pa.schema(list(fields.items()))
 
 
+def part_schema(part: TablePart) -> dict[str, pa.DataType]:
+    """``{column: Arrow type}`` of one part; nested types come from the file itself."""
+    out: dict[str, pa.DataType] = {}
+    stored = table_schema(part.meta)
+    try:
+        for name, text in stored.items():
+            out[name] = type_from_str(text)
+        return out
+    except (ValueError, KeyError):
+        pass
+    fmt = part.meta["format"]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(part.path)
+    elif fmt == "jsonl":
+        schema = jsonl_schema(part.path, BLOCK_SIZE, part.label)
+    else:  # CSV types are always simple; unreachable in practice
+        raise BadDataFile(part.label, f"has a column type rigml cannot read back: {stored}")
+    return {f.name: f.type for f in schema if f.name in stored}
+
+
 def table_batches(
     parts: Sequence[TablePart], *, columns: Sequence[str] | None = None
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
@@ -523,7 +718,9 @@ def table_batches(
 
     schema = unified_schema(parts)
     if columns is not None:
-        schema = pa.schema([schema.field(c) for c in columns if c in schema.names])
+        picked = [schema.field(c) for c in columns if c in schema.names]
+        # no wanted column at all: keep one anyway, so that batches still count their rows
+        schema = pa.schema(picked or list(schema)[:1])
     for part in parts:
         fmt = part.meta["format"]
         for batch in batches(

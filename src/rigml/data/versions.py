@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from rigml.errors import (
     BadDataFile,
+    Conflict,
     DataChanged,
     DatasetNotFound,
     EmptyDataset,
@@ -146,6 +147,21 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_manifest_path(path: str) -> str:
+    """A path inside a version: relative, ``/``-separated, no empty, ``.`` or ``..`` part.
+
+    Raises:
+        InvalidInput: the path could escape the folder it is checked out to.
+    """
+    parts = path.split("/") if isinstance(path, str) else [""]
+    if not path or path.startswith("/") or "\0" in path or any(p in ("", ".", "..") for p in parts):
+        raise InvalidInput(
+            f"unsafe path in a dataset manifest: {path!r}",
+            hint="manifest paths are relative, without '.', '..' or empty parts",
+        )
+    return path
+
+
 def parse_ref(ref: str) -> tuple[str, str]:
     """``NAME[@VERSION]`` into ``(name, selector)``; the selector defaults to ``latest``."""
     if not isinstance(ref, str) or not ref:
@@ -186,6 +202,8 @@ def _resolve(conn: Connection, name: str, sel: str) -> VersionInfo:
         number = _latest_number(conn, ds_id)
     elif re.fullmatch(r"v?\d+", sel):
         number = int(sel.lstrip("v"))
+        if number > 2**62:  # more than any database integer holds: no such version
+            number = None
     else:
         vid = conn.execute(
             select(dataset_tags.c.version_id).where(
@@ -366,6 +384,11 @@ def tag(lab: Lab, ref: str, tag_name: str, *, delete: bool = False) -> VersionIn
 
         def drop(conn: Connection) -> VersionInfo:
             info = _resolve(conn, name, tag_name)
+            if "@" in ref and _resolve(conn, name, sel).id != info.id:
+                raise Conflict(
+                    f"tag {tag_name!r} points at {info.ref}, not at {ref}; nothing was removed",
+                    hint=f"rig data tag {info.ref} {tag_name} --delete",
+                )
             conn.execute(
                 sql_delete(dataset_tags).where(
                     dataset_tags.c.version_id == info.id, dataset_tags.c.tag == tag_name
@@ -438,6 +461,15 @@ class _Found:
 
 
 def _scan(root: Path, skip: Path | None) -> tuple[str, list[_Found]]:
+    """Every regular file under ``root`` (symbolic links to files and folders are followed).
+
+    Raises:
+        BadDataFile: a broken link, a link looping back to a folder above it, a FIFO, socket
+            or device (never left out silently), or a folder that cannot be read.
+        EmptyDataset: no file at all.
+    """
+    import stat as st_mod
+
     from rigml.data._stat_cache import Stat
 
     try:
@@ -446,12 +478,16 @@ def _scan(root: Path, skip: Path | None) -> tuple[str, list[_Found]]:
         raise BadDataFile(str(root), "does not exist", hint="check the path") from exc
     except PermissionError as exc:
         raise BadDataFile(str(root), "cannot be read: permission denied") from exc
-    if not os.path.isdir(root):
+    if not st_mod.S_ISDIR(st.st_mode):
+        if not st_mod.S_ISREG(st.st_mode):
+            raise _special(str(root))
         return "file", [_Found(root.name, str(root), Stat.of(st))]
     found: list[_Found] = []
-    stack = [(str(root), "")]
+    stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [
+        (str(root), "", frozenset({(st.st_dev, st.st_ino)}))
+    ]
     while stack:
-        folder, prefix = stack.pop()
+        folder, prefix, above = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except FileNotFoundError as exc:
@@ -463,27 +499,42 @@ def _scan(root: Path, skip: Path | None) -> tuple[str, list[_Found]]:
             try:
                 if e.is_dir(follow_symlinks=False):
                     if skip is None or Path(e.path) != skip:
-                        stack.append((e.path, rel + "/"))
+                        dst = e.stat(follow_symlinks=False)
+                        stack.append((e.path, rel + "/", above | {(dst.st_dev, dst.st_ino)}))
                     continue
-                est = e.stat()  # follows a symlink to a file
+                est = e.stat()  # follows a symbolic link
             except FileNotFoundError as exc:
                 if e.is_symlink():
                     raise BadDataFile(e.path, "is a broken symbolic link") from exc
                 raise DataChanged(e.path, "vanished") from exc
             except PermissionError as exc:
                 raise BadDataFile(e.path, "cannot be read: permission denied") from exc
-            if not os.path.isdir(e.path) and _is_regular(est):
+            if st_mod.S_ISREG(est.st_mode):
                 found.append(_Found(rel, e.path, Stat.of(est)))
+            elif st_mod.S_ISDIR(est.st_mode):  # a symbolic link to a folder
+                key = (est.st_dev, est.st_ino)
+                if key in above:
+                    raise BadDataFile(
+                        e.path,
+                        "is a symbolic link to a folder that contains it (a loop)",
+                        hint="remove the link, or add the folder it points to",
+                    )
+                if skip is None or Path(os.path.realpath(e.path)) != skip:
+                    stack.append((e.path, rel + "/", above | {key}))
+            else:
+                raise _special(e.path)
     if not found:
         raise EmptyDataset(str(root))
     found.sort(key=lambda f: f.rel)
     return "folder", found
 
 
-def _is_regular(st: os.stat_result) -> bool:
-    import stat as st_mod
-
-    return st_mod.S_ISREG(st.st_mode)
+def _special(path: str) -> BadDataFile:
+    return BadDataFile(
+        path,
+        "is not a regular file (a FIFO, socket or device) and cannot be versioned",
+        hint="move it out of the folder, or add the files beside it one by one",
+    )
 
 
 def fingerprint(entries: list[tuple[str, str, int]]) -> str:
@@ -602,16 +653,7 @@ def _hash_and_stage(
             f.digest = digest
             done[0] += f.stat.size
             return
-        digest = _hashing.hash_path(f.abs, f.stat.size)
-        try:
-            now = os.stat(f.abs)
-        except FileNotFoundError as exc:
-            raise DataChanged(f.abs, "vanished") from exc
-        if (now.st_size, now.st_mtime_ns) != (f.stat.size, f.stat.mtime_ns):
-            raise DataChanged(f.abs, "changed")
-        if not stager.exists(digest):
-            stager.stage(f.abs, digest, now)
-        f.digest = digest
+        f.digest = stager.stage_file(f.abs, f.stat.size, f.stat.mtime_ns)
         done[0] += f.stat.size
 
     _hashing.parallel_map(one, todo, workers=workers, on_done=on_done)
@@ -682,10 +724,15 @@ def _known_tabular(lab: Lab, digests: set[str]) -> dict[str, dict[str, Any]]:
 
 @contextlib.contextmanager
 def data_lock(lab: Lab) -> Iterator[None]:
-    """The lab's data lock: adds commit under it and ``gc`` deletes under it."""
-    from filelock import FileLock
+    """The lab's objects lock (:func:`rigml.store.locks.objects_lock`): adds commit under it,
+    ``gc`` and run deletion delete under it.
 
-    with FileLock(str(lab.path / "data.lock"), timeout=600):
+    Raises:
+        LabBusy: another process held it too long.
+    """
+    from rigml.store.locks import objects_lock
+
+    with objects_lock(lab.path):
         yield
 
 
@@ -703,6 +750,8 @@ def _register(
 
     from rigml.data import _hashing
 
+    for f in found:
+        check_manifest_path(f.rel)
     manifest = [(f.rel, f.digest or "", f.stat.size) for f in found]
     fp = fingerprint(manifest)
     staged = {f.digest for f in found if f.digest and stager.has(f.digest)}
@@ -756,12 +805,16 @@ def _insert_version(
     ds_id = _dataset_id(conn, name)
     dv = dataset_versions
     latest = conn.execute(
-        select(dv.c.id, dv.c.version, dv.c.fingerprint)
+        select(dv.c.id, dv.c.version, dv.c.fingerprint, dv.c.kind)
         .where(dv.c.dataset_id == ds_id)
         .order_by(dv.c.version.desc())
         .limit(1)
     ).first()
-    if latest is not None and latest.fingerprint == base["fingerprint"]:
+    if (
+        latest is not None
+        and latest.fingerprint == base["fingerprint"]
+        and latest.kind == base["kind"]  # a file, then a folder holding it, differ
+    ):
         return latest.version, latest.id, False
     added = removed = changed = 0
     if latest is not None:

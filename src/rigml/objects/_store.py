@@ -126,7 +126,7 @@ class ObjectStore:
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` once and return its digest."""
         digest = hash_bytes(data)
-        if self.exists(digest):
+        if self._touch(digest):
             return digest
         if self.is_local:
             with self._local_temp() as (tmp, fh):
@@ -146,7 +146,7 @@ class ObjectStore:
         src = os.fspath(path)
         size = os.path.getsize(src)
         digest = hash_file(src)
-        if self.exists(digest):
+        if self._touch(digest):
             return digest, size
         if self.is_local:
             with self._local_temp() as (tmp, fh), open(src, "rb") as sfh:
@@ -159,12 +159,26 @@ class ObjectStore:
             self._fs.put_file(src, self._remote_path(digest))
         return digest, size
 
+    def _touch(self, digest: str) -> bool:
+        """True when the object exists; a local one gets a fresh mtime, so that a gc's grace
+        period protects content a writer is about to reference again."""
+        if not self.is_local:
+            return self.exists(digest)
+        try:
+            os.utime(self._local_path(digest))
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # an object owned by another user: exists, cannot touch
+            return True
+        return True
+
     @contextlib.contextmanager
     def _local_temp(self) -> Iterator[tuple[str, IO[bytes]]]:
         tmp_dir = self.root / "tmp"
         with _os_errors(str(self.root)):
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+            # the writer's pid in the name: `rig data gc` leaves a live writer's files alone
+            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=f"put-{os.getpid()}-")
         try:
             with _os_errors(str(self.root)), os.fdopen(fd, "wb") as fh:
                 yield tmp, fh
@@ -194,6 +208,33 @@ class ObjectStore:
                 return self._local_path(digest).stat().st_size
             return int(self._fs.size(self._remote_path(digest)))
 
+    def modified(self, digest: str) -> float | None:
+        """When the object was last written (epoch seconds), or None when the store does
+        not say. Remote stores answer from ``fs.info`` (``LastModified``, ``mtime``...)."""
+        import datetime as dt
+
+        with self._missing(digest):
+            if self.is_local:
+                return self._local_path(digest).stat().st_mtime
+            info = self._fs.info(self._remote_path(digest))
+        for key in ("LastModified", "last_modified", "mtime", "updated", "modified", "created"):
+            value = info.get(key)
+            if isinstance(value, int | float):
+                return float(value)
+            if isinstance(value, dt.datetime):
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=dt.UTC)
+                return value.timestamp()
+            if isinstance(value, str):
+                try:
+                    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=dt.UTC)
+                return parsed.timestamp()
+        return None
+
     def get_bytes(self, digest: str) -> bytes:
         """The content of an object, verified against its digest."""
         with self._missing(digest):
@@ -211,7 +252,9 @@ class ObjectStore:
         dest_path = Path(dest)
         with _os_errors(str(dest_path.parent)):
             dest_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest_path.parent, prefix=f".{dest_path.name}.")
+            # 0666 less the umask, as any new file (mkstemp would give 0600)
+            tmp = str(dest_path.parent / f".{dest_path.name}.{os.urandom(6).hex()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             h = _hasher()
             with (

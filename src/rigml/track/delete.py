@@ -79,11 +79,16 @@ def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
         conn.execute(delete(runs).where(runs.c.id.in_(ids)))
         return candidates
 
+    from rigml.store.locks import objects_lock
+
     candidates = lab.store.transact(write)
-    with lab.store.read() as conn:
-        still_used = referenced(conn, candidates) if candidates else set()
-    freed = 0
-    doomed = candidates - still_used
-    for digest in doomed:
-        freed += lab.objects.delete(digest)
+    # under the objects lock: a dataset add that reuses one of these objects either has
+    # registered its version already (so the object is referenced) or will find it missing
+    with objects_lock(lab.path):
+        with lab.store.read() as conn:
+            still_used = referenced(conn, candidates) if candidates else set()
+        freed = 0
+        doomed = candidates - still_used
+        for digest in doomed:
+            freed += lab.objects.delete(digest)
     return DeleteReport(ids, len(doomed), len(candidates & still_used), freed)
