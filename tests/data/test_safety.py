@@ -82,8 +82,9 @@ def test_storing_existing_content_refreshes_it_for_the_gc_grace(lab) -> None:
     assert plan.objects == [] and plan.young == 1
 
 
-def test_gc_leaves_temp_files_of_a_live_add_alone(lab) -> None:
-    tmp = lab.objects.root / "tmp"
+@pytest.mark.parametrize("prefix", ["", "ab"], ids=["tmp", "tmp/ab (small files)"])
+def test_gc_leaves_temp_files_of_a_live_add_alone(lab, prefix: str) -> None:
+    tmp = lab.objects.root / "tmp" / prefix
     tmp.mkdir(parents=True, exist_ok=True)
     live = Path(_hashing.temp_name(tmp, "add"))  # this process: alive
     dead_pid = subprocess.run(

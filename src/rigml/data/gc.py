@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,7 +81,7 @@ def plan_gc(lab: Lab, *, grace_s: float = GRACE_S) -> GcPlan:
     if lab.objects.is_local and (lab.objects.root / "tmp").is_dir():
         from rigml.data._hashing import temp_owner_alive
 
-        for entry in os.scandir(lab.objects.root / "tmp"):
+        for entry in _temp_files(lab.objects.root / "tmp"):
             try:
                 st = entry.stat()
             except FileNotFoundError:
@@ -88,6 +90,15 @@ def plan_gc(lab: Lab, *, grace_s: float = GRACE_S) -> GcPlan:
                 temps.append(entry.path)
                 size += st.st_size
     return GcPlan(doomed, size, n_used, young, temps)
+
+
+def _temp_files(tmp: Path) -> Iterator[os.DirEntry[str]]:
+    """Files in ``tmp`` and in its one level of sub-folders (small files stage by prefix)."""
+    for entry in os.scandir(tmp):
+        if entry.is_dir(follow_symlinks=False):
+            yield from (e for e in os.scandir(entry.path) if e.is_file(follow_symlinks=False))
+        elif entry.is_file(follow_symlinks=False):
+            yield entry
 
 
 def collect(lab: Lab, plan: GcPlan) -> GcReport:
