@@ -286,31 +286,39 @@ class EmptyDataset(BadDataFile):
 
 
 class InvalidWorkload(InvalidInput):
-    def __init__(self, where: str, problem: str, *, hint: str | None = None) -> None:
-        super().__init__(
-            f"workload {where}: {problem}",
-            hint=hint
-            or "write FAMILY[:FREQUENCY[:MODEL,...]], e.g. -w lora-finetune:weekly:llama-3.1-8b; "
-            "`rig plan --families` lists the families",
+    def __init__(
+        self, where: str, problem: str, *, hint: str | None = None, file: bool = False
+    ) -> None:
+        default = (
+            "see the file format in `rig plan --help` (workloads: a list of {family, "
+            "frequency, hours, models}); `rig plan --families` lists the families"
+            if file
+            else "write FAMILY[:FREQUENCY[:MODEL,...[:HOURS]]], e.g. "
+            "-w lora-finetune:weekly:llama-3.1-8b; `rig plan --families` lists the families"
         )
+        super().__init__(f"workload {where}: {problem}", hint=hint or default)
         self.where, self.problem = where, problem
 
 
 class InvalidPrices(InvalidInput):
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(
-            f"price file {where}: {problem}",
-            hint="each figure needs a non-negative number, a source and an as_of date "
-            "(YYYY-MM-DD); `rig cost prices --json` prints the shipped catalogue to copy",
+    def __init__(self, where: str, problem: str, *, what: str = "price file") -> None:
+        hint = (
+            "each region needs a code, g_per_kwh from 0 to 5000, a source and an as_of date; "
+            "`rig cost grid --json` prints the shipped table to copy"
+            if what == "grid file"
+            else "each figure needs a non-negative number, a source and an as_of date "
+            "(YYYY-MM-DD); `rig cost prices --json` prints the shipped catalogue to copy"
         )
-        self.where, self.problem = where, problem
+        super().__init__(f"{what} {where}: {problem}", hint=hint)
+        self.where, self.problem, self.what = where, problem, what
 
 
 class InvalidAssumption(InvalidInput):
-    def __init__(self, name: str, value: object, expected: str) -> None:
+    def __init__(self, name: str, value: object, expected: str, *, hint: str | None = None) -> None:
+        shown = "nothing" if value is None else repr(value)
         super().__init__(
-            f"{name} must be {expected}, got {value!r}",
-            hint=f"give a {name} {expected}",
+            f"{name} must be {expected}, got {shown}",
+            hint=hint or f"pass a value for the {name} that is {expected}",
         )
         self.name, self.value = name, value
 

@@ -124,3 +124,36 @@ def test_usage_json(capsys, tmp_path: Path, monkeypatch) -> None:
     assert code == 0 and "1 runs since" in out
     code, _, err = rig(capsys, "cost", "usage", "--region", "Atlantis")
     assert code == 1 and "no grid intensity" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gpu", "H100 SXM"], "no purchase price for the H100 SXM"),
+        (["--gpu", "RTX 4090", "--years", "1e5"], "years must be above 0 and at most 15"),
+        (["--gpu", "RTX 4090", "--owned", "--price", "900"], "left out with --owned"),
+        (["--gpu", "RTX 4090", "--chart", "/proc/x/cost.png"], "cannot write /proc/x/cost.png"),
+    ],
+)
+def test_more_bad_input_is_explained(capsys, args: list[str], message: str) -> None:
+    if "--chart" in args:
+        pytest.importorskip("matplotlib")
+    code, _, err = rig(capsys, "cost", *args)
+    flat = " ".join(err.split())
+    assert code in (1, 2) and message in flat, flat
+    assert "Traceback" not in err and "unexpected" not in flat
+
+
+def test_usage_refuses_bad_flags_and_hints_on_an_empty_lab(capsys, tmp_path, monkeypatch) -> None:
+    from rigml.lab import init_lab
+
+    lab, _ = init_lab(tmp_path / "lab")
+    lab.close()
+    monkeypatch.setenv("RIG_LAB", str(tmp_path / "lab"))
+    code, _, err = rig(capsys, "cost", "usage", "--limit", "-1")
+    assert code == 2 and "--limit must be 0 or more" in err
+    code, _, err = rig(capsys, "cost", "usage", "--since", "2999-01-01")
+    assert code == 2 and "in the future" in err
+    code, out, err = rig(capsys, "cost", "usage", "--since", "30D", "--gpu", "RTX 4090")
+    assert code == 0, err
+    assert "no tracked runs" in " ".join(out.split())

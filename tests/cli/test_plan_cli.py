@@ -96,10 +96,53 @@ def test_interactive_answers(capsys, monkeypatch) -> None:
 
     from rigml.cli._app import app
 
-    answers = "\n".join(["", "daily", "", "", "", "often", "weekly", ""]) + "\n"
+    # api-first skipped; coding-assistant daily, 6 h, default models; three skipped;
+    # lora-finetune: a bad frequency, then weekly, default hours, another model; one skipped
+    answers = ["", "daily", "6", "", "", "", "", "often", "weekly", "", "qwen2.5-7b", ""]
+    answers = "\n".join(answers) + "\n"
     result = CliRunner().invoke(app, ["plan", "-i", "--json"], input=answers)
     assert result.exit_code == 0, result.output
     payload = result.output[result.output.index("{") :]
-    names = [w["workload"]["family"] for w in json.loads(payload)["workloads"]]
-    assert names == ["coding-assistant", "lora-finetune"]
+    loads = [w["workload"] for w in json.loads(payload)["workloads"]]
+    assert [w["family"] for w in loads] == ["coding-assistant", "lora-finetune"]
+    assert loads[0]["hours_per_run"] == 6 and loads[1]["hours_per_run"] == 6
+    assert [m["model"] for m in loads[1]["models"]] == ["qwen2.5-7b"]
     assert "cannot read frequency" in result.output
+
+
+def test_plan_output_that_cannot_be_written_is_explained(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
+    code, _, err = rig(capsys, "plan", "-w", "api-first", "-o", "/proc/x/plan.md")
+    flat = " ".join(err.split())
+    assert code == 2 and "cannot write /proc/x/plan.md" in flat and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--months", "-3"], "months must be a whole number from 1 to 36"),
+        (["--years", "1e5"], "years must be above 0 and at most 15"),
+        (["--electricity", "-1"], "electricity price must be at least 0"),
+    ],
+)
+def test_plan_refuses_impossible_settings(capsys, monkeypatch, args, message) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
+    code, _, err = rig(capsys, "plan", "-w", "api-first", *args)
+    assert code == 2 and message in " ".join(err.split())
+
+
+def test_months_flag_wins_over_the_file_and_electricity_is_used(
+    capsys, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
+    f = tmp_path / "w.json"
+    f.write_text(json.dumps({"horizon_months": 12, "workloads": [{"family": "api-first"}]}))
+    code, out, err = rig(
+        capsys, "plan", "-f", str(f), "--months", "3", "--electricity", "0.31", "--json"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["horizon_months"] == 3
+    assert any("$0.31/kWh" in a for a in data["assumptions"])
+    code, out, _ = rig(capsys, "plan", "-f", str(f), "--json")
+    assert json.loads(out)["horizon_months"] == 12

@@ -42,6 +42,12 @@ def test_codecarbon_fills_regions_we_do_not_ship() -> None:
     assert g.code == "PRT" and 0 < g.g_per_kwh < 1000 and "CodeCarbon" in g.source
 
 
+@pytest.mark.parametrize("name", ["PT", "pt", "Portugal", "portugal"])
+def test_codecarbon_takes_two_letter_codes_and_names(name: str) -> None:
+    pytest.importorskip("codecarbon")
+    assert intensity(name).code == "PRT"
+
+
 def test_a_user_grid_file(tmp_path: Path) -> None:
     f = tmp_path / "grid.json"
     f.write_text(

@@ -66,7 +66,7 @@ def test_gaps_are_not_bridged_and_uncovered_time_uses_the_mean(lab, make_run) ->
     assert e.coverage == pytest.approx(20 / 1000)
     assert e.mean_gpu_w == pytest.approx(200.0)
     assert e.gpu_kwh == pytest.approx(200.0 * 1000 / 3.6e6)  # the rest filled at the mean
-    assert "rest at the measured mean" in e.note
+    assert "the rest at each GPU's measured mean" in e.note
 
 
 def test_runs_without_power_fall_back_and_say_so(lab, make_run) -> None:
@@ -94,3 +94,52 @@ def test_power_draw_prefers_measured_then_nvml_then_catalogue(lab, make_run, rtx
     other = power_draw(catalogue.gpu("RTX 5090"), lab=lab, powercap=Path("/nonexistent"))
     assert other.gpu_source == "catalogue" and other.gpu_w == 575.0
     assert any("not measured here" in n for n in other.notes)
+
+
+def test_samples_every_61_seconds_are_integrated(lab, make_run) -> None:
+    power = [(float(t), 250.0) for t in range(0, 610, 61)]
+    rid = make_run(lab, start=time.time() - 5000, seconds=610, power=power)
+    e = run_energies(lab, list_runs(lab))[rid]
+    assert e.coverage == pytest.approx(549 / 610) and e.gpu_kwh == pytest.approx(
+        250.0 * 610 / 3.6e6
+    )
+
+
+def test_a_single_sample_counts_its_value_over_the_run(lab, make_run) -> None:
+    rid = make_run(lab, start=time.time() - 5000, seconds=3600, power=[(10.0, 300.0)])
+    e = run_energies(lab, list_runs(lab))[rid]
+    assert e.source == "measured" and e.points == 1
+    assert e.gpu_kwh == pytest.approx(0.3)  # 300 W for an hour, not 0
+    assert "too sparse" in e.note and "mean of their samples" in e.note
+
+
+def test_several_gpus_fill_their_own_uncovered_time(lab) -> None:
+    """GPU 0 sampled the whole run at 300 W, GPU 1 only its first 10 % at 100 W."""
+    from .conftest import add_run
+
+    t0 = time.time() - 9000
+    rid = add_run(lab, start=t0, seconds=1000, power=[(float(t), 300.0) for t in range(0, 1001, 5)])
+    from rigml.track._writer import write_points
+
+    pts = [("sys/gpu1/power_w", i, t0 + t, 100.0) for i, t in enumerate(range(0, 101, 5))]
+    lab.store.transact(lambda c: write_points(c, rid, pts, t0 + 1000))
+    e = run_energies(lab, list_runs(lab))[rid]
+    # each GPU at its own mean over the whole run: 300 W + 100 W for 1000 s
+    assert e.gpu_kwh == pytest.approx((300.0 + 100.0) * 1000 / 3.6e6)
+    assert e.coverage == pytest.approx((1000 + 100) / 2000)
+
+
+def test_power_draw_reads_rapl_and_labels_it_idle(tmp_path: Path) -> None:
+    """A fake powercap tree: two packages and a psys zone that already contains them."""
+    zones = {"intel-rapl:0": "package-0", "intel-rapl:1": "package-1", "intel-rapl:2": "psys"}
+    for z, name in zones.items():
+        (tmp_path / z).mkdir()
+        (tmp_path / z / "energy_uj").write_text("0\n")
+        (tmp_path / z / "name").write_text(name + "\n")
+    p = power_draw(catalogue.gpu("RTX 4090"), powercap=tmp_path)
+    assert p.rest_source == "measured-idle"
+    assert any("idle, measured now" in n and "psys" in n for n in p.notes)
+    from rigml.plan.energy import RaplReading
+
+    assert RaplReading({"package-0": 20.0, "psys": 35.0}, 0.25).total_w == 35.0
+    assert RaplReading({"package-0": 20.0, "package-1": 10.0}, 0.25).total_w == 30.0

@@ -27,13 +27,15 @@ def test_break_even_is_purchase_over_monthly_saving(monkeypatch: pytest.MonkeyPa
     )
     hours = 0.5 * HOURS_PER_MONTH
     assert r.hours_per_month == pytest.approx(hours)
-    assert r.purchase_usd == 1599 and r.local_gpu == "RTX 4090"
+    assert r.purchase_usd == 2200 and r.local_gpu == "RTX 4090"
+    assert "street price $2,200 (an estimate)" in r.purchase_source
+    assert "MSRP $1,599" in r.purchase_source
     energy = (450 + 100) / 1000 * hours * 0.2
     assert r.local_energy_monthly_usd == pytest.approx(energy)
     assert r.offer is not None and catalogue.gpu(r.offer.gpu).vram_bytes >= 24e9
     cloud = r.offer.usd_per_hour * hours
-    assert r.break_even_month == pytest.approx(1599 / (cloud - energy))
-    assert r.local_cumulative[0] == 1599 and r.cloud_cumulative[0] == 0
+    assert r.break_even_month == pytest.approx(2200 / (cloud - energy))
+    assert r.local_cumulative[0] == 2200 and r.cloud_cumulative[0] == 0
     assert len(r.months) == 37 and "pays off" in r.conclusion
     assert any("catalogue board power" in a for a in r.assumptions)
     assert "days old" in r.prices_line

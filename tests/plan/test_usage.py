@@ -32,8 +32,11 @@ def test_measured_and_fallback_runs(any_lab, make_run) -> None:
     assert b.energy.source == "catalogue" and b.energy.gpu_kwh == pytest.approx(0.225)
     assert r.measured_runs == 1 and r.fallback_runs == 1
     assert any("logged no GPU power" in n and "catalogue" in n for n in r.notes)
-    hourly_hw = 1599 / (3 * 8760)
-    assert m.local_usd == pytest.approx(0.5 * 0.25 + hourly_hw)
+    # depreciation over the 30-day window (street price), spread by hours: 1 h of 1.5 h
+    window = 2200 / 36 * (30 * 24 / 730)
+    assert r.depreciation_usd == pytest.approx(window) and not r.owned
+    assert m.local_usd == pytest.approx(0.5 * 0.25 + window / 1.5)
+    assert r.local_usd == pytest.approx(sum(c.energy.kwh for c in r.runs) * 0.25 + window)
     assert r.offer is not None and m.cloud_usd == pytest.approx(r.offer.usd_per_hour)
     assert m.co2e_g == pytest.approx(0.5 * 56)
     assert r.co2e_g == pytest.approx(sum(c.co2e_g for c in r.runs))
@@ -49,9 +52,32 @@ def test_no_gpu_anywhere_means_no_cloud_figure(lab, make_run) -> None:
 
 def test_since_forms() -> None:
     assert parse_since("2d", now=1_000_000.0) == 1_000_000.0 - 2 * 86400
+    assert parse_since("30D", now=1_000_000.0) == parse_since("30d", now=1_000_000.0)
     assert parse_since("2025-06-01") > 0
     with pytest.raises(InvalidInput, match="--since"):
         parse_since("last tuesday")
+    with pytest.raises(InvalidInput, match="in the future"):
+        parse_since("2999-01-01")
+
+
+def test_depreciation_is_charged_over_the_window_not_the_run_hours(lab, make_run) -> None:
+    """One 6-minute run in 30 days still owes a month of a bought GPU's depreciation."""
+    now = time.time()
+    make_run(lab, start=now - 3600, seconds=360)
+    r = usage(lab, since="30d", gpu="RTX 4090", purchase_usd=3600, years=3, now=now)
+    month = 3600 / 36
+    assert r.depreciation_usd == pytest.approx(month * 720 / 730)
+    assert r.runs[0].local_usd == pytest.approx(
+        r.runs[0].energy.kwh * r.electricity_usd_per_kwh + month * 720 / 730
+    )
+
+
+def test_this_machines_gpu_is_owned_as_in_tco(lab, make_run, rtx4090) -> None:
+    make_run(lab, start=time.time() - 3600, seconds=360)
+    r = usage(lab, since="30d")
+    assert r.owned and r.local_gpu == "RTX 4090" and r.depreciation_usd == 0
+    assert r.local_usd == pytest.approx(r.kwh * r.electricity_usd_per_kwh)
+    assert any("already owned" in n for n in r.notes)
 
 
 def test_thousands_of_runs_with_big_power_histories(any_lab) -> None:
@@ -142,4 +168,8 @@ def test_usage_while_runs_are_logging(lab, make_run) -> None:
         t.join()
         run.end()
     assert all(len(r.runs) == 2 for r in reports)
-    assert all(r.kwh >= 0 for r in reports)
+    for r in reports:
+        done = next(c for c in r.runs if c.status == "finished")
+        assert done.energy.gpu_kwh == pytest.approx(100.0 * 100 / 3.6e6)
+        live = next(c for c in r.runs if c.run_id == run.id)
+        assert live.energy.gpu_kwh > 0  # measured once its points land, else board power

@@ -29,7 +29,8 @@ def test_flags_take_family_defaults() -> None:
         ("lora-finetune:-2/week", "above 0"),
         ("lora-finetune:-3", "above 0"),
         ("lora-finetune:often", "cannot read frequency"),
-        ("a:b:c:d", "expected FAMILY"),
+        ("a:b:c:d:e", "expected FAMILY"),
+        ("lora-finetune:weekly::many", "hours per run must be a number"),
         ("large-training:5/day", "more than a month has"),
     ],
 )
@@ -82,11 +83,37 @@ def test_a_yaml_file(tmp_path: Path) -> None:
         ("workloads: {a: 1}\n", "expected a list"),
         ("workloads:\n  - {family: api-first}\nhorizon_months: 99\n", "horizon_months"),
         ("workloads: [\n", "not valid YAML"),
+        (
+            "workloads:\n  - {family: lora-finetune, "
+            "models: [{model: llama-3.1-8b, tsak: qlora}]}\n",
+            r"models\[0\]: unknown model settings \['tsak'\]",
+        ),
     ],
 )
 def test_bad_files(tmp_path: Path, body: str, match: str) -> None:
     pytest.importorskip("yaml")
     f = tmp_path / "w.yaml"
     f.write_text(body)
-    with pytest.raises(InvalidWorkload, match=match):
+    with pytest.raises(InvalidWorkload, match=match) as e:
         load_workloads(f)
+    if "unknown family" not in match:  # a file's errors hint at the file format, not -w
+        assert "-w " not in (e.value.hint or "")
+
+
+def test_model_setting_typo_suggests_the_field(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    f = tmp_path / "w.yaml"
+    f.write_text(
+        "workloads:\n  - {family: quantised-llm, models: [{model: llama-3.1-8b, qaunt: Q4_K_M}]}\n"
+    )
+    with pytest.raises(InvalidWorkload) as e:
+        load_workloads(f)
+    assert "qaunt -> quant" in (e.value.hint or "")
+
+
+def test_hours_from_a_flag_and_daily_is_one_a_day() -> None:
+    w = parse_flag("lora-finetune:weekly::8")
+    assert w.hours_per_run == 8 and w.models == parse_flag("lora-finetune").models
+    assert parse_flag("lora-finetune:weekly:llama-3.1-8b:2.5h").hours_per_run == 2.5
+    daily, one = parse_flag("quantised-llm:daily"), parse_flag("quantised-llm:1/day")
+    assert daily.runs_per_month == one.runs_per_month == 21

@@ -41,7 +41,7 @@ def cost(
     price: float | None = typer.Option(None, "--price", help="Its purchase price, USD."),
     owned: bool = typer.Option(False, "--owned", help="Already bought: count no purchase."),
     extra: float = typer.Option(0.0, "--extra", help="Other purchases with it (USD)."),
-    years: float = typer.Option(3.0, "--years", help="Depreciation period in years."),
+    years: float = typer.Option(3.0, "--years", help="Depreciation period in years (<= 15)."),
     hours: float | None = typer.Option(None, "--hours", help="Hours a month it runs."),
     utilisation: float | None = typer.Option(
         None, "--utilisation", "-u", help="Share of the month it runs (0-1) [default: 0.25]."
@@ -178,8 +178,13 @@ def usage_cmd(
 ) -> None:
     """What the lab's tracked runs cost here, would have cost in the cloud, and emitted."""
     from rigml.cli import _state, _ui
+    from rigml.errors import InvalidInput
     from rigml.plan.usage import usage
 
+    if limit < 0:
+        raise InvalidInput(
+            f"--limit must be 0 or more runs, got {limit}", hint="e.g. --limit 20, or 0 for totals"
+        )
     lab = _state.open_lab()
     report = usage(
         lab,
@@ -230,6 +235,14 @@ def _render_usage(r: UsageReport, limit: int) -> None:
         f"{_usd(r.cloud_usd)} ({escape(cloud)}), {r.co2e_g / 1000:,.2f} kg CO2e at "
         f"{r.grid.g_per_kwh:g} g/kWh ({escape(r.grid.name)}, {r.grid.year})"
     )
+    if not r.runs:
+        _ui.write(
+            f"no tracked runs started since {_ui.when(r.since)}: track work with "
+            "`rigml.track.start_run(...)` in your script (`rig runs` lists them), or widen "
+            "--since (e.g. 90d)",
+            markup=False,
+            soft_wrap=True,
+        )
     for n in r.notes:
         _ui.write(f"  • {escape(n)}", soft_wrap=True)
     _ui.write(f"[dim]grid: {escape(r.grid.source)}[/]", soft_wrap=True)

@@ -17,13 +17,31 @@ def plan(
         [],
         "--workload",
         "-w",
-        help="FAMILY[:FREQUENCY[:MODEL,...]], e.g. lora-finetune:weekly:llama-3.1-8b "
-        "(repeat; see --families).",
+        help="FAMILY[:FREQUENCY[:MODEL,...[:HOURS]]], e.g. lora-finetune:weekly:llama-3.1-8b:6 "
+        "(HOURS per run; repeat; see --families). daily and N/day count working days.",
     ),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Workloads file (YAML/JSON)."),
-    interactive: bool = typer.Option(False, "--interactive", "-i", help="Ask for each family."),
-    horizon: int = typer.Option(6, "--months", help="Months the plan covers."),
-    years: float = typer.Option(3.0, "--years", help="Depreciation period of hardware."),
+    file: Path | None = typer.Option(
+        None,
+        "--file",
+        "-f",
+        help="Workloads file (YAML/JSON): horizon_months, and workloads: a list of {family, "
+        "frequency, hours, models, name}; a model is a name or {model: NAME, task, quant, "
+        "context...} with `rig fit` settings.",
+    ),
+    interactive: bool = typer.Option(
+        False, "--interactive", "-i", help="Ask for each family: frequency, hours, models."
+    ),
+    horizon: int | None = typer.Option(
+        None, "--months", help="Months the plan covers, 1-36 [default: the file's, else 6]."
+    ),
+    years: float = typer.Option(3.0, "--years", help="Depreciation period of hardware (<= 15)."),
+    electricity: float | None = typer.Option(None, "--electricity", help="USD per kWh."),
+    storage: float | None = typer.Option(
+        None, "--storage-gb", help="Cloud storage kept all month (GB) [default: as rig cost, 200]."
+    ),
+    egress: float | None = typer.Option(
+        None, "--egress-gb", help="Cloud egress a month (GB) [default: as rig cost, 50]."
+    ),
     prices: Path | None = typer.Option(None, "--prices", help="Price file on top."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan (Markdown)."),
     explain: bool = typer.Option(False, "--explain", help="Print the decision rules and exit."),
@@ -32,7 +50,8 @@ def plan(
 ) -> None:
     """For each workload: can this machine do it, its bottlenecks, the decision and its rule.
 
-    Uses `rig machine`, the fit planner and the findings `rig watch` recorded in this lab.
+    Uses `rig machine`, the fit planner, the findings `rig watch` recorded in this lab and
+    the lab's tracked run hours (when there is a lab).
     """
     from rigml.cli import _state, _ui
     from rigml.errors import InvalidWorkload, RigError
@@ -45,9 +64,11 @@ def plan(
     from rigml.plan.workloads import load_workloads, parse_flag
 
     chosen: list[Workload] = []
+    months = horizon
     if file is not None:
-        loaded, horizon = load_workloads(file)
+        loaded, file_horizon = load_workloads(file)
         chosen.extend(loaded)
+        months = horizon if horizon is not None else file_horizon  # the flag wins
     chosen.extend(parse_flag(w) for w in workload)
     if interactive:
         chosen.extend(_ask())
@@ -62,14 +83,21 @@ def plan(
         lab = _state.open_lab()
     except RigError:
         lab = None  # no lab: no recorded findings, the plan says so
-    result = make_plan(chosen, lab=lab, prices_path=prices, horizon_months=horizon, years=years)
+    result = make_plan(
+        chosen,
+        lab=lab,
+        prices_path=prices,
+        horizon_months=months if months is not None else 6,
+        years=years,
+        electricity_usd_per_kwh=electricity,
+        storage_gb=storage,
+        egress_gb=egress,
+    )
     if output is not None:
-        import os
+        from rigml.plan._files import write_atomic
 
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(result.markdown(), encoding="utf-8")
-        os.replace(tmp, output)
+        text = result.markdown()
+        write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     if json_out:
         data = result.to_dict()
         data["output"] = str(output) if output else None
@@ -79,9 +107,10 @@ def plan(
 
 
 def _ask() -> list[Workload]:
-    """One question per family: how often it runs (Enter skips it)."""
+    """Per family: how often it runs (Enter skips the family), then, optionally, hours per
+    run and models (Enter keeps the family's defaults)."""
     from rigml.errors import RigError
-    from rigml.plan.workloads import FAMILIES, workload
+    from rigml.plan.workloads import FAMILIES, parse_frequency, parse_hours, workload
 
     out = []
     for fam in FAMILIES.values():
@@ -95,7 +124,29 @@ def _ask() -> list[Workload]:
             if not answer:
                 break
             try:
-                out.append(workload(fam.name, answer))
+                parse_frequency(answer, fam.name)
+            except RigError as exc:
+                typer.echo(f"  {exc.message}", err=True)
+                continue
+            hours = typer.prompt(
+                f"  hours per run? (Enter: {fam.hours_per_run:g})", default="", show_default=False
+            ).strip()
+            models_text = ""
+            if fam.gpu:
+                default = ", ".join(m for m, _ in fam.models)
+                models_text = typer.prompt(
+                    f"  models, comma-separated? (Enter: {default})", default="", show_default=False
+                ).strip()
+            models = [m.strip() for m in models_text.split(",") if m.strip()] or None
+            try:
+                out.append(
+                    workload(
+                        fam.name,
+                        answer,
+                        hours=parse_hours(hours, fam.name),
+                        models=models,  # type: ignore[arg-type]
+                    )
+                )
                 break
             except RigError as exc:
                 typer.echo(f"  {exc.message}", err=True)

@@ -40,23 +40,27 @@ class GridIntensity:
         return asdict(self)
 
 
+def _bad(where: str, problem: str) -> InvalidPrices:
+    return InvalidPrices(where, problem, what="grid file")
+
+
 def _parse(where: str, data: Any) -> dict[str, tuple[GridIntensity, list[str]]]:
     if not isinstance(data, dict) or not isinstance(data.get("regions"), list):
-        raise InvalidPrices(where, "must hold an object with a list 'regions'")
+        raise _bad(where, "must hold an object with a list 'regions'")
     out: dict[str, tuple[GridIntensity, list[str]]] = {}
     for i, e in enumerate(data["regions"]):
         at = f"{where} regions[{i}]"
         if not isinstance(e, dict) or not e.get("code"):
-            raise InvalidPrices(at, "each region needs a code")
+            raise _bad(at, "each region needs a code")
         g = e.get("g_per_kwh")
         if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g < 5000:
-            raise InvalidPrices(at, f"g_per_kwh must be a number from 0 to 5000, got {g!r}")
+            raise _bad(at, f"g_per_kwh must be a number from 0 to 5000, got {g!r}")
         if not str(e.get("source", "")).strip():
-            raise InvalidPrices(at, "every figure needs a source")
+            raise _bad(at, "every figure needs a source")
         try:
             as_of = dt.date.fromisoformat(str(e.get("as_of"))).isoformat()
         except ValueError:
-            raise InvalidPrices(at, f"as_of must be YYYY-MM-DD, got {e.get('as_of')!r}") from None
+            raise _bad(at, f"as_of must be YYYY-MM-DD, got {e.get('as_of')!r}") from None
         item = GridIntensity(
             code=str(e["code"]).upper(),
             name=str(e.get("name", e["code"])),
@@ -83,9 +87,9 @@ def load_grid(path: str | Path | None = None) -> dict[str, tuple[GridIntensity, 
     """
     table = dict(_shipped())
     if path is not None:
-        from rigml.plan.prices import read_data_file
+        from rigml.plan._files import read_data_file
 
-        table.update(_parse(str(path), read_data_file(path)))
+        table.update(_parse(str(path), read_data_file(path, _bad)))
     return table
 
 
@@ -93,8 +97,26 @@ def known_regions(path: str | Path | None = None) -> list[GridIntensity]:
     return sorted((g for g, _ in load_grid(path).values()), key=lambda g: g.code)
 
 
-def _codecarbon(code: str) -> GridIntensity | None:
-    """CodeCarbon's yearly national figure for an ISO 3166 alpha-3 code, when installed."""
+def _alpha3(region: str, mix: dict[str, Any]) -> str | None:
+    """The ISO 3166 alpha-3 code of ``region``: an alpha-3 or alpha-2 code, or a country
+    name; through pycountry (installed with CodeCarbon), else CodeCarbon's own names."""
+    key = region.strip()
+    if len(key) == 3 and key.upper() in mix:
+        return key.upper()
+    try:
+        import pycountry  # type: ignore[import-not-found,unused-ignore]
+
+        return str(pycountry.countries.lookup(key).alpha_3)
+    except (ImportError, LookupError):
+        pass
+    for code, row in mix.items():
+        if isinstance(row, dict) and str(row.get("country_name", "")).lower() == key.lower():
+            return str(code)
+    return None
+
+
+def _codecarbon(region: str) -> GridIntensity | None:
+    """CodeCarbon's yearly national figure for a country (code or name), when installed."""
     try:
         from codecarbon.input import DataSource  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -103,7 +125,10 @@ def _codecarbon(code: str) -> GridIntensity | None:
         mix = DataSource().get_global_energy_mix_data()
     except Exception:  # a broken install is the same as none: fall back to our table
         return None
-    row = mix.get(code.upper())
+    code = _alpha3(region, mix)
+    if code is None:
+        return None
+    row = mix.get(code)
     if not isinstance(row, dict) or row.get("carbon_intensity") is None:
         return None
     import codecarbon  # type: ignore[import-not-found,unused-ignore]
@@ -131,7 +156,7 @@ def intensity(region: str, *, path: str | Path | None = None) -> GridIntensity:
     for item, aliases in table.values():
         if key in (item.code.lower(), item.name.lower(), *(a.lower() for a in aliases)):
             return item
-    if len(key) == 3 and (found := _codecarbon(key)) is not None:
+    if (found := _codecarbon(region)) is not None:
         return found
     names: dict[str, str] = {}
     for item, aliases in table.values():

@@ -24,6 +24,7 @@ def cost_chart(report: TcoReport, output: str | os.PathLike[str]) -> Path:
 
     Raises:
         MissingExtra: matplotlib is not installed (``pip install 'rigml[plot]'``).
+        InvalidInput: ``output`` cannot be written.
     """
     try:
         import matplotlib
@@ -61,11 +62,9 @@ def cost_chart(report: TcoReport, output: str | os.PathLike[str]) -> Path:
         ax.legend(fontsize="small", loc="upper left")
         fig.text(0.01, 0.01, report.prices_line, fontsize=6, color="grey")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
-        dest = Path(output)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.stem}.tmp.png")
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, dest)
+        from rigml.plan._files import write_atomic
+
+        dest = write_atomic(output, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     finally:
         plt.close(fig)
     return dest

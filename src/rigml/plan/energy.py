@@ -4,11 +4,15 @@ Three sources, best first, and every result names the one it used:
 
 measured per run
     the ``sys/gpu<N>/power_w`` points the run sampler logged (NVML), integrated over time
-    with the trapezoid rule; gaps longer than :data:`MAX_GAP_S` are not bridged, and the
-    part of the run no sample covers is filled at the run's measured mean power;
+    with the trapezoid rule per GPU; a gap longer than three times the series' median
+    sampling interval (at least :data:`MAX_GAP_S`) is not bridged, and the part of the run
+    a GPU's samples do not cover is filled at that GPU's own measured mean power. A run
+    with samples too sparse to integrate (one sample, or only long gaps) counts the mean
+    of its samples over its whole duration, and says so;
 measured now
-    NVML's power reading and enforced power limit, and the RAPL energy counters
-    (``/sys/class/powercap/intel-rapl:*/energy_uj``) sampled twice when readable;
+    NVML's enforced power limit, and the RAPL energy counters
+    (``/sys/class/powercap/intel-rapl:*/energy_uj``) sampled twice over 0.25 s when
+    readable: an *idle* reading of the machine while ``rig cost`` itself runs, labelled so;
 catalogue
     the GPU table's board power (``tdp_w``), an upper bound under full load.
 """
@@ -20,6 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from rigml.plan._constants import REST_OF_SYSTEM_W, board_power_w
 
 if TYPE_CHECKING:
     from rigml.fit.catalogue import Gpu
@@ -36,6 +42,7 @@ __all__ = [
     "RaplReading",
     "RunEnergy",
     "machine_gpus",
+    "max_gap_s",
     "power_draw",
     "rapl_power",
     "run_energies",
@@ -43,17 +50,15 @@ __all__ = [
 
 POWERCAP = Path("/sys/class/powercap")
 MAX_GAP_S = 60.0
-"""A gap between two power samples longer than this (a paused or suspended run) is not
-integrated: the power in between is unknown."""
-REST_OF_SYSTEM_W = 100.0
-"""CPU, RAM, board, fans and PSU losses of a desktop while its GPU works: a typical
-figure, used when RAPL cannot be read."""
+"""The shortest gap that may count as a hole: a gap between two power samples longer than
+``max(MAX_GAP_S, 3 x the median interval)`` (a paused or suspended run) is not integrated:
+the power in between is unknown."""
 CPU_ONLY_W = 65.0
 """A desktop CPU package under load (a common TDP class), for runs on a machine without a
 GPU and without power samples; scaled by the run's mean ``sys/cpu_percent`` when logged."""
 _CHUNK = 500
 
-Source = Literal["measured", "nvml-limit", "catalogue", "assumed"]
+Source = Literal["measured", "measured-idle", "nvml-limit", "catalogue", "assumed"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class RaplReading:
 
     @property
     def total_w(self) -> float:
+        """The CPU side's power: the ``psys`` (platform) zone alone where there is one, since
+        it already contains the packages; else the sum of the package zones."""
+        if "psys" in self.zones:
+            return self.zones["psys"]
         return sum(self.zones.values())
 
 
@@ -137,7 +146,9 @@ def _measured_gpu_w(lab: Lab, limit: int = 200) -> tuple[float, int] | None:
 
     runs = [r for r in list_runs(lab, limit=limit, details=False) if r.end_time is not None]
     energies = run_energies(lab, runs)
-    measured = [e for e in energies.values() if e.source == "measured" and e.seconds > 0]
+    measured = [
+        e for e in energies.values() if e.source == "measured" and e.seconds > 0 and e.points
+    ]
     if not measured:
         return None
     joules = sum(e.gpu_kwh * 3.6e6 for e in measured)
@@ -188,16 +199,22 @@ def power_draw(
                 "(not measured here; an upper bound)"
             )
         elif gpu is not None:
-            gpu_w = 300.0 * count
-            notes.append(f"GPU power assumed 300 W x {count}: the table gives no board power")
+            gpu_w = board_power_w(gpu) * count
+            notes.append(
+                f"GPU power assumed {board_power_w(gpu):.0f} W x {count}: the table gives no "
+                "board power"
+            )
         else:
             gpu_w = 0.0
     rapl = rapl_power(root=powercap or POWERCAP)
     if rapl is not None:
-        rest_w, rest_source = rapl.total_w + REST_OF_SYSTEM_W / 2, "measured"
+        rest_w, rest_source = rapl.total_w + REST_OF_SYSTEM_W / 2, "measured-idle"
+        zone = "platform (psys)" if "psys" in rapl.zones else "CPU package"
         notes.append(
-            f"rest of the system {rest_w:.0f} W: RAPL CPU package {rapl.total_w:.0f} W measured "
-            f"now plus {REST_OF_SYSTEM_W / 2:.0f} W for RAM, board, fans and PSU losses"
+            f"rest of the system {rest_w:.0f} W: RAPL {zone} {rapl.total_w:.0f} W (idle, "
+            f"measured now over {rapl.interval_s:.2f} s while rig itself ran, so a lower "
+            f"bound under load) plus {REST_OF_SYSTEM_W / 2:.0f} W for RAM, board, fans and "
+            "PSU losses"
         )
     else:
         rest_w, rest_source = REST_OF_SYSTEM_W, "assumed"
@@ -254,6 +271,18 @@ class RunEnergy:
         return {**asdict(self), "kwh": self.kwh, "is_estimate": self.source != "measured"}
 
 
+def max_gap_s(times: Any) -> float:
+    """The longest gap bridged in a series: 3 x its median sampling interval, at least
+    :data:`MAX_GAP_S`, so a run sampled every 61 s is integrated, not zeroed."""
+    import numpy as np
+
+    dt_ = np.diff(np.sort(times))
+    dt_ = dt_[dt_ > 0]
+    if not len(dt_):
+        return MAX_GAP_S
+    return max(MAX_GAP_S, 3.0 * float(np.median(dt_)))
+
+
 def _integrate(times: Any, values: Any) -> tuple[float, float]:
     """Joules and covered seconds of one power series, not bridging long gaps."""
     import numpy as np
@@ -263,7 +292,8 @@ def _integrate(times: Any, values: Any) -> tuple[float, float]:
     order = np.argsort(times, kind="stable")
     t, v = times[order], values[order]
     dt_ = np.diff(t)
-    ok = (dt_ > 0) & (dt_ <= MAX_GAP_S) & np.isfinite(v[1:]) & np.isfinite(v[:-1])
+    limit = max_gap_s(t)
+    ok = (dt_ > 0) & (dt_ <= limit) & np.isfinite(v[1:]) & np.isfinite(v[:-1])
     joules = float(np.sum(((v[1:] + v[:-1]) / 2 * dt_)[ok]))
     return joules, float(np.sum(dt_[ok]))
 
@@ -337,25 +367,48 @@ def run_energies(
         rest_kwh = rest_w * seconds / 3.6e6
         keys = series.get(r.id)
         if keys:
-            joules = covered = 0.0
+            joules = covered_sum = 0.0
             points = 0
+            sparse = 0
             for parts in keys.values():
                 t = np.concatenate([p[0] for p in parts])
                 v = np.concatenate([p[1] for p in parts])
+                finite = v[np.isfinite(v)]
+                points += len(v)
                 j, c = _integrate(t, v)
-                joules, covered, points = joules + j, max(covered, c), points + len(v)
-            mean_w = joules / covered if covered > 0 else 0.0
-            # the part of the run no sample covers ran at the measured mean
-            joules += mean_w * max(0.0, seconds - covered)
-            coverage = min(1.0, covered / seconds) if seconds > 0 else 1.0
+                if c > 0:
+                    mean_w = j / c
+                elif len(finite):  # too sparse to integrate: the samples' mean
+                    mean_w, sparse = float(np.mean(finite)), sparse + 1
+                else:
+                    mean_w = 0.0
+                # the part of the run this GPU's samples do not cover ran at its own mean
+                joules += j + mean_w * max(0.0, seconds - c)
+                covered_sum += min(c, seconds) if seconds > 0 else c
+            n = len(keys)
+            coverage = min(1.0, covered_sum / (n * seconds)) if seconds > 0 else 1.0
             note = f"NVML samples over {coverage:.0%} of the run"
-            if coverage < 0.999:
-                note += "; the rest at the measured mean"
+            if sparse:
+                note = (
+                    f"only {points} NVML sample(s), too sparse to integrate on {sparse} of {n} "
+                    "GPU(s): the mean of their samples over the whole run"
+                )
+            elif coverage < 0.999:
+                note += "; the rest at each GPU's measured mean"
+            mean_total = joules / seconds if seconds > 0 else 0.0
             out[r.id] = RunEnergy(
-                r.id, seconds, joules / 3.6e6, rest_kwh, "measured", coverage, mean_w, points, note
+                r.id,
+                seconds,
+                joules / 3.6e6,
+                rest_kwh,
+                "measured",
+                coverage,
+                mean_total,
+                points,
+                note,
             )
         elif fallback_gpu is not None:
-            w = float(fallback_gpu.tdp_w or 300.0)
+            w = board_power_w(fallback_gpu)
             out[r.id] = RunEnergy(
                 r.id,
                 seconds,

@@ -3,8 +3,12 @@
 rigml cannot fetch live prices, so it ships ``plan/data/prices.json``: every figure names
 its source and the date it was valid (``as_of``). A user file (``--prices FILE``, JSON or
 YAML, the same shape) replaces entries with the same ``id`` and adds new ones; its
-storage, egress and electricity figures replace the shipped ones. Every output says how
-old the figures it used are, because a price list ages quickly.
+storage, egress and electricity figures replace the shipped ones. Storage and egress are
+also priced per provider (``provider_fees``): Lambda and RunPod charge no egress, for
+instance; a provider without its own entry takes the default (AWS) figures. A GPU may carry
+a street price beside its MSRP; break-even uses the street price when there is one and
+says so. Figures from a "rigml survey" or "rigml estimate" are labelled as estimates.
+Every output says how old the figures it used are, because a price list ages quickly.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rigml.errors import InvalidPrices, MissingExtra, UnknownOffer
+from rigml.errors import InvalidPrices, UnknownOffer
+from rigml.plan._files import read_data_file
 
 __all__ = [
     "CloudOffer",
@@ -26,9 +32,16 @@ __all__ = [
     "HardwarePrice",
     "PartPrice",
     "PriceCatalogue",
+    "ProviderFees",
+    "is_estimate_source",
     "load_prices",
-    "read_data_file",
 ]
+
+
+def is_estimate_source(source: str, kind: str = "") -> bool:
+    """Whether a figure is rigml's own survey or estimate rather than a published price."""
+    text = f"{source} {kind}".lower()
+    return "rigml survey" in text or "estimate" in text
 
 
 def _date(where: str, value: Any) -> dt.date:
@@ -80,7 +93,11 @@ class CloudOffer:
 
 @dataclass(frozen=True)
 class HardwarePrice:
-    """What one GPU costs to buy, and what kind of price that is (MSRP, street, used)."""
+    """What one GPU costs to buy, and what kind of price that is (MSRP, street, used).
+
+    ``street_usd`` (with its own source and date) is what the card sold for when that
+    differs from the list price; :attr:`price` is the figure break-even uses.
+    """
 
     id: str
     gpu: str
@@ -88,9 +105,44 @@ class HardwarePrice:
     kind: str
     source: str
     as_of: dt.date
+    street_usd: float | None = None
+    street_source: str = ""
+    street_as_of: dt.date | None = None
+
+    @property
+    def price(self) -> float:
+        """The street price when known, else the listed one."""
+        return self.street_usd if self.street_usd is not None else self.usd
+
+    @property
+    def price_as_of(self) -> dt.date:
+        return (
+            self.street_as_of if self.street_usd is not None and self.street_as_of else self.as_of
+        )
+
+    @property
+    def is_estimate(self) -> bool:
+        if self.street_usd is not None:
+            return is_estimate_source(self.street_source)
+        return is_estimate_source(self.source, self.kind)
+
+    @property
+    def label(self) -> str:
+        """Which price is used, from where and when, for an output's assumptions."""
+        est = " (an estimate)" if self.is_estimate else ""
+        if self.street_usd is not None:
+            return (
+                f"street price ${self.street_usd:,.0f}{est}, {self.street_source}, as of "
+                f"{self.price_as_of.isoformat()}; {self.kind} ${self.usd:,.0f} as of "
+                f"{self.as_of.isoformat()}"
+            )
+        return f"{self.kind}{est}, {self.source}, as of {self.as_of.isoformat()}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "as_of": self.as_of.isoformat()}
+        out = {**asdict(self), "as_of": self.as_of.isoformat(), "price_used": self.price}
+        out["street_as_of"] = self.street_as_of.isoformat() if self.street_as_of else None
+        out["is_estimate"] = self.is_estimate
+        return out
 
 
 @dataclass(frozen=True)
@@ -106,8 +158,39 @@ class PartPrice:
     as_of: dt.date
     gb: float | None = None
 
+    @property
+    def is_estimate(self) -> bool:
+        return is_estimate_source(self.source, self.kind)
+
+    @property
+    def label(self) -> str:
+        est = " (an estimate)" if self.is_estimate else ""
+        return f"{self.kind}{est}, {self.as_of.isoformat()}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "as_of": self.as_of.isoformat()}
+        return {
+            **asdict(self),
+            "as_of": self.as_of.isoformat(),
+            "is_estimate": self.is_estimate,
+        }
+
+
+@dataclass(frozen=True)
+class ProviderFees:
+    """One provider's own storage and egress prices, where they differ from the default."""
+
+    id: str
+    provider: str
+    storage: Figure
+    egress: Figure
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "storage": self.storage.to_dict(),
+            "egress": self.egress.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -136,6 +219,21 @@ class PriceCatalogue:
     electricity: Figure
     files: list[str] = field(default_factory=list)
     note: str = ""
+    provider_fees: list[ProviderFees] = field(default_factory=list)
+
+    def _fees(self, provider: str) -> ProviderFees | None:
+        key = provider.strip().lower()
+        return next((f for f in self.provider_fees if f.provider.lower() == key), None)
+
+    def storage_for(self, provider: str) -> Figure:
+        """Storage price at ``provider``: its own figure, else the default (AWS) one."""
+        fees = self._fees(provider)
+        return fees.storage if fees else self.storage
+
+    def egress_for(self, provider: str) -> Figure:
+        """Egress price at ``provider``: its own figure, else the default (AWS) one."""
+        fees = self._fees(provider)
+        return fees.egress if fees else self.egress
 
     @property
     def oldest(self) -> dt.date:
@@ -152,9 +250,22 @@ class PriceCatalogue:
         """Days since the cloud prices were valid (the newest date the catalogue holds)."""
         return ((today or dt.date.today()) - self.newest).days
 
-    def age_line(self, today: dt.date | None = None) -> str:
-        """The line every output prints: how old the prices are and how to replace them."""
+    def age_line(self, today: dt.date | None = None, used: Iterable[dt.date] = ()) -> str:
+        """The line every output prints: how old the prices are and how to replace them.
+
+        With ``used`` (the dates of the figures an answer actually rests on), the line
+        leads with the oldest of them, so a fresh cloud price cannot hide an old GPU price.
+        """
         files = f" + {', '.join(self.files)}" if self.files else ""
+        today = today or dt.date.today()
+        dates = sorted(set(used))
+        if dates:
+            oldest = dates[0]
+            return (
+                f"prices as of {oldest.isoformat()}, {(today - oldest).days} days old (the "
+                f"oldest figure this answer uses; newest {dates[-1].isoformat()}; shipped "
+                f"catalogue{files}); override with --prices FILE"
+            )
         return (
             f"prices as of {self.newest.isoformat()}, {self.age_days(today)} days old "
             f"(oldest figure {self.oldest.isoformat()}; shipped catalogue{files}); "
@@ -177,7 +288,7 @@ class PriceCatalogue:
     def hardware_for(self, gpu_name: str) -> HardwarePrice | None:
         """The (cheapest) purchase price listed for a GPU of the fit catalogue."""
         found = [h for h in self.hardware if h.gpu == gpu_name]
-        return min(found, key=lambda h: h.usd) if found else None
+        return min(found, key=lambda h: h.price) if found else None
 
     def part(self, part: str) -> PartPrice | None:
         found = [p for p in self.parts if p.part == part]
@@ -196,34 +307,8 @@ class PriceCatalogue:
             "storage": self.storage.to_dict(),
             "egress": self.egress.to_dict(),
             "electricity": self.electricity.to_dict(),
+            "provider_fees": [f.to_dict() for f in self.provider_fees],
         }
-
-
-def read_data_file(path: str | Path, error: type[InvalidPrices] = InvalidPrices) -> Any:
-    """A JSON or YAML file as plain data; YAML needs PyYAML (the ``plan`` extra).
-
-    Raises:
-        InvalidPrices (or ``error``): the file is missing or cannot be parsed.
-        MissingExtra: a YAML file without PyYAML installed.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(str(p), f"cannot read it: {exc.strerror or exc}") from None
-    if p.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError as exc:
-            raise MissingExtra("plan", module="pyyaml") from exc
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise error(str(p), f"not valid YAML: {exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise error(str(p), f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
 
 
 def _offer(where: str, e: dict[str, Any]) -> CloudOffer:
@@ -259,8 +344,40 @@ def _hardware(where: str, e: dict[str, Any]) -> HardwarePrice:
     gpu = catalogue.find_gpu(str(e.get("gpu", "")))
     if gpu is None:
         raise InvalidPrices(where, f"gpu {e.get('gpu')!r} is not in the GPU table")
+    street = street_source = None
+    street_as_of = None
+    if e.get("street_usd") is not None:
+        street = _number(where, e, "street_usd")
+        street_source = e.get("street_source")
+        if not isinstance(street_source, str) or not street_source.strip():
+            raise InvalidPrices(where, "street_usd needs its own street_source")
+        if "street_as_of" not in e:
+            raise InvalidPrices(where, "street_usd needs its own street_as_of date")
+        street_as_of = _date(where, e["street_as_of"])
     return HardwarePrice(
-        str(e["id"]), gpu.name, _number(where, e, "usd"), str(e.get("kind", "")), source, as_of
+        str(e["id"]),
+        gpu.name,
+        _number(where, e, "usd"),
+        str(e.get("kind", "")),
+        source,
+        as_of,
+        street,
+        street_source or "",
+        street_as_of,
+    )
+
+
+def _fees(where: str, e: dict[str, Any]) -> ProviderFees:
+    source, as_of = _sourced(where, e)
+    provider = str(e.get("provider", "")).strip()
+    if not provider:
+        raise InvalidPrices(where, "each provider_fees entry needs a provider")
+    what = str(e.get("what", provider))
+    return ProviderFees(
+        str(e["id"]),
+        provider,
+        Figure(_number(where, e, "storage_usd_per_gb_month"), "USD/GB-month", what, source, as_of),
+        Figure(_number(where, e, "egress_usd_per_gb"), "USD/GB", what, source, as_of),
     )
 
 
@@ -311,6 +428,10 @@ def _parse(name: str, data: Any, *, partial: bool) -> dict[str, Any]:
             _hardware(f"{name} hardware {e['id']!r}", e) for e in _entries(name, data, "hardware")
         ],
         "parts": [_part(f"{name} parts {e['id']!r}", e) for e in _entries(name, data, "parts")],
+        "provider_fees": [
+            _fees(f"{name} provider_fees {e['id']!r}", e)
+            for e in _entries(name, data, "provider_fees")
+        ],
     }
     for key, field_, unit in (
         ("storage", "usd_per_gb_month", "USD/GB-month"),
@@ -343,7 +464,7 @@ def load_prices(path: str | Path | None = None) -> PriceCatalogue:
     files: list[str] = []
     if path is not None:
         extra = _parse(str(path), read_data_file(path), partial=True)
-        for key in ("cloud", "hardware", "parts"):
+        for key in ("cloud", "hardware", "parts", "provider_fees"):
             merged[key] = _merge(base[key], extra[key])
         for key in ("storage", "egress", "electricity"):
             if key in extra:
@@ -351,11 +472,12 @@ def load_prices(path: str | Path | None = None) -> PriceCatalogue:
         files.append(str(path))
     return PriceCatalogue(
         cloud=sorted(merged["cloud"], key=lambda o: o.usd_per_hour),
-        hardware=sorted(merged["hardware"], key=lambda h: h.usd),
+        hardware=sorted(merged["hardware"], key=lambda h: h.price),
         parts=list(merged["parts"]),
         storage=merged["storage"],
         egress=merged["egress"],
         electricity=merged["electricity"],
         files=files,
         note=note,
+        provider_fees=list(merged["provider_fees"]),
     )

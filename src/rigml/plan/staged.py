@@ -13,16 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rigml.plan.decide import (
-    DECISIONS,
-    RULES,
-    Assessment,
-    MachineFacts,
-    Outcome,
-    assess,
-    decide,
-    machine_facts,
-)
+from rigml.plan._assess import Assessment, MachineFacts, assess, machine_facts
+from rigml.plan.rules import DECISIONS, FIXES, RULES, Outcome, decide
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,23 +23,7 @@ if TYPE_CHECKING:
     from rigml.plan.prices import PriceCatalogue
     from rigml.plan.workloads import Workload
 
-__all__ = ["Plan", "Stage", "WorkloadPlan", "make_plan"]
-
-# What fixes each constraint once it repeats; the figure that shows it is the finding itself.
-FIXES = {
-    "vram": "a GPU with more memory (the card the plan names), or the cheapest mitigation "
-    "`rig fit` lists",
-    "compute": "a GPU (the card the plan names), or cloud bursts for the long runs",
-    "memory-bandwidth": "a GPU with more bandwidth, or a smaller quantisation",
-    "ram": "more RAM (the RAM upgrade in the price catalogue)",
-    "swap": "more RAM: swapping while the GPU waits costs more than any other fix",
-    "storage": "an NVMe drive for data and checkpoints; prune caches first (`rig doctor`)",
-    "cpu": "more data-loader workers or vectorised transforms first; a faster CPU last",
-    "starved_gpu": "more data-loader workers, pinned memory; a faster CPU last",
-    "thermal": "airflow and fan curves, not new hardware",
-    "power": "raise the power limit or a bigger PSU, not a new GPU",
-    "network": "nothing local: caching and batching API calls",
-}
+__all__ = ["FIXES", "Plan", "Stage", "WorkloadPlan", "make_plan"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +55,8 @@ class WorkloadPlan:
             "upgrade_usd": a.upgrade_usd,
             "cloud_offer": a.offer.to_dict() if a.offer else None,
             "cloud_monthly_usd": a.cloud_monthly,
+            "purchase_usd": self.outcome.purchase_usd,
+            "break_even_hours": _break_even_hours(self),
         }
 
 
@@ -194,20 +172,36 @@ def _overall(plans: list[WorkloadPlan]) -> str:
     return "keep"
 
 
-def _break_even_hours(a: Assessment) -> float | None:
-    """GPU hours a month above which the upgrade card pays back within the period."""
-    if a.offer is None or a.upgrade_usd is None or a.upgrade_gpu is None:
+def _break_even_hours(p: WorkloadPlan) -> float | None:
+    """GPU hours a month above which the purchase the deciding rule weighed pays back.
+
+    Only for cloud-burst and targeted-upgrade decisions that weighed a card (with, where the
+    rule added one, a desktop base): the same amount and the same arithmetic
+    (``tco.break_even_hours``) as the decision, so the two cannot disagree.
+    """
+    from rigml.fit import catalogue
+    from rigml.plan._constants import system_power_w
+    from rigml.plan.tco import break_even_hours
+
+    o, a = p.outcome, p.assessment
+    if o.decision not in ("cloud-burst", "targeted-upgrade") or o.purchase_usd is None:
         return None
-    from rigml.plan.energy import REST_OF_SYSTEM_W
-
-    watts = (a.upgrade_gpu.tdp_w or 300.0) + REST_OF_SYSTEM_W
-    per_hour = a.offer.usd_per_hour - watts / 1000 * a.prices.electricity.value
-    if per_hour <= 0:
+    if o.card is None or a.offer is None:
         return None
-    return a.upgrade_usd / (a.years * 12) / per_hour
+    return break_even_hours(
+        a.offer,
+        o.purchase_usd,
+        system_power_w(catalogue.gpu(o.card)),
+        a.prices,
+        a.years * 12,
+        a.storage_gb,
+        a.egress_gb,
+    )
 
 
-def _stages(plans: list[WorkloadPlan], decision: str) -> list[Stage]:
+def _stages(
+    plans: list[WorkloadPlan], decision: str, tracked: tuple[float, int] | None = None
+) -> list[Stage]:
     now = [
         f"{p.assessment.workload.label}: {DECISIONS[p.decision]}"
         + (f": {p.outcome.action}" if p.outcome.action else "")
@@ -219,14 +213,37 @@ def _stages(plans: list[WorkloadPlan], decision: str) -> list[Stage]:
         "bigger_machine)"
     )
     month: list[str] = []
+    if tracked is not None:
+        month.append(
+            f"this lab tracked {tracked[0]:,.1f} h of runs in the last 30 days ({tracked[1]} "
+            "runs): compare that figure with the planned hours below"
+        )
     for p in plans:
-        h = _break_even_hours(p.assessment)
+        h = _break_even_hours(p)
         w = p.assessment.workload
-        if h is not None and p.assessment.upgrade_gpu is not None:
-            month.append(
-                f"{w.label}: buy a {p.assessment.upgrade_gpu.name} if tracked GPU time exceeds "
-                f"{h:,.0f} h a month (planned {w.hours_per_month:,.0f} h); below that, rent"
-            )
+        o = p.outcome
+        if h is not None:
+            base = "" if o.purchase_usd == p.assessment.upgrade_usd else " with a desktop base"
+            what = f"${o.purchase_usd:,.0f} ({o.card}{base})"
+            months = p.assessment.years * 12
+            if h == 0:
+                month.append(
+                    f"{w.label}: buying {what} pays back within {months:.0f} months at any use: "
+                    "the cloud's storage and egress alone cost more a month than the purchase's "
+                    f"depreciation (planned {w.hours_per_month:,.0f} h); check those figures"
+                )
+            elif o.decision == "cloud-burst":
+                month.append(
+                    f"{w.label}: keep renting; buying {what} would pay back within "
+                    f"{months:.0f} months only if tracked GPU time exceeds {h:,.0f} h a month "
+                    f"(planned {w.hours_per_month:,.0f} h)"
+                )
+            else:
+                month.append(
+                    f"{w.label}: the upgrade ({what}) pays back within {months:.0f} months "
+                    f"while tracked GPU time stays above {h:,.0f} h a month (planned "
+                    f"{w.hours_per_month:,.0f} h); below that, rent"
+                )
         else:
             month.append(
                 f"{w.label}: keep the decision unless tracked hours differ from the "
@@ -252,8 +269,9 @@ def _stages(plans: list[WorkloadPlan], decision: str) -> list[Stage]:
         Stage(
             "After a month of evidence",
             month,
-            "buy when measured use passes the break-even hours (card price / depreciation "
-            "months / (cloud hourly price - local energy per hour)); otherwise rent",
+            "buy when measured use passes the break-even hours: the hours a month at which the "
+            "purchase the decision weighed, divided by the depreciation months, equals the "
+            "cloud bill (compute, storage, egress) minus local electricity; otherwise rent",
             "`rig cost usage --since 30d`: tracked run hours, measured energy, and what they "
             "cost locally and would have cost in the cloud",
         ),
@@ -268,6 +286,18 @@ def _stages(plans: list[WorkloadPlan], decision: str) -> list[Stage]:
     ]
 
 
+def _tracked(lab: Lab, now: float) -> tuple[float, int] | None:
+    """Hours and number of the lab's runs that started in the last 30 days."""
+    from rigml.track.queries import list_runs
+
+    cutoff = now - 30 * 86400
+    runs = list_runs(lab, where=f"start_time >= {cutoff!r}", details=False)
+    if not runs:
+        return None
+    hours = sum(max(0.0, (r.end_time or now) - r.start_time) for r in runs) / 3600
+    return hours, len(runs)
+
+
 def make_plan(
     workloads: list[Workload],
     *,
@@ -277,45 +307,107 @@ def make_plan(
     prices_path: str | Path | None = None,
     horizon_months: int = 6,
     years: float = 3.0,
+    electricity_usd_per_kwh: float | None = None,
+    storage_gb: float | None = None,
+    egress_gb: float | None = None,
     today: dt.date | None = None,
 ) -> Plan:
-    """Decide each workload with :data:`~rigml.plan.decide.RULES` and stage the plan.
+    """Decide each workload with :data:`~rigml.plan.rules.RULES` and stage the plan.
+
+    Args:
+        electricity_usd_per_kwh: Your price, instead of the catalogue's.
+        storage_gb / egress_gb: Cloud storage kept and egress a month, as ``rig cost``
+            (``--storage-gb``, ``--egress-gb``); default the same figures.
 
     Raises:
-        InvalidAssumption: ``years`` is not positive.
+        InvalidAssumption: ``years`` not above 0 and at most 15, a negative price.
         UnknownModel, InvalidInput: a workload's model or fit settings are invalid.
     """
-    from rigml.plan.prices import load_prices
-    from rigml.plan.tco import check_positive
+    from dataclasses import replace
 
-    check_positive("depreciation years", years)
+    from rigml.plan.prices import Figure, load_prices
+    from rigml.plan.tco import (
+        DEFAULT_EGRESS_GB,
+        DEFAULT_STORAGE_GB,
+        EQUAL_SPEED,
+        check_positive,
+        check_years,
+    )
+
+    check_years(years)
+    check_positive("electricity price", electricity_usd_per_kwh, zero=True)
+    check_positive("storage", storage_gb, zero=True)
+    check_positive("egress", egress_gb, zero=True)
+    if isinstance(horizon_months, bool) or not 1 <= horizon_months <= 36:
+        from rigml.errors import InvalidAssumption
+
+        raise InvalidAssumption("months", horizon_months, "a whole number from 1 to 36")
+    storage = DEFAULT_STORAGE_GB if storage_gb is None else storage_gb
+    egress = DEFAULT_EGRESS_GB if egress_gb is None else egress_gb
     prices = prices or load_prices(prices_path)
+    if electricity_usd_per_kwh is not None:
+        prices = replace(
+            prices,
+            electricity=Figure(
+                electricity_usd_per_kwh,
+                "USD/kWh",
+                "given with --electricity",
+                "given",
+                today or dt.date.today(),
+            ),
+        )
     facts = facts or machine_facts(lab)
     plans = []
     for w in workloads:
-        a = assess(w, facts, prices, years=years)
+        a = assess(w, facts, prices, years=years, storage_gb=storage, egress_gb=egress)
         outcome, trail = decide(a)
         plans.append(WorkloadPlan(a, outcome, trail))
     decision = _overall(plans) if plans else "keep"
+    kwh = prices.electricity
     assumptions = [
         "memory figures are the fit planner's estimates (rig fit), not measurements",
-        f"GPU cards are compared at catalogue prices and board power over {years:g} years "
-        "of depreciation; local power = board power + 100 W for the rest of the system",
+        f"GPU cards are priced at their street price where the catalogue has one (else the "
+        f"list price) over {years:g} years of depreciation; local power = board power + 100 W "
+        "for the rest of the system",
+        f"electricity ${kwh.value:g}/kWh ({kwh.what})",
         "cloud = on-demand price of the cheapest catalogue instance the fit planner says "
-        "fits, for the workload's hours only",
+        f"fits, for the workload's hours, plus {storage:g} GB of storage kept all month and "
+        f"{egress:g} GB of egress a month at that provider's prices (as `rig cost` counts "
+        "them; change with --storage-gb/--egress-gb)",
+        EQUAL_SPEED,
+        "a GPU this machine already has costs only electricity: a workload it runs is never "
+        "weighed against buying it again",
     ]
     if facts.sessions == 0:
         assumptions.append(
             "no `rig watch` session is recorded in this lab: bottlenecks come from the fit "
             "planner, the machine profile and what is typical for each family"
         )
+    tracked = _tracked(lab, time.time()) if lab is not None else None
+    if lab is not None:
+        assumptions.append(
+            "tracked use: "
+            + (
+                f"{tracked[0]:,.1f} h over {tracked[1]} runs in the last 30 days (this lab)"
+                if tracked
+                else "this lab has no runs in the last 30 days yet"
+            )
+        )
+    used = [kwh.as_of]
+    for p in plans:
+        if p.assessment.offer is not None:
+            used.append(p.assessment.offer.as_of)
+        if p.outcome.card is not None:
+            hw = prices.hardware_for(p.outcome.card)
+            if hw is not None:
+                used.append(hw.price_as_of)
     return Plan(
         created=time.time(),
         horizon_months=horizon_months,
         machine=facts,
         workloads=plans,
         decision=decision,
-        stages=_stages(plans, decision),
-        prices_line=prices.age_line(today),
+        stages=_stages(plans, decision, tracked),
+        prices_line=prices.age_line(today, used),
         assumptions=assumptions,
     )

@@ -3,9 +3,11 @@
 Local: the purchase price at month 0, then electricity for the hours the workload runs
 (the machine's power under load times the price of a kWh). Cloud: the on-demand hourly
 price of the cheapest catalogue instance on which the fit planner says the workload fits
-comfortably, for the same hours, plus block storage kept all month and egress. The
-break-even month is where the cumulative cloud bill passes the local one. Everything is an
-estimate; :attr:`TcoReport.assumptions` lists what it rests on.
+comfortably, for the same hours (equal speed assumed), plus storage kept all month and
+egress at that provider's prices. The break-even month is where the cumulative cloud bill
+passes the local one. :func:`monthly_costs` is the one implementation of that arithmetic:
+``rig plan`` uses it too, so the two commands agree. Everything is an estimate;
+:attr:`TcoReport.assumptions` lists what it rests on.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidAssumption
+from rigml.plan._constants import HOURS_PER_MONTH
 from rigml.plan.energy import PowerDraw, power_draw
 from rigml.plan.prices import CloudOffer, PriceCatalogue, load_prices
 
@@ -29,16 +32,125 @@ if TYPE_CHECKING:
     from rigml.machine.gpu import GpuSource
 
 __all__ = [
+    "DEFAULT_EGRESS_GB",
+    "DEFAULT_STORAGE_GB",
     "HOURS_PER_MONTH",
+    "MAX_YEARS",
+    "MonthlyCosts",
     "TcoReport",
+    "break_even_hours",
     "check_positive",
+    "check_years",
     "fits_on",
     "local_gpu_for",
+    "monthly_costs",
     "smallest_offer",
     "tco",
 ]
 
-HOURS_PER_MONTH = 730.0  # 8,760 hours a year / 12
+DEFAULT_STORAGE_GB = 200.0
+"""Cloud storage kept all month for data, checkpoints and the environment."""
+DEFAULT_EGRESS_GB = 50.0
+"""Data brought back from the cloud each month (checkpoints, results)."""
+MAX_YEARS = 15.0
+"""No GPU is depreciated over longer than this."""
+EQUAL_SPEED = (
+    "equal speed assumed: the cloud instance is billed for the same hours the local GPU "
+    "runs (a faster instance would need fewer)"
+)
+
+
+@dataclass(frozen=True)
+class MonthlyCosts:
+    """One month of a workload, local against cloud, and where the purchase pays back."""
+
+    local: float  # electricity for the hours the workload runs
+    compute: float
+    storage: float
+    egress: float
+    break_even: float | None  # months; None when the cloud stays cheaper
+
+    @property
+    def cloud(self) -> float:
+        return self.compute + self.storage + self.egress
+
+
+def monthly_costs(
+    offer: CloudOffer | None,
+    hours: float,
+    purchase: float,
+    power_w: float,
+    prices: PriceCatalogue,
+    storage_gb: float = DEFAULT_STORAGE_GB,
+    egress_gb: float = DEFAULT_EGRESS_GB,
+    *,
+    kwh_price: float | None = None,
+) -> MonthlyCosts:
+    """Monthly local and cloud cost at ``hours`` a month, and the break-even month.
+
+    Pure arithmetic, no measurement: local = ``power_w`` for ``hours`` at the electricity
+    price; cloud = ``offer``'s hourly price for the same hours plus ``storage_gb`` kept
+    all month and ``egress_gb`` out, at that provider's storage and egress prices. The
+    purchase pays back after ``purchase / (cloud - local)`` months (``None`` when the cloud
+    costs no more than the electricity, or there is no offer).
+    """
+    kwh = prices.electricity.value if kwh_price is None else kwh_price
+    local = power_w / 1000 * hours * kwh
+    if offer is None:
+        return MonthlyCosts(local, 0.0, 0.0, 0.0, None)
+    compute = offer.usd_per_hour * hours
+    storage = storage_gb * prices.storage_for(offer.provider).value
+    egress = egress_gb * prices.egress_for(offer.provider).value
+    saving = compute + storage + egress - local
+    be = purchase / saving if saving > 0 else None
+    return MonthlyCosts(local, compute, storage, egress, be)
+
+
+def break_even_hours(
+    offer: CloudOffer | None,
+    purchase: float,
+    power_w: float,
+    prices: PriceCatalogue,
+    months: float,
+    storage_gb: float = DEFAULT_STORAGE_GB,
+    egress_gb: float = DEFAULT_EGRESS_GB,
+    *,
+    kwh_price: float | None = None,
+) -> float | None:
+    """Hours a month above which ``purchase`` pays back within ``months``.
+
+    The inverse of :func:`monthly_costs`: the ``h`` where ``purchase / (cloud(h) -
+    local(h)) == months``. ``0`` when it pays back at any use, ``None`` when it never does
+    within a month of hours.
+    """
+    if offer is None:
+        return None
+    zero = monthly_costs(
+        offer, 0.0, purchase, power_w, prices, storage_gb, egress_gb, kwh_price=kwh_price
+    )
+    one = monthly_costs(
+        offer, 1.0, purchase, power_w, prices, storage_gb, egress_gb, kwh_price=kwh_price
+    )
+    fixed = zero.cloud - zero.local
+    per_hour = (one.cloud - one.local) - fixed
+    need = purchase / months - fixed
+    if need <= 0:
+        return 0.0
+    if per_hour <= 0:
+        return None
+    h = need / per_hour
+    return h if h <= HOURS_PER_MONTH else None
+
+
+def check_years(years: float) -> float:
+    """``years`` of depreciation, above 0 and at most :data:`MAX_YEARS`.
+
+    Raises:
+        InvalidAssumption: out of range, NaN or infinite.
+    """
+    if not (isinstance(years, int | float) and math.isfinite(years) and 0 < years <= MAX_YEARS):
+        raise InvalidAssumption("years", years, f"above 0 and at most {MAX_YEARS:g}")
+    return float(years)
 
 
 def check_positive(name: str, value: float | None, *, zero: bool = False) -> float | None:
@@ -172,8 +284,8 @@ def tco(
     utilisation: float | None = None,
     electricity_usd_per_kwh: float | None = None,
     power_w: float | None = None,
-    storage_gb: float = 200.0,
-    egress_gb_month: float = 50.0,
+    storage_gb: float = DEFAULT_STORAGE_GB,
+    egress_gb_month: float = DEFAULT_EGRESS_GB,
     offer: str | None = None,
     extra_usd: float = 0.0,
     prices: PriceCatalogue | None = None,
@@ -207,8 +319,16 @@ def tco(
     from rigml.fit.request import FitRequest
     from rigml.fit.sources import load_model
 
-    check_positive("years", years)
+    check_years(years)
     check_positive("purchase price", purchase_usd, zero=True)
+    if owned and purchase_usd is not None:
+        raise InvalidAssumption(
+            "purchase price",
+            purchase_usd,
+            "left out with --owned",
+            hint="an owned GPU is already paid for: drop --price, or drop --owned to price a "
+            "purchase",
+        )
     check_positive("electricity price", electricity_usd_per_kwh, zero=True)
     check_positive("power", power_w)
     check_positive("storage", storage_gb, zero=True)
@@ -240,6 +360,7 @@ def tco(
 
     assumptions: list[str] = []
     local: Gpu | None = None
+    gpu_owned = owned
     if gpu is not None:
         local = catalogue.gpu(gpu)
     else:
@@ -249,6 +370,7 @@ def tco(
         if here:
             local = catalogue.gpu(here[0][0])
             owned = owned or purchase_usd is None
+            gpu_owned = owned
             assumptions.append(f"local GPU: this machine's {local.name} (NVML)")
         else:
             local = local_gpu_for(prices, spec, req)
@@ -256,13 +378,16 @@ def tco(
                 assumptions.append(
                     f"local GPU: {local.name}, the cheapest priced card the workload fits on"
                 )
-    misfit = local is not None and spec is not None and req is not None
-    if misfit and not fits_on(spec, req, local):  # type: ignore[arg-type]
+    misfit = (
+        local is not None and spec is not None and req is not None and not fits_on(spec, req, local)
+    )
+    if misfit:
         assumptions.append(
-            f"the workload does not fit comfortably on one {local.name} (rig fit says so); "  # type: ignore[union-attr]
-            "the local cost assumes the mitigations rig fit suggests"
+            f"the workload as asked does not fit comfortably on one {local.name} (rig fit "  # type: ignore[union-attr]
+            "says so): no local option to compare"
         )
 
+    used_dates = [prices.electricity.as_of]
     purchase_source = "none"
     purchase: float | None = None
     if local is not None:
@@ -276,10 +401,14 @@ def tco(
                 raise InvalidAssumption(
                     f"purchase price of {local.name}",
                     None,
-                    "given with --price (the catalogue has no price for it)",
+                    "a number of USD",
+                    hint=f"the catalogue has no purchase price for the {local.name} "
+                    f"({local.segment} card): pass --price USD, or --owned if you have one",
                 )
-            purchase = hw.usd
-            purchase_source = f"{hw.kind}, {hw.source}, as of {hw.as_of.isoformat()}"
+            purchase = hw.price
+            purchase_source = hw.label
+            used_dates.append(hw.price_as_of)
+            assumptions.append(f"{local.name} purchase: {hw.label}")
         purchase += extra_usd
 
     if electricity_usd_per_kwh is None:
@@ -292,7 +421,6 @@ def tco(
         kwh_price, kwh_source = electricity_usd_per_kwh, "given"
 
     power = power_draw(local, lab=lab, source=source, override_w=power_w) if local else None
-    energy_monthly = (power.total_w / 1000 * hours * kwh_price) if power else 0.0
     if power:
         assumptions.extend(power.notes)
     assumptions.append(
@@ -314,29 +442,64 @@ def tco(
                 else "the cheapest instance"
             )
             assumptions.append(f"cloud: {chosen.provider} {chosen.instance}, {why}")
-    compute = chosen.usd_per_hour * hours if chosen else 0.0
-    storage = storage_gb * prices.storage.value
-    egress = egress_gb_month * prices.egress.value
-    assumptions.append(
-        f"cloud storage {storage_gb:g} GB kept all month at ${prices.storage.value:g}/GB-month, "
-        f"egress {egress_gb_month:g} GB a month at ${prices.egress.value:g}/GB; on-demand "
-        "prices, no reserved or spot discounts"
+    costs = monthly_costs(
+        chosen,
+        hours,
+        purchase or 0.0,
+        power.total_w if power else 0.0,
+        prices,
+        storage_gb,
+        egress_gb_month,
+        kwh_price=kwh_price,
     )
-    cloud_monthly = compute + storage + egress
+    if chosen is not None:
+        used_dates.append(chosen.as_of)
+        st, eg = prices.storage_for(chosen.provider), prices.egress_for(chosen.provider)
+        used_dates += [st.as_of, eg.as_of]
+        assumptions.append(
+            f"cloud storage {storage_gb:g} GB kept all month at ${st.value:g}/GB-month, egress "
+            f"{egress_gb_month:g} GB a month at ${eg.value:g}/GB ({chosen.provider}: {st.what}); "
+            "on-demand prices, no reserved or spot discounts"
+        )
+        assumptions.append(EQUAL_SPEED)
+    energy_monthly = costs.local if local is not None else 0.0
+    cloud_monthly = costs.cloud
 
     horizon = max(1, round(years * 12))
     months = list(range(horizon + 1))
     base = purchase or 0.0
     local_cum = [base + energy_monthly * m for m in months]
     cloud_cum = [cloud_monthly * m for m in months]
-    break_even: float | None = None
-    if local is not None and chosen is not None and cloud_monthly > energy_monthly:
-        break_even = base / (cloud_monthly - energy_monthly)
+    break_even = costs.break_even if (local is not None and not misfit) else None
     amortised = base / horizon + energy_monthly if local is not None else None
-    if local is None:
+    if local is None and chosen is None:
+        conclusion = (
+            "neither fits: no single workstation GPU in the catalogue and no catalogue cloud "
+            "instance holds this workload as asked; see `rig fit` for mitigations "
+            "(quantisation, LoRA/QLoRA, offload, a shorter context)"
+        )
+    elif local is None:
         conclusion = "no single workstation GPU in the catalogue fits this workload: cloud only"
+    elif misfit and chosen is not None:
+        conclusion = (
+            f"cloud only (does not fit this GPU): the workload as asked does not fit on one "
+            f"{local.name}; `rig fit` lists mitigations that might make it fit"
+        )
+    elif misfit:
+        conclusion = (
+            f"neither fits: the workload as asked does not fit on one {local.name} nor on any "
+            "catalogue cloud instance; see `rig fit` for mitigations"
+        )
     elif chosen is None:
         conclusion = "no cloud instance in the catalogue fits this workload: local only"
+    elif gpu_owned and purchase_usd is None and not extra_usd:
+        conclusion = (
+            f"already owned: local costs only electricity (${energy_monthly:,.2f} a month) "
+            f"against ${cloud_monthly:,.0f} a month in the cloud"
+            if cloud_monthly > energy_monthly
+            else f"already owned, yet the cloud (${cloud_monthly:,.2f} a month) costs less "
+            f"than the local electricity (${energy_monthly:,.2f})"
+        )
     else:
         conclusion = _conclusion(break_even, horizon, energy_monthly, cloud_monthly)
     return TcoReport(
@@ -352,14 +515,14 @@ def tco(
         local_energy_monthly_usd=energy_monthly,
         local_amortised_monthly_usd=amortised,
         offer=chosen,
-        cloud_compute_monthly_usd=compute,
-        cloud_storage_monthly_usd=storage,
-        cloud_egress_monthly_usd=egress,
+        cloud_compute_monthly_usd=costs.compute,
+        cloud_storage_monthly_usd=costs.storage,
+        cloud_egress_monthly_usd=costs.egress,
         months=months,
         local_cumulative=local_cum,
         cloud_cumulative=cloud_cum,
         break_even_month=break_even,
         conclusion=conclusion,
         assumptions=assumptions,
-        prices_line=prices.age_line(today),
+        prices_line=prices.age_line(today, used_dates),
     )

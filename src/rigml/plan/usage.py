@@ -1,9 +1,14 @@
 """What the lab's tracked work cost: ``rig cost usage --since 30d``.
 
 From each run's real duration and its measured energy (:mod:`rigml.plan.energy`), the local
-cost (electricity, plus the GPU's depreciation for the hours it ran when its price is
-known), what the same hours would have cost on the smallest comparable cloud instance, and
-the emissions at the region's grid intensity (:mod:`rigml.plan.carbon`).
+cost, what the same hours would have cost on the smallest comparable cloud instance (equal
+speed assumed), and the emissions at the region's grid intensity (:mod:`rigml.plan.carbon`).
+
+Local cost is electricity plus, for a GPU being paid off, its depreciation over the
+*calendar window* (price / (years x 12) per month of the window, whether the GPU ran or
+idled), spread over the runs by their hours. As in ``rig cost``, this machine's own GPU
+counts as already owned (no depreciation) unless ``purchase_usd`` is given; a GPU named
+with ``gpu`` is priced at the catalogue's street price.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidInput
+from rigml.plan._constants import HOURS_PER_MONTH, REST_OF_SYSTEM_W, board_power_w
 from rigml.plan.carbon import GridIntensity, emissions_g, intensity
-from rigml.plan.energy import REST_OF_SYSTEM_W, RunEnergy, machine_gpus, run_energies
+from rigml.plan.energy import RunEnergy, machine_gpus, run_energies
 from rigml.plan.prices import CloudOffer, PriceCatalogue, load_prices
-from rigml.plan.tco import check_positive, smallest_offer
+from rigml.plan.tco import EQUAL_SPEED, check_positive, check_years, smallest_offer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,26 +34,33 @@ if TYPE_CHECKING:
 
 __all__ = ["RunCost", "UsageReport", "parse_since", "usage"]
 
-_SPAN = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([smhdw])\s*$")
+_SPAN = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_since(text: str, *, now: float | None = None) -> float:
     """Epoch seconds for ``30d``, ``12h``, ``2w`` ago, or a date ``2025-06-01``.
 
+    Units are case-insensitive (``30D`` is ``30d``).
+
     Raises:
-        InvalidInput: unreadable, or negative.
+        InvalidInput: unreadable, or in the future.
     """
     now = time.time() if now is None else now
     m = _SPAN.match(text)
     if m:
-        return now - float(m.group(1)) * _UNIT[m.group(2)]
+        return now - float(m.group(1)) * _UNIT[m.group(2).lower()]
     try:
         day = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
             f"cannot read --since {text!r}", hint="write 30d, 12h, 2w or a date 2025-06-01"
         ) from None
+    if day.timestamp() > now:
+        raise InvalidInput(
+            f"--since {text!r} is in the future: no run can have started since then",
+            hint="give a past date, or a span such as 30d",
+        )
     return day.timestamp()
 
 
@@ -93,6 +106,8 @@ class UsageReport:
     co2e_g: float
     notes: list[str] = field(default_factory=list)
     prices_line: str = ""
+    depreciation_usd: float = 0.0
+    owned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,7 +126,9 @@ class UsageReport:
                 "local_usd": self.local_usd,
                 "cloud_usd": self.cloud_usd,
                 "co2e_g": self.co2e_g,
+                "depreciation_usd": self.depreciation_usd,
             },
+            "owned": self.owned,
             "runs": [r.to_dict() for r in self.runs],
             "notes": self.notes,
             "prices": self.prices_line,
@@ -153,17 +170,19 @@ def usage(
 
     check_positive("electricity price", electricity_usd_per_kwh, zero=True)
     check_positive("purchase price", purchase_usd, zero=True)
-    check_positive("years", years)
+    check_years(years)
     now = time.time() if now is None else now
     cutoff = parse_since(since, now=now)
     prices = prices or load_prices(prices_path)
     grid = intensity(region, path=grid_path)
     notes: list[str] = []
+    owned = False
     if gpu is not None:
         local = catalogue.gpu(gpu)
     else:
         here = machine_gpus(source)
         local = catalogue.gpu(here[0][0]) if here else None
+        owned = local is not None and purchase_usd is None
     kwh_price = (
         prices.electricity.value if electricity_usd_per_kwh is None else electricity_usd_per_kwh
     )
@@ -174,15 +193,27 @@ def usage(
         )
     if region.upper() == "WORLD":
         notes.append("carbon at the world average grid intensity; pass --region for yours")
-    per_hour_hw = 0.0
-    if local is not None:
+    window_months = max(0.0, now - cutoff) / 3600 / HOURS_PER_MONTH
+    depreciation = 0.0
+    used = [prices.electricity.as_of]
+    if local is not None and owned:
+        notes.append(
+            f"{local.name} is this machine's own GPU: already owned, so no depreciation is "
+            "charged (as in `rig cost`); pass --price to charge it"
+        )
+    elif local is not None:
         hw = prices.hardware_for(local.name)
-        price = purchase_usd if purchase_usd is not None else (hw.usd if hw else None)
+        price = purchase_usd if purchase_usd is not None else (hw.price if hw else None)
         if price:
-            per_hour_hw = price / (years * 8760)
+            depreciation = price / (years * 12) * window_months
+            how = "given" if purchase_usd is not None else hw.label  # type: ignore[union-attr]
+            if purchase_usd is None and hw is not None:
+                used.append(hw.price_as_of)
             notes.append(
-                f"local cost includes {local.name} depreciation: ${price:,.0f} over {years:g} "
-                f"years = ${per_hour_hw:.3f} per hour used"
+                f"local cost includes {local.name} depreciation over the window: ${price:,.0f} "
+                f"({how}) over {years:g} years = ${price / (years * 12):,.2f} a month x "
+                f"{window_months:.2f} months = ${depreciation:,.2f}, whether it ran or idled; "
+                "spread over the runs by their hours"
             )
     chosen: CloudOffer | None
     if offer is not None:
@@ -195,12 +226,14 @@ def usage(
             "no GPU known for these runs (none here, no --gpu): no cloud comparison; pass "
             "--gpu or --offer"
         )
-    runs = [r for r in list_runs(lab, details=False) if r.start_time >= cutoff]
+    runs = list_runs(lab, where=f"start_time >= {cutoff!r}", details=False)
     energies = run_energies(lab, runs, fallback_gpu=local, rest_w=REST_OF_SYSTEM_W, now=now)
+    total_hours = sum(energies[r.id].seconds for r in runs) / 3600
     costs: list[RunCost] = []
     for r in runs:
         e = energies[r.id]
         hours = e.seconds / 3600
+        share = hours / total_hours if total_hours > 0 else 1 / len(runs)
         costs.append(
             RunCost(
                 run_id=r.id,
@@ -209,7 +242,7 @@ def usage(
                 status=r.status,
                 hours=hours,
                 energy=e,
-                local_usd=e.kwh * kwh_price + per_hour_hw * hours,
+                local_usd=e.kwh * kwh_price + depreciation * share,
                 cloud_usd=chosen.usd_per_hour * hours if chosen else None,
                 co2e_g=emissions_g(e.kwh, grid),
             )
@@ -218,7 +251,7 @@ def usage(
     fallback = len(costs) - measured
     if fallback:
         what = (
-            f"{local.name}'s catalogue board power ({local.tdp_w or 300:.0f} W)"
+            f"{local.name}'s catalogue board power ({board_power_w(local):.0f} W)"
             if local
             else "an assumed CPU power"
         )
@@ -227,6 +260,9 @@ def usage(
             f"energy uses {what} for their whole duration, not a measurement"
         )
     notes.append(f"rest of the system {REST_OF_SYSTEM_W:.0f} W while a run is going (assumed)")
+    if chosen is not None:
+        used.append(chosen.as_of)
+        notes.append(EQUAL_SPEED)
     cloud_total = sum(c.cloud_usd or 0.0 for c in costs) if chosen else None
     return UsageReport(
         since=cutoff,
@@ -240,9 +276,11 @@ def usage(
         kwh=sum(c.energy.kwh for c in costs),
         measured_runs=measured,
         fallback_runs=fallback,
-        local_usd=sum(c.local_usd for c in costs),
+        local_usd=sum(c.local_usd for c in costs) if costs else depreciation,
         cloud_usd=cloud_total,
         co2e_g=sum(c.co2e_g for c in costs),
         notes=notes,
-        prices_line=prices.age_line(),
+        prices_line=prices.age_line(used=used),
+        depreciation_usd=depreciation,
+        owned=owned,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rigml.errors import InvalidWorkload
+from rigml.plan._constants import HOURS_PER_MONTH
 
 __all__ = [
     "FAMILIES",
@@ -24,11 +25,14 @@ __all__ = [
     "load_workloads",
     "parse_flag",
     "parse_frequency",
+    "parse_hours",
     "workload",
 ]
 
 Duty = Literal["interactive", "service", "batch"]
-HOURS_PER_MONTH = 730.0
+WORKDAYS_PER_MONTH = 21.0
+"""``daily`` and ``N/day`` both count working days: 5 days a week; say ``7/week`` for
+every day of the week."""
 
 
 @dataclass(frozen=True)
@@ -139,9 +143,14 @@ FAMILIES: dict[str, Family] = {
     )
 }
 
-FREQUENCIES = {"continuous": None, "daily": 21.0, "weekly": 52 / 12, "monthly": 1.0}
-"""Runs a month per frequency word; ``daily`` counts working days. ``continuous`` is
-always on (the whole month)."""
+FREQUENCIES = {
+    "continuous": None,
+    "daily": WORKDAYS_PER_MONTH,
+    "weekly": 52 / 12,
+    "monthly": 1.0,
+}
+"""Runs a month per frequency word; ``daily`` counts working days (as ``1/day`` does).
+``continuous`` is always on (the whole month)."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +229,7 @@ def parse_frequency(text: str | float | int, where: str = "frequency") -> tuple[
         n = float(m.group(1))
         if n <= 0:
             raise InvalidWorkload(where, f"frequency must be above 0, got {text!r}")
-        per = {"day": 30.0, "week": 52 / 12, "month": 1.0}[m.group(2)]
+        per = {"day": WORKDAYS_PER_MONTH, "week": 52 / 12, "month": 1.0}[m.group(2)]
         return n * per, key
     if key.startswith("-") or re.match(r"^-?\s*[0-9]", key):
         raise InvalidWorkload(where, f"frequency must be above 0, got {text!r}")
@@ -229,6 +238,25 @@ def parse_frequency(text: str | float | int, where: str = "frequency") -> tuple[
         f"cannot read frequency {text!r}",
         hint="use daily, weekly, monthly, continuous, or a rate such as 3/week",
     )
+
+
+def _check_options(where: str, opts: dict[str, Any]) -> None:
+    """Fit settings of a model entry must be FitRequest fields (task, quant, context...)."""
+    from dataclasses import fields
+
+    from rigml.fit.request import FitRequest
+
+    known = {f.name for f in fields(FitRequest)}
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        close = [difflib.get_close_matches(k, known, n=1, cutoff=0.6) for k in unknown]
+        guess = [f"{k} -> {c[0]}" for k, c in zip(unknown, close, strict=True) if c]
+        hint = f"did you mean {', '.join(guess)}? " if guess else ""
+        raise InvalidWorkload(
+            where,
+            f"unknown model settings {unknown}",
+            hint=f"{hint}settings are those of `rig fit`: {', '.join(sorted(known))}",
+        )
 
 
 def workload(
@@ -275,6 +303,7 @@ def workload(
                 resolved.append((m, defaults))
             elif isinstance(m, dict) and isinstance(m.get("model"), str):
                 opts = {k: v for k, v in m.items() if k != "model"}
+                _check_options(f"{at} models[{i}]", opts)
                 resolved.append((m["model"], opts))
             else:
                 raise InvalidWorkload(
@@ -289,21 +318,40 @@ def workload(
     return Workload(fam, runs, per_run, tuple(resolved), freq, name, notes)
 
 
+def parse_hours(text: str | float | None, where: str) -> float | None:
+    """Hours per run from a flag or a prompt: ``6``, ``6h``, ``1.5``; empty is ``None``.
+
+    Raises:
+        InvalidWorkload: not a number.
+    """
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    raw = str(text).strip().lower().removesuffix("h").strip()
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidWorkload(where, f"hours per run must be a number, got {text!r}") from None
+
+
 def parse_flag(text: str) -> Workload:
-    """``FAMILY[:FREQUENCY[:MODEL,MODEL...]]`` from ``rig plan -w``.
+    """``FAMILY[:FREQUENCY[:MODEL,MODEL...[:HOURS]]]`` from ``rig plan -w``; HOURS is per
+    run (``lora-finetune:weekly::8`` keeps the family's models).
 
     Raises:
         InvalidWorkload, UnknownModel: see :func:`workload`.
     """
     parts = text.split(":")
-    if len(parts) > 3 or not parts[0].strip():
-        raise InvalidWorkload(repr(text), "expected FAMILY[:FREQUENCY[:MODEL,...]]")
+    if len(parts) > 4 or not parts[0].strip():
+        raise InvalidWorkload(repr(text), "expected FAMILY[:FREQUENCY[:MODEL,...[:HOURS]]]")
     family = parts[0]
     freq = parts[1] if len(parts) > 1 and parts[1].strip() else None
     models: list[str | dict[str, Any]] | None = None
     if len(parts) > 2:
         models = [m.strip() for m in parts[2].split(",") if m.strip()] or None
-    return workload(family, freq, models=models, where=repr(text))
+    hours = parse_hours(parts[3], repr(text)) if len(parts) > 3 else None
+    return workload(family, freq, models=models, hours=hours, where=repr(text))
 
 
 _KEYS = {"family", "frequency", "hours", "models", "name"}
@@ -324,45 +372,55 @@ def load_workloads(path: str | Path) -> tuple[list[Workload], int]:
             workloads; the message names the entry.
         MissingExtra: a YAML file without PyYAML (``pip install 'rigml[plan]'``).
     """
-    from rigml.plan.prices import read_data_file
+    from rigml.plan._files import read_data_file
 
-    data = read_data_file(path, InvalidWorkload)  # type: ignore[arg-type]
+    def bad(where: str, problem: str) -> InvalidWorkload:
+        return InvalidWorkload(where, problem, file=True)
+
+    data = read_data_file(path, bad)
     where = str(path)
     if isinstance(data, list):
         data = {"workloads": data}
     if not isinstance(data, dict) or not isinstance(data.get("workloads"), list):
-        raise InvalidWorkload(where, "expected a list 'workloads'")
+        raise InvalidWorkload(where, "expected a list 'workloads'", file=True)
     extra = set(data) - {"workloads", "horizon_months"}
     if extra:
         raise InvalidWorkload(
-            where, f"unknown keys {sorted(extra)}; expected workloads, horizon_months"
+            where, f"unknown keys {sorted(extra)}; expected workloads, horizon_months", file=True
         )
     horizon = data.get("horizon_months", 6)
     if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= 36:
-        raise InvalidWorkload(where, f"horizon_months must be 1 to 36, got {horizon!r}")
+        raise InvalidWorkload(where, f"horizon_months must be 1 to 36, got {horizon!r}", file=True)
     out = []
     for i, entry in enumerate(data["workloads"]):
         at = f"{where} workloads[{i}]"
         if not isinstance(entry, dict) or "family" not in entry:
-            raise InvalidWorkload(at, "each workload needs a family")
+            raise InvalidWorkload(at, "each workload needs a family", file=True)
         unknown = set(entry) - _KEYS
         if unknown:
             raise InvalidWorkload(
-                at, f"unknown keys {sorted(unknown)}; expected {', '.join(sorted(_KEYS))}"
+                at,
+                f"unknown keys {sorted(unknown)}; expected {', '.join(sorted(_KEYS))}",
+                file=True,
             )
         models = entry.get("models")
         if models is not None and not isinstance(models, list):
             models = [models]
-        out.append(
-            workload(
-                str(entry["family"]),
-                entry.get("frequency"),
-                models=models,
-                hours=entry.get("hours"),
-                name=str(entry.get("name", "")),
-                where=at,
+        try:
+            out.append(
+                workload(
+                    str(entry["family"]),
+                    entry.get("frequency"),
+                    models=models,
+                    hours=entry.get("hours"),
+                    name=str(entry.get("name", "")),
+                    where=at,
+                )
             )
-        )
+        except InvalidWorkload as exc:
+            if (exc.hint or "").startswith("write FAMILY["):  # the -w hint: give the file's
+                raise InvalidWorkload(exc.where, exc.problem, file=True) from None
+            raise
     if not out:
-        raise InvalidWorkload(where, "lists no workloads")
+        raise InvalidWorkload(where, "lists no workloads", file=True)
     return out, horizon
