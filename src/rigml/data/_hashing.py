@@ -23,11 +23,12 @@ import ctypes.util
 import errno
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rigml.errors import BadDataFile, DataChanged, DiskFull, LabNotWritable
+from rigml.errors import BadDataFile, DataChanged, DiskFull
+from rigml.objects._store import _os_errors
 
 if TYPE_CHECKING:
     from rigml.objects import ObjectStore
@@ -170,16 +171,8 @@ def syncfs(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def _write_errors(where: str) -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull(where) from exc
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise LabNotWritable(where, exc.strerror or str(exc)) from exc
-        raise
+# A full disk or a read-only lab reads the same here as in the object store.
+_write_errors = _os_errors
 
 
 class Stager:
