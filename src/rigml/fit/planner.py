@@ -545,8 +545,10 @@ def _offload(
     else:
         per_token = excess / 1e9 / pcie
         cost = (
-            f"{excess / GIB:.1f} GiB of weights in system RAM, read over PCIe for every token: "
-            f"at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at {pcie:.0f} GB/s)"
+            f"{excess / GIB:.1f} GiB of weights in system RAM. Accelerate streams them over "
+            f"PCIe for every token: at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at "
+            f"{pcie:.0f} GB/s); llama.cpp (-ngl) runs those layers on the CPU instead, bound "
+            "by RAM bandwidth"
         )
     return Mitigation(
         "CPU offload",
