@@ -267,7 +267,7 @@ def test_concurrent_adds_of_one_name_get_distinct_versions(any_lab, tmp_path: Pa
 @pytest.mark.parametrize(
     ("module", "where"),
     [
-        ("versions", "_insert_version"),  # after the objects are committed
+        ("add", "_insert_version"),  # after the objects are committed
         ("_hashing", "_pump"),  # while a large file is hashed and staged
         ("_hashing", "hash_bytes"),  # while small files are hashed
         ("_hashing", "syncfs"),  # while staged objects are flushed
@@ -276,7 +276,7 @@ def test_concurrent_adds_of_one_name_get_distinct_versions(any_lab, tmp_path: Pa
 def test_an_interrupted_add_registers_nothing_and_leaves_no_temp_files(
     lab, folder, monkeypatch, module: str, where: str
 ) -> None:
-    from rigml.data import versions
+    from rigml.data import add
 
     write(folder / "big.bin", b"z" * 3000)
     monkeypatch.setattr(_hashing, "SMALL", 2048)  # big.bin takes the large-file path
@@ -284,7 +284,7 @@ def test_an_interrupted_add_registers_nothing_and_leaves_no_temp_files(
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr({"versions": versions, "_hashing": _hashing}[module], where, interrupted)
+    monkeypatch.setattr({"add": add, "_hashing": _hashing}[module], where, interrupted)
     with pytest.raises(KeyboardInterrupt):
         add_version(lab, folder, name="ds")
     monkeypatch.undo()

@@ -471,7 +471,7 @@ def contract_infer(
     if output is None:
         sys.stdout.write(text)
         return
-    from rigml.data.contracts import write_text_atomic
+    from rigml.data._atomic import write_text_atomic
 
     write_text_atomic(output, text)
     n = contract.count_checks()

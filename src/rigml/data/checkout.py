@@ -140,7 +140,7 @@ def checkout(
         raise CheckoutTargetExists(str(target))
     if info.kind == "file" and target.is_dir():
         raise CheckoutTargetExists(str(target))
-    from rigml.data.versions import check_manifest_path
+    from rigml.data.refs import check_manifest_path
 
     for f in files:
         check_manifest_path(f.path)

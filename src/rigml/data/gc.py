@@ -103,8 +103,8 @@ def _temp_files(tmp: Path) -> Iterator[os.DirEntry[str]]:
 
 def collect(lab: Lab, plan: GcPlan) -> GcReport:
     """Delete what ``plan`` lists and is still unreferenced."""
+    from rigml.data.add import data_lock
     from rigml.data.verify import referenced_objects
-    from rigml.data.versions import data_lock
 
     freed = deleted = 0
     with data_lock(lab):
