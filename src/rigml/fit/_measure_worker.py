@@ -66,7 +66,7 @@ def _build(job: dict[str, Any], torch: Any, device: str) -> Any:
     torch.set_default_dtype(dtype)  # build the weights in their dtype, no fp32 detour
     try:
         with torch.device(device):
-            model = auto.from_config(config, attn_implementation=attn)
+            model = auto.from_config(config, attn_implementation=attn)  # type: ignore[no-untyped-call]
     finally:
         torch.set_default_dtype(previous)
     return model

@@ -182,7 +182,7 @@ def activation_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int)
     if spec.kind == "diffusion":
         scale = (context / (spec.default_resolution or 512)) ** 2
         return int(0.25 * spec.params * a * batch * scale * (3 if req.training else 1))
-    tokens = batch * context
+    tokens: float = batch * context
     if spec.encoder_tokens and spec.kind == "encoder":
         tokens = batch * min(context, spec.encoder_tokens)
     elif spec.kind == "encoder-decoder":
@@ -202,13 +202,13 @@ def activation_bytes(spec: ModelSpec, req: FitRequest, context: int, batch: int)
         saved = spec.layers * tokens * a * spec.hidden + 2 * per_layer
     else:
         saved = spec.layers * per_layer
-    logits = tokens * spec.vocab * 12 if spec.kind != "encoder" else 0
+    loss_logits = tokens * spec.vocab * 12 if spec.kind != "encoder" else 0.0
     workspace = 0.0
     if req.task == "qlora":
         # bitsandbytes dequantises one weight matrix at a time to 16 bits for each matmul.
         biggest = max((lin.fan_in * lin.fan_out for lin in spec.linears), default=0)
         workspace = 2 * a * biggest
-    return int(saved + logits + workspace)
+    return int(saved + loss_logits + workspace)
 
 
 def _optimizer_bytes_per_param(req: FitRequest, spec: ModelSpec) -> float:

@@ -207,7 +207,7 @@ class FitReport:
 
 def machine_targets() -> list[Target]:
     """This machine's NVIDIA GPUs, largest first; system RAM when there is none."""
-    import psutil
+    import psutil  # type: ignore[import-untyped,unused-ignore]
 
     from rigml.machine.gpu import default_source
 

@@ -72,12 +72,11 @@ def _from_path(path: Path) -> ModelSpec:
         return _from_gguf(path)
     if suffix == ".safetensors":
         wf = read_safetensors(path)
-        config = path.with_name("config.json")
-        return _combine(path.stem, _read_json(config) if config.exists() else None, wf, path)
+        beside = path.with_name("config.json")
+        return _combine(path.stem, _read_json(beside) if beside.exists() else None, wf, path)
     if suffix == ".json":
-        config = _read_json(path)
         name = path.parent.name if path.name == "config.json" else path.stem
-        return spec_from_config(config, name=name or path.stem, where=str(path))
+        return spec_from_config(_read_json(path), name=name or path.stem, where=str(path))
     raise InvalidModelConfig(
         str(path), f"unsupported file type {suffix or '(none)'}: expected .json/.safetensors/.gguf"
     )
