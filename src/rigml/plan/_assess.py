@@ -230,8 +230,7 @@ def _model_fits(report: FitReport, facts: MachineFacts) -> tuple[bool, str]:
             "generates a few tokens a second at best"
         )
     if r.verdict.status in ("comfortable", "tight"):
-        where = "on the CPU (slow)" if r.target.kind == "ram" else f"on {r.target.name}"
-        return True, f"{name}: {r.verdict.label} {where}, needs {need}"
+        return True, f"{name}: {r.verdict.label} on {r.target.name}, needs {need}"
     cheap = next(
         (m for m in report.mitigations if m.status == "comfortable" and m.quality_cost <= 1),
         None,
