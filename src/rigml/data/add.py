@@ -402,10 +402,10 @@ def _insert_version(
 ) -> tuple[int, int, bool]:
     from sqlalchemy import insert, select
 
+    from rigml.store.queries import upsert
     from rigml.store.schema import dataset_files, dataset_versions, datasets
-    from rigml.track._writer import _upsert
 
-    stmt = _upsert(conn)(datasets).values(name=name, created_at=base["created_at"])
+    stmt = upsert(conn)(datasets).values(name=name, created_at=base["created_at"])
     conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
     ds_id = _dataset_id(conn, name)
     dv = dataset_versions

@@ -60,10 +60,10 @@ def _age(lab: Lab, digest: str, now: float) -> float:
 
 def plan_gc(lab: Lab, *, grace_s: float = GRACE_S) -> GcPlan:
     """What ``collect`` would remove now; changes nothing."""
-    from rigml.data.verify import referenced_objects
+    from rigml.store.queries import referenced
 
     with lab.store.read() as conn:
-        used = referenced_objects(conn)
+        used = referenced(conn)
     now = time.time()
     doomed: list[str] = []
     young = size = 0
@@ -104,12 +104,12 @@ def _temp_files(tmp: Path) -> Iterator[os.DirEntry[str]]:
 def collect(lab: Lab, plan: GcPlan) -> GcReport:
     """Delete what ``plan`` lists and is still unreferenced."""
     from rigml.data.add import data_lock
-    from rigml.data.verify import referenced_objects
+    from rigml.store.queries import referenced
 
     freed = deleted = 0
     with data_lock(lab):
         with lab.store.read() as conn:
-            used = referenced_objects(conn)
+            used = referenced(conn)
         doomed = [d for d in plan.objects if d not in used]
         for digest in doomed:
             existed = lab.objects.exists(digest)

@@ -44,15 +44,15 @@ def use_dataset(lab: Lab, run_id: str, ref: str) -> VersionInfo:
 
     from rigml.data.versions import resolve
     from rigml.errors import RunNotFound
+    from rigml.store.queries import upsert
     from rigml.store.schema import dataset_usage, runs
-    from rigml.track._writer import _upsert
 
     info = resolve(lab, ref)
 
     def write(conn: Connection) -> None:
         if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).scalar() is None:
             raise RunNotFound(run_id)
-        stmt = _upsert(conn)(dataset_usage).values(
+        stmt = upsert(conn)(dataset_usage).values(
             run_id=run_id, version_id=info.id, used_at=time.time()
         )
         conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "version_id"]))

@@ -189,8 +189,8 @@ def tag(lab: Lab, ref: str, tag_name: str, *, delete: bool = False) -> VersionIn
     """
     from sqlalchemy import delete as sql_delete
 
+    from rigml.store.queries import upsert
     from rigml.store.schema import dataset_tags
-    from rigml.track._writer import _upsert
 
     if not _TAG.fullmatch(tag_name) or tag_name == "latest" or re.fullmatch(r"v\d+", tag_name):
         raise InvalidInput(
@@ -219,7 +219,7 @@ def tag(lab: Lab, ref: str, tag_name: str, *, delete: bool = False) -> VersionIn
     def write(conn: Connection) -> VersionInfo:
         info = _resolve(conn, name, sel)
         ds_id = _dataset_id(conn, name)
-        stmt = _upsert(conn)(dataset_tags).values(
+        stmt = upsert(conn)(dataset_tags).values(
             dataset_id=ds_id, tag=tag_name, version_id=info.id, created_at=time.time()
         )
         conn.execute(

@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from rigml.data.versions import Progress
     from rigml.lab import Lab
 
@@ -38,21 +36,6 @@ class VerifyReport:
         d = asdict(self)
         d["ok"] = self.ok
         return d
-
-
-def referenced_objects(conn: Connection) -> set[str]:
-    """Every digest some row of the store names (see ``OBJECT_REFERENCES``)."""
-    from sqlalchemy import select
-
-    from rigml.store.schema import OBJECT_REFERENCES
-
-    found: set[str] = set()
-    for table, column in OBJECT_REFERENCES:
-        col = table.c[column]
-        found.update(
-            d for d in conn.execute(select(col).where(col.is_not(None)).distinct()).scalars()
-        )
-    return found
 
 
 def _check_one(lab: Lab, digest: str) -> tuple[str | None, int]:
@@ -86,6 +69,7 @@ def verify(
     """
     from rigml.data._hashing import parallel_map
     from rigml.data.versions import resolve, version_files
+    from rigml.store.queries import referenced
 
     if ref is not None:
         info = resolve(lab, ref)
@@ -93,7 +77,7 @@ def verify(
         scope = info.ref
     else:
         with lab.store.read() as conn:
-            digests = sorted(referenced_objects(conn))
+            digests = sorted(referenced(conn))
         scope = "every referenced object"
     done = [0]
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rigml.track._segments import pack
 
@@ -49,6 +48,7 @@ def write_points(conn: Connection, run_id: str, points: list[Point], now: float)
     """Write drained points of one run: one segment per key, latest values, heartbeat."""
     from sqlalchemy import case, insert, update
 
+    from rigml.store.queries import upsert
     from rigml.store.schema import latest_metrics, metric_segments, runs
 
     by_key = _group(points)
@@ -72,7 +72,7 @@ def write_points(conn: Connection, run_id: str, points: list[Point], now: float)
                     "count": len(steps),
                 }
             )
-        stmt = _upsert(conn)(latest_metrics).values(latest)
+        stmt = upsert(conn)(latest_metrics).values(latest)
         ex = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["run_id", "key"],
@@ -113,16 +113,6 @@ def _group(points: list[Point]) -> dict[str, tuple[list[int], list[float], list[
         cols[1].append(t)
         cols[2].append(value)
     return by_key
-
-
-def _upsert(conn: Connection) -> Callable[..., Any]:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
 
 
 class Writer(threading.Thread):

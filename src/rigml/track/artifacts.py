@@ -25,8 +25,8 @@ class Artifact:
 
 
 def _record(lab: Lab, run_id: str, entries: list[tuple[str, str, int]]) -> None:
+    from rigml.store.queries import upsert
     from rigml.store.schema import artifacts
-    from rigml.track._writer import _upsert
 
     now = time.time()
     rows = [
@@ -35,7 +35,7 @@ def _record(lab: Lab, run_id: str, entries: list[tuple[str, str, int]]) -> None:
     ]
 
     def write(conn: Connection) -> None:
-        stmt = _upsert(conn)(artifacts).values(rows)
+        stmt = upsert(conn)(artifacts).values(rows)
         ex = stmt.excluded
         conn.execute(
             stmt.on_conflict_do_update(

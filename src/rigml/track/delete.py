@@ -39,23 +39,6 @@ def run_objects(conn: Connection, run_ids: Sequence[str]) -> set[str]:
     return found
 
 
-def referenced(conn: Connection, digests: set[str]) -> set[str]:
-    """The subset of ``digests`` that some row of the store still names."""
-    from sqlalchemy import select
-
-    from rigml.store.schema import OBJECT_REFERENCES
-
-    used: set[str] = set()
-    wanted = list(digests)
-    for table, column in OBJECT_REFERENCES:
-        col = table.c[column]
-        for i in range(0, len(wanted), 900):
-            used.update(
-                conn.execute(select(col).where(col.in_(wanted[i : i + 900])).distinct()).scalars()
-            )
-    return used
-
-
 def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
     """Delete runs with their params, tags, metrics and artifact records.
 
@@ -80,6 +63,7 @@ def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
         return candidates
 
     from rigml.store.locks import objects_lock
+    from rigml.store.queries import referenced
 
     candidates = lab.store.transact(write)
     # under the objects lock: a dataset add that reuses one of these objects either has

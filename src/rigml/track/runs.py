@@ -338,8 +338,8 @@ def _insert_params(conn: Connection, run_id: str, encoded: dict[str, str]) -> No
 
 def set_tags(lab: Lab, run_id: str, tags: Mapping[str, Any]) -> None:
     """Set or replace tags of a run (running or ended)."""
+    from rigml.store.queries import upsert
     from rigml.store.schema import tags as tags_table
-    from rigml.track._writer import _upsert
 
     rows = [
         {"run_id": run_id, "key": _check_key("tag", k), "value": str(v)} for k, v in tags.items()
@@ -348,7 +348,7 @@ def set_tags(lab: Lab, run_id: str, tags: Mapping[str, Any]) -> None:
         return
 
     def write(conn: Connection) -> None:
-        stmt = _upsert(conn)(tags_table).values(rows)
+        stmt = upsert(conn)(tags_table).values(rows)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
@@ -420,10 +420,10 @@ def _writer_for(lab: Lab) -> Writer:
 def _experiment_id(conn: Connection, name: str) -> int:
     from sqlalchemy import select
 
+    from rigml.store.queries import upsert
     from rigml.store.schema import experiments
-    from rigml.track._writer import _upsert
 
-    stmt = _upsert(conn)(experiments).values(name=name, created_at=time.time())
+    stmt = upsert(conn)(experiments).values(name=name, created_at=time.time())
     conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
     return int(
         conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar_one()
