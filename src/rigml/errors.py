@@ -19,6 +19,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
     │   ├── InvalidQuery
+    │   ├── NotFittedError   (AttributeError)  an estimator used before fit
     │   ├── InvalidDatasetRef
     │   ├── InvalidContract
     │   ├── BadDataFile                     unreadable, malformed or empty data (file, line)
@@ -340,3 +341,12 @@ class UnknownRegion(NotFound):
         )
         super().__init__(f"no grid intensity for region {region!r}", hint=hint)
         self.region, self.close = region, close
+
+
+class NotFittedError(InvalidInput, AttributeError):
+    """An estimator (a profiler, later a drift detector) used before ``fit``."""
+
+    def __init__(self, cls: str) -> None:
+        super().__init__(
+            f"this {cls} is not fitted yet", hint=f"call {cls}.fit(batches) before using it"
+        )

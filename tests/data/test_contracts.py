@@ -18,9 +18,9 @@ from rigml.data.contracts import (
     load_contract,
     require_passing_check,
 )
-from rigml.data.profile import NotFittedError, TableProfiler, profile, render_html, sparkline
+from rigml.data.profile import TableProfiler, profile, render_html, sparkline
 from rigml.data.versions import add_version, resolve
-from rigml.errors import ContractFailed, InvalidContract, NotFound
+from rigml.errors import ContractFailed, InvalidContract, NotFittedError, NotFound
 
 from .conftest import write
 

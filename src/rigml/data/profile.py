@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rigml.data._tables import table_parts
-from rigml.errors import InvalidInput, NotFound
+from rigml.errors import NotFittedError, NotFound
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,13 +34,6 @@ MAX_DISTINCT = 1_000_000
 MAX_TOP = 10_000  # distinct values counted for top values of text columns
 BINS = 20
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-
-
-class NotFittedError(InvalidInput, AttributeError):
-    def __init__(self, cls: str) -> None:
-        super().__init__(
-            f"this {cls} is not fitted yet", hint=f"call {cls}.fit(batches) before using it"
-        )
 
 
 @dataclass
