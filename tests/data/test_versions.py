@@ -269,7 +269,7 @@ def test_concurrent_adds_of_one_name_get_distinct_versions(any_lab, tmp_path: Pa
     [
         ("add", "_insert_version"),  # after the objects are committed
         ("_hashing", "_pump"),  # while a large file is hashed and staged
-        ("_hashing", "hash_bytes"),  # while small files are hashed
+        ("_hashing", "read_small"),  # while small files are read and hashed
         ("_hashing", "syncfs"),  # while staged objects are flushed
     ],
 )

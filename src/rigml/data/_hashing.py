@@ -44,12 +44,6 @@ def default_workers() -> int:
     return max(2, min(16, (os.cpu_count() or 2) * 2))
 
 
-def hash_bytes(data: bytes) -> str:
-    from blake3 import blake3
-
-    return blake3(data).hexdigest()
-
-
 def hash_path(path: str, size: int | None = None) -> str:
     """The blake3 digest of a local file, read in chunks (no memory map: a file truncated
     meanwhile is a short read, not a SIGBUS).

@@ -240,6 +240,7 @@ def _hash_and_stage(
     lab: Lab, todo: list[_Found], stager: Any, workers: int | None, progress: Progress
 ) -> None:
     from rigml.data import _hashing
+    from rigml.objects import hash_bytes
 
     if not todo:
         return
@@ -252,7 +253,7 @@ def _hash_and_stage(
     def one(f: _Found) -> None:
         if f.stat.size < _hashing.SMALL:  # one read: hash and stage from memory
             data = _hashing.read_small(f.abs, f.stat.size, f.stat.mtime_ns)
-            digest = _hashing.hash_bytes(data)
+            digest = hash_bytes(data)
             if not stager.exists(digest):
                 stager.stage_bytes(digest, data)
             f.digest = digest
