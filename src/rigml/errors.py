@@ -32,7 +32,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
     │   ├── DiskFull
-    │   └── ObjectCorrupted
+    │   ├── ObjectCorrupted
+    │   └── OutputNotWritable               a file the user asked for cannot be written there
     └── MissingExtra        (ImportError)   an optional dependency is not installed
 
 The CLI prints ``message`` and ``hint`` in two lines and exits with ``exit_code``.
@@ -350,3 +351,24 @@ class NotFittedError(InvalidInput, AttributeError):
         super().__init__(
             f"this {cls} is not fitted yet", hint=f"call {cls}.fit(batches) before using it"
         )
+
+
+class InvalidConfig(InvalidInput):
+    """A settings file (``rig.toml``) is malformed; ``where`` names the file and the key."""
+
+    def __init__(self, where: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"{where}: {problem}", hint=hint or "fix the file; `rig init --help` shows its keys"
+        )
+        self.where, self.problem = where, problem
+
+
+class OutputNotWritable(StoreUnavailable):
+    """A file or folder the user asked for cannot be written; nothing was left behind."""
+
+    def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"cannot write {path}: {reason}",
+            hint=hint or "choose a path in a folder you can write to (-o/--output)",
+        )
+        self.path, self.reason = path, reason
