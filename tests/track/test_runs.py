@@ -234,6 +234,15 @@ def test_system_metrics_are_sampled_in_the_background(lab) -> None:
     assert get_run(lab, run.id).metrics["sys/ram_used_gb"] > 0
 
 
+@pytest.mark.parametrize("bad", [0, -1.0, True, "5"])
+def test_a_bad_sampling_interval_is_refused_before_the_run_starts(lab, bad) -> None:
+    from rigml.track.queries import list_runs
+
+    with pytest.raises(InvalidInput, match="system_metrics_interval"):
+        start_run(lab, capture_git=False, system_metrics_interval=bad)
+    assert list_runs(lab) == []
+
+
 # -- exits and crashes, in real processes ----------------------------------------------------
 
 SCRIPT = """
@@ -417,14 +426,14 @@ def test_a_forked_child_leaves_the_parents_run_alone(lab, quiet_run_kwargs) -> N
 
 
 def test_a_stopped_writer_is_replaced(lab, quiet_run_kwargs) -> None:
-    from rigml.track import runs as runs_mod
+    from rigml.track import _hooks as hooks
 
     with start_run(lab, **quiet_run_kwargs) as first:
         first.log({"x": 1.0})
-    writer = runs_mod._writers[lab.store_url]
+    writer = hooks._writers[lab.store_url]
     writer.stop()
     writer.join(timeout=10)
     assert not writer.is_alive()
     with start_run(lab, **quiet_run_kwargs) as second:
         second.log({"x": 1.0})
-    assert runs_mod._writers[lab.store_url] is not writer
+    assert hooks._writers[lab.store_url] is not writer

@@ -4,48 +4,40 @@
 machine) and system-metric sampling, and returns a :class:`Run`. ``Run.log`` costs a few
 microseconds: it validates and appends to a deque that the background writer flushes.
 The run ends as ``finished`` on a normal exit, ``failed`` with the traceback on an
-exception, and ``killed`` on Ctrl-C or SIGTERM; everything logged is flushed first. A run
-whose process vanished without ending it (SIGKILL, power loss) is later shown as
-``crashed`` by the queries in :mod:`rigml.track.queries`.
+exception, and ``killed`` on Ctrl-C or SIGTERM (see :mod:`rigml.track._hooks`); everything
+logged is flushed first. A run whose process vanished without ending it (SIGKILL, power
+loss) is later shown as ``crashed`` by the queries in :mod:`rigml.track.queries`.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import getpass
 import json
 import os
 import platform
-import signal
 import socket
-import sys
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidInput, InvalidMetric, NotFound, ParamConflict, RigError
+from rigml.track import _hooks
+from rigml.track._hooks import EndStatus
 from rigml.track._writer import RunBuffer, Writer
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from rigml.config import TrackingConfig
     from rigml.lab import Lab
     from rigml.track._segments import History
-
-EndStatus = Literal["finished", "failed", "killed"]
-
-_active: list[Run] = []
-_writers: dict[str, Writer] = {}
-_registry_lock = threading.RLock()
-_handlers_installed = False
-_prev_sigterm: Any = None
-_terminated = False  # SIGTERM arrived; the SystemExit it raised is a kill, not a failure
 
 
 class NoActiveRun(NotFound):
@@ -251,9 +243,9 @@ class Run:
             self.end("finished")
         elif issubclass(exc_type, KeyboardInterrupt):
             self.end("killed", error="interrupted (KeyboardInterrupt)")
-        elif issubclass(exc_type, SystemExit) and _terminated:
+        elif issubclass(exc_type, SystemExit) and _hooks.terminated():
             self.end("killed", error="terminated by SIGTERM")
-        elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
+        elif isinstance(exc, SystemExit) and exc.code in (0, None):
             self.end("finished")
         else:
             self.end("failed", error="".join(traceback.format_exception(exc_type, exc, tb)))
@@ -273,9 +265,7 @@ class Run:
             self.status = status
             self._writer.unregister(self.id)
             self._append = self._extend = self._closed_append
-            with _registry_lock:
-                if self in _active:
-                    _active.remove(self)
+            _hooks.unregister(self)
         from rigml.track.queries import compact_segments
 
         with contextlib.suppress(RigError):  # compaction only speeds reads; points are safe
@@ -407,16 +397,6 @@ def _canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def _writer_for(lab: Lab) -> Writer:
-    with _registry_lock:
-        writer = _writers.get(lab.store_url)
-        if writer is None or not writer.is_alive():
-            writer = Writer(lab.store, interval=lab.config.tracking.flush_interval)
-            writer.start()
-            _writers[lab.store_url] = writer
-        return writer
-
-
 def _experiment_id(conn: Connection, name: str) -> int:
     from sqlalchemy import select
 
@@ -430,52 +410,55 @@ def _experiment_id(conn: Connection, name: str) -> int:
     )
 
 
-def start_run(
-    lab: Lab,
-    *,
-    experiment: str = "default",
-    name: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, Any] | None = None,
-    capture_git: bool | None = None,
-    capture_environment: bool | None = None,
-    capture_machine: bool | None = None,
-    system_metrics: bool | None = None,
-) -> Run:
-    """Start a tracked run in ``lab``.
+@dataclass(frozen=True)
+class _Capture:
+    """What a run records in the background, resolved against ``[tracking]``."""
 
-    Each ``capture_*`` / ``system_metrics`` switch defaults to the lab's ``[tracking]``
-    configuration. Capture and sampling happen in background threads.
+    git: bool
+    environment: bool
+    machine: bool
+    system_metrics: bool
+    interval: float
 
-    Raises:
-        InvalidInput: a name, param or tag key is malformed.
-        StoreUnavailable: the store cannot be written.
-    """
+
+def _resolve_capture(
+    cfg: TrackingConfig,
+    git: bool | None,
+    environment: bool | None,
+    machine: bool | None,
+    system_metrics: bool | None,
+    interval: float | None,
+) -> _Capture:
+    """Each switch left as ``None`` takes the lab's configured value."""
+    every = cfg.system_metrics_interval if interval is None else interval
+    if isinstance(every, bool) or not isinstance(every, int | float) or not every > 0:
+        raise InvalidInput(
+            f"system_metrics_interval must be a positive number of seconds, got {every!r}",
+            hint="pass e.g. system_metrics_interval=5.0, or leave it to rig.toml's [tracking]",
+        )
+    return _Capture(
+        git=cfg.capture_git if git is None else git,
+        environment=cfg.capture_environment if environment is None else environment,
+        machine=cfg.capture_machine if machine is None else machine,
+        system_metrics=cfg.system_metrics if system_metrics is None else system_metrics,
+        interval=float(every),
+    )
+
+
+def _process_row(run_id: str, name: str) -> dict[str, Any]:
+    """The ``runs`` row of a new run: who, where and what started it."""
     import psutil
-    from sqlalchemy import insert
 
-    from rigml.store.schema import runs
-    from rigml.store.schema import tags as tags_table
     from rigml.track._capture import command_line
-    from rigml.track._names import run_name
 
-    cfg = lab.config.tracking
-    _check_key("experiment", experiment)
-    run_id = uuid.uuid4().hex
-    run_name_ = name or run_name()
-    encoded = {_check_key("param", k): _encode_param(v) for k, v in (params or {}).items()}
-    tag_rows = [
-        {"run_id": run_id, "key": _check_key("tag", k), "value": str(v)}
-        for k, v in (tags or {}).items()
-    ]
     now = time.time()
     try:
-        user = getpass.getuser()
+        user: str | None = getpass.getuser()
     except Exception:
         user = None
-    row = {
+    return {
         "id": run_id,
-        "name": run_name_,
+        "name": name,
         "status": "running",
         "start_time": now,
         "heartbeat": now,
@@ -487,32 +470,81 @@ def start_run(
         "python": platform.python_version(),
     }
 
+
+def _insert_run(
+    lab: Lab,
+    experiment: str,
+    row: dict[str, Any],
+    params: dict[str, str],
+    tags: Mapping[str, Any],
+) -> None:
+    """Write the run, its experiment (created on first use), params and tags at once."""
+    from sqlalchemy import insert
+
+    from rigml.store.schema import runs
+    from rigml.store.schema import tags as tags_table
+
+    tag_rows = [
+        {"run_id": row["id"], "key": _check_key("tag", k), "value": str(v)} for k, v in tags.items()
+    ]
+
     def write(conn: Connection) -> None:
         conn.execute(insert(runs).values(experiment_id=_experiment_id(conn, experiment), **row))
-        if encoded:
-            _insert_params(conn, run_id, encoded)
+        if params:
+            _insert_params(conn, row["id"], params)
         if tag_rows:
             conn.execute(insert(tags_table), tag_rows)
 
     lab.store.transact(write)
-    run = Run(lab, run_id, run_name_, experiment, _writer_for(lab), params=dict(encoded))
-    with _registry_lock:
-        _active.append(run)
-    _install_handlers()
-    run._start_capture(
-        git=cfg.capture_git if capture_git is None else capture_git,
-        environment=cfg.capture_environment if capture_environment is None else capture_environment,
-        machine=cfg.capture_machine if capture_machine is None else capture_machine,
+
+
+def start_run(
+    lab: Lab,
+    *,
+    experiment: str = "default",
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    capture_git: bool | None = None,
+    capture_environment: bool | None = None,
+    capture_machine: bool | None = None,
+    system_metrics: bool | None = None,
+    system_metrics_interval: float | None = None,
+) -> Run:
+    """Start a tracked run in ``lab``.
+
+    Each ``capture_*`` / ``system_metrics*`` option left as ``None`` takes the lab's
+    ``[tracking]`` configuration. Capture and sampling happen in background threads.
+
+    Raises:
+        InvalidInput: a name, param or tag key, or the sampling interval is malformed.
+        StoreUnavailable: the store cannot be written.
+    """
+    from rigml.track._names import run_name
+
+    capture = _resolve_capture(
+        lab.config.tracking,
+        capture_git,
+        capture_environment,
+        capture_machine,
+        system_metrics,
+        system_metrics_interval,
     )
-    if cfg.system_metrics if system_metrics is None else system_metrics:
-        run._start_sampler(cfg.system_metrics_interval)
+    _check_key("experiment", experiment)
+    encoded = {_check_key("param", k): _encode_param(v) for k, v in (params or {}).items()}
+    row = _process_row(uuid.uuid4().hex, name or run_name())
+    _insert_run(lab, experiment, row, encoded, tags or {})
+    run = Run(lab, row["id"], row["name"], experiment, _hooks.writer_for(lab), params=encoded)
+    _hooks.register(run)
+    run._start_capture(git=capture.git, environment=capture.environment, machine=capture.machine)
+    if capture.system_metrics:
+        run._start_sampler(capture.interval)
     return run
 
 
 def active_run() -> Run | None:
     """The innermost run started in this process and not yet ended."""
-    with _registry_lock:
-        return _active[-1] if _active else None
+    return _hooks.innermost()
 
 
 def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
@@ -525,75 +557,3 @@ def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
     if run is None:
         raise NoActiveRun()
     run.log(metrics, step=step)
-
-
-# -- process exit ----------------------------------------------------------------------------
-
-
-def _end_all(status: EndStatus, error: str | None) -> None:
-    with _registry_lock:
-        pending = list(reversed(_active))
-    for run in pending:
-        try:
-            run.end(status, error=error)
-        except Exception as exc:  # still try the others
-            print(f"rigml: could not end run {run.id[:8]}: {exc}", file=sys.stderr)
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """Turn SIGTERM into SystemExit(143) so the stack unwinds and runs end as ``killed``.
-
-    Unwinding, rather than ending runs inside the handler, never re-enters a flush that the
-    interrupted code was in the middle of. A handler the program set itself keeps control.
-    """
-    global _terminated
-    prev = _prev_sigterm
-    if callable(prev):
-        prev(signum, frame)
-    elif prev != signal.SIG_IGN:
-        _terminated = True
-        raise SystemExit(128 + signum)
-
-
-def _at_exit() -> None:
-    last = getattr(sys, "last_value", None)  # set by the interpreter for an uncaught exception
-    if _terminated:
-        _end_all("killed", "terminated by SIGTERM")
-    elif isinstance(last, KeyboardInterrupt):
-        _end_all("killed", "interrupted (KeyboardInterrupt)")
-    elif last is not None:
-        _end_all("failed", "".join(traceback.format_exception(last)))
-    else:
-        _end_all("finished", None)
-    with _registry_lock:
-        for writer in _writers.values():
-            writer.stop()
-
-
-def _after_fork_in_child() -> None:
-    """A forked child (DataLoader worker, multiprocessing) does not own the parent's runs:
-    it must neither end them at exit nor share the parent's writer thread, which did not
-    survive the fork."""
-    global _handlers_installed, _terminated
-    _active.clear()
-    _writers.clear()
-    if _handlers_installed and threading.current_thread() is threading.main_thread():
-        with contextlib.suppress(ValueError, TypeError):
-            signal.signal(signal.SIGTERM, _prev_sigterm or signal.SIG_DFL)
-    _handlers_installed = False
-    _terminated = False
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _install_handlers() -> None:
-    global _handlers_installed, _prev_sigterm
-    if _handlers_installed:
-        return
-    _handlers_installed = True
-    atexit.register(_at_exit)
-    if threading.current_thread() is threading.main_thread():
-        _prev_sigterm = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _on_sigterm)
