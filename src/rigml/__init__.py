@@ -1,10 +1,15 @@
 """rigml: one AI workstation as a complete, private ML lab.
 
-Tracking in three lines::
+Tracking in three lines, and reading back in one::
 
     import rigml
     with rigml.start_run(experiment="churn", params={"lr": 0.01}) as run:
         run.log({"loss": 0.31}, step=1)
+    rigml.search_runs("params.lr = 0.01").to_pandas()
+
+The functions here act on the nearest lab (``RIG_LAB``, else the working directory
+upward) unless ``lab=`` names one; the services in :mod:`rigml.track`, :mod:`rigml.data`
+and :mod:`rigml.fit` take the lab as their first argument.
 
 Names load lazily (PEP 562) so that ``import rigml`` and ``rig --help`` stay fast.
 """
@@ -12,8 +17,6 @@ Names load lazily (PEP 562) so that ``import rigml`` and ``rig --help`` stay fas
 from __future__ import annotations
 
 import importlib
-import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rigml._version import __version__
@@ -21,6 +24,17 @@ from rigml._version import __version__
 if TYPE_CHECKING:
     from rigml.errors import RigError
     from rigml.lab import Lab, init_lab, open_lab
+    from rigml.track.api import (
+        compare_runs,
+        end_run,
+        get_run,
+        load_history,
+        log_artifact,
+        log_params,
+        search_runs,
+        set_tags,
+        start_run,
+    )
     from rigml.track.runs import Run, active_run, log
 
 __all__ = [
@@ -29,9 +43,17 @@ __all__ = [
     "Run",
     "__version__",
     "active_run",
+    "compare_runs",
+    "end_run",
+    "get_run",
     "init_lab",
+    "load_history",
     "log",
+    "log_artifact",
+    "log_params",
     "open_lab",
+    "search_runs",
+    "set_tags",
     "start_run",
 ]
 
@@ -43,6 +65,15 @@ _LAZY = {
     "Run": "rigml.track.runs",
     "active_run": "rigml.track.runs",
     "log": "rigml.track.runs",
+    "compare_runs": "rigml.track.api",
+    "end_run": "rigml.track.api",
+    "get_run": "rigml.track.api",
+    "load_history": "rigml.track.api",
+    "log_artifact": "rigml.track.api",
+    "log_params": "rigml.track.api",
+    "search_runs": "rigml.track.api",
+    "set_tags": "rigml.track.api",
+    "start_run": "rigml.track.api",
 }
 
 
@@ -55,38 +86,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-def start_run(
-    experiment: str = "default",
-    *,
-    params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, Any] | None = None,
-    name: str | None = None,
-    lab: Lab | str | os.PathLike[str] | None = None,
-    **capture: bool,
-) -> Run:
-    """Start a tracked run in the nearest lab (or ``lab``); see ``rigml.track.runs.start_run``.
-
-    ``capture`` takes ``capture_git``, ``capture_environment``, ``capture_machine`` and
-    ``system_metrics`` to switch automatic capture off for this run.
-    """
-    from rigml.lab import Lab
-    from rigml.track.runs import start_run as _start
-
-    if not isinstance(lab, Lab):
-        lab = _lab_for(lab)
-    return _start(lab, experiment=experiment, name=name, params=params, tags=tags, **capture)
-
-
-_labs: dict[str, Lab] = {}
-
-
-def _lab_for(path: str | os.PathLike[str] | None) -> Lab:
-    """One Lab object per lab folder and process, so runs share the store and writer."""
-    from rigml.lab import Lab, find_lab
-
-    where = str(find_lab(path))
-    if where not in _labs:
-        _labs[where] = Lab(where)
-    return _labs[where]
