@@ -57,6 +57,7 @@ __all__ = [
     "WatchInputs",
     "WatchResult",
     "WatchState",
+    "check_target",
     "watch",
     "watch_inputs",
 ]
@@ -357,6 +358,28 @@ def _unwritable(exc: OSError, folder: Path) -> str:
     return exc.strerror or str(exc)
 
 
+def check_target(
+    command: Sequence[str] | None, *, pid: int | None, interval: float
+) -> list[str] | None:
+    """The command as strings, once it is clear what to watch and how often.
+
+    Raises:
+        InvalidInput: neither or both of a command and a pid, or a bad interval.
+    """
+    argv = [str(a) for a in command] if command is not None else None
+    if (not argv) == (pid is None):
+        raise InvalidInput(
+            "give either a command to run or --pid of a running process, not both or neither",
+            hint="rig watch -- python train.py   or   rig watch --pid 12345",
+        )
+    if not interval > 0:
+        raise InvalidInput(
+            f"the sampling interval must be positive seconds, got {interval!r}",
+            hint="e.g. --interval 1.0",
+        )
+    return argv or None
+
+
 @dataclass(frozen=True)
 class WatchInputs:
     """What one watch was asked to do, checked: see :func:`watch` for each field."""
@@ -393,17 +416,7 @@ class WatchInputs:
             InvalidInput: neither or both of a command and a pid, a bad interval, or a
                 ``disk_path`` that does not exist.
         """
-        argv = [str(a) for a in command] if command is not None else None
-        if (not argv) == (pid is None):
-            raise InvalidInput(
-                "give either a command to run or --pid of a running process, not both or neither",
-                hint="rig watch -- python train.py   or   rig watch --pid 12345",
-            )
-        if not interval > 0:
-            raise InvalidInput(
-                f"the sampling interval must be positive seconds, got {interval!r}",
-                hint="e.g. --interval 1.0",
-            )
+        argv = check_target(command, pid=pid, interval=interval)
         disk = str(Path(disk_path).resolve() if disk_path is not None else Path.cwd())
         if not Path(disk).exists():
             raise InvalidInput(
