@@ -20,12 +20,15 @@ def rig(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_json_output_and_the_exit_code_of_the_workload(capsys, tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
     code, out, err = rig(
         capsys,
         "watch",
         "--json",
         "--interval",
         "0.2",
+        "--output",
+        "runs/first",
         "--",
         sys.executable,
         "-c",
@@ -40,7 +43,7 @@ def test_json_output_and_the_exit_code_of_the_workload(capsys, tmp_path: Path) -
     assert isinstance(data["findings"], list) and "cpu_percent" in data["summary"]
     files = data["files"]
     out_dir = Path(data["output_dir"])
-    assert out_dir.parent == tmp_path / "rig-watch"
+    assert out_dir.resolve() == tmp_path / "runs" / "first"  # made, as its parent was there
     for name in ("timeline", "plot", "findings"):
         assert Path(files[name]).is_file() and Path(files[name]).parent == out_dir
 
@@ -67,7 +70,28 @@ def test_records_into_the_lab_unless_told_not_to(capsys, tmp_path: Path) -> None
     code, out, _ = rig(capsys, "watch", "--json", "--no-record", "-i", "0.2", *command)
     data = json.loads(out)
     assert code == 0 and data["session_id"] is None and data["lab"] is None
-    assert Path(data["output_dir"]).parent == tmp_path / "rig-watch"
+    # not recorded, but its files still go to the lab, never into the working folder
+    assert Path(data["output_dir"]).parent == tmp_path / ".rig" / "watch"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".rig"]
+
+
+def test_without_a_lab_the_output_folder_must_be_given(capsys, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    command = ["--", sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+    code, _, err = rig(capsys, "watch", "-i", "0.2", *command)
+    assert code == 2 and "keeps its files in a lab" in err and "--output" in err
+    assert "Traceback" not in err
+    assert not marker.exists() and list(tmp_path.iterdir()) == []  # nothing ran, nothing made
+
+
+def test_a_given_output_folder_follows_the_output_rules(capsys, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    command = ["--", sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+    code, _, err = rig(capsys, "watch", "-o", str(tmp_path / "no" / "such"), *command)
+    assert code == 1 and "cannot write" in err and "does not exist" in err
+    code, _, err = rig(capsys, "watch", "-o", "/proc/rig-watch", *command)
+    assert code == 1 and "cannot write /proc/rig-watch" in err and "Traceback" not in err
+    assert not marker.exists() and not (tmp_path / "no").exists()
 
 
 def test_output_folder_and_a_recorded_gpu_in_the_table(capsys, tmp_path: Path, monkeypatch) -> None:
@@ -94,7 +118,7 @@ def test_output_folder_and_a_recorded_gpu_in_the_table(capsys, tmp_path: Path, m
 
 def test_no_bottleneck_prints_the_peaks(capsys, monkeypatch) -> None:
     monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
-    code, out, _ = rig(capsys, "watch", "-i", "0.2", "--", sys.executable, "-c", "pass")
+    code, out, _ = rig(capsys, "watch", "-i", "0.2", "-o", "w", "--", sys.executable, "-c", "pass")
     assert code == 0
     assert "no bottleneck found" in out and "RAM used" in out and "gpu0 temperature" in out
 
@@ -104,6 +128,8 @@ def test_options_after_the_command_belong_to_it(capsys) -> None:
         capsys,
         "watch",
         "--json",
+        "-o",
+        "w",
         sys.executable,
         "-c",
         "import sys; print(sys.argv[1:], file=sys.stderr)",
@@ -117,9 +143,9 @@ def test_options_after_the_command_belong_to_it(capsys) -> None:
 def test_usage_errors(capsys) -> None:
     code, _, err = rig(capsys, "watch", "--json")
     assert code == 2 and "either a command" in err and "hint:" in err
-    code, _, err = rig(capsys, "watch", "--", "no-such-command-for-rig")
+    code, _, err = rig(capsys, "watch", "-o", "w", "--", "no-such-command-for-rig")
     assert code == 127 and "cannot start 'no-such-command-for-rig'" in err
-    code, _, err = rig(capsys, "watch", "--pid", "999999999")
+    code, _, err = rig(capsys, "watch", "-o", "w", "--pid", "999999999")
     assert code == 1 and "no running process with pid 999999999" in err
 
 

@@ -189,7 +189,7 @@ def test_an_oom_kill_in_a_cgroup() -> None:
 def test_memory_error_is_reported_with_the_peak() -> None:
     tl = make(10, **calm(10, proc_rss_gb=np.linspace(1, 7.5, 10)))
     f = only(diagnose(tl, Context(memory_error_at=T0 + 9, exit_code=1)), "ram_pressure")
-    assert "MemoryError" in f.evidence[-1] and "7.50 GiB" in f.evidence[-1]
+    assert "MemoryError" in f.evidence[-1] and "7.5 GiB" in f.evidence[-1]
 
 
 # --------------------------------------------------------------------------- swap
@@ -373,6 +373,7 @@ def test_a_disk_that_filled_up() -> None:
     assert f.severity == "critical" and "filled up" in f.title
     assert "64.0 MiB" in f.evidence[0] and "0.0 MiB at" in f.evidence[0]
     assert f.numbers["minutes_to_full"] == 0
+    assert "it took 2.6s to fill" in f.evidence[1]  # written as rigml._units writes durations
     assert any("No space left on device" in e and "t+2.6 s" in e for e in f.evidence)
 
 

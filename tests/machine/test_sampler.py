@@ -219,3 +219,61 @@ def test_a_raising_sampler_is_counted() -> None:
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="interval"):
         SamplerThread(SystemSampler(), lambda s: None, interval=0)
+
+
+# --------------------------------------------------------------------------- cgroup reading
+
+
+def test_mountinfo_and_proc_cgroup_are_parsed() -> None:
+    from rigml.machine._cgroup import parse_mountinfo, parse_proc_cgroup
+
+    mountinfo = (
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "36 31 0:33 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+    )
+    assert parse_mountinfo(mountinfo) == {
+        "v1": ("/sys/fs/cgroup/memory", "/docker/abc"),
+        "v2": ("/sys/fs/cgroup/unified", "/"),
+    }
+    assert parse_proc_cgroup("4:memory:/docker/abc\n3:cpu:/\n0::/user.slice\n") == {
+        1: "/docker/abc",
+        2: "/user.slice",
+    }
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_cgroup_tree_gives_the_tightest_limit_less_page_cache(
+    tmp_path: Path, version: int
+) -> None:
+    """A fake cgroup filesystem where our own group is: the parent's limit is the tighter one."""
+    from rigml.machine._cgroup import CgroupMemory, parse_proc_cgroup
+
+    path = parse_proc_cgroup(Path("/proc/self/cgroup").read_text()).get(version)
+    if path is None:
+        pytest.skip(f"this process has no cgroup v{version} memory group")
+    group = tmp_path / "top" / "parent" / path.lstrip("/")
+    group.mkdir(parents=True, exist_ok=True)
+    mib = 2**20
+    if version == 2:
+        (group / "memory.current").write_text(f"{300 * mib}\n")
+        (group / "memory.max").write_text("max\n")
+        (group / "memory.stat").write_text(f"anon 1\ninactive_file {100 * mib}\n")
+        (group / "memory.events").write_text("low 0\noom 2\noom_kill 1\n")
+        (tmp_path / "top" / "parent" / "memory.max").write_text(f"{800 * mib}\n")
+    else:
+        (group / "memory.usage_in_bytes").write_text(f"{300 * mib}\n")
+        (group / "memory.limit_in_bytes").write_text(f"{2**63 - 4096}\n")  # no limit
+        (group / "memory.stat").write_text(f"total_inactive_file {100 * mib}\n")
+        (group / "memory.oom_control").write_text("oom_kill_disable 0\noom_kill 1\n")
+        (tmp_path / "top" / "parent" / "memory.limit_in_bytes").write_text(f"{800 * mib}\n")
+    mount = (str(tmp_path / "top" / "parent"), "/")
+    cgroup = CgroupMemory(os.getpid(), mounts={f"v{version}": mount})
+    reading = cgroup.read()
+    assert reading is not None and cgroup.version == version
+    assert (reading.used, reading.limit, reading.oom_kills) == (200 * mib, 800 * mib, 1)
+
+    (
+        tmp_path / "top" / "parent" / ("memory.max" if version == 2 else "memory.limit_in_bytes")
+    ).unlink()
+    assert cgroup.read() is None  # no limit anywhere: nothing to report

@@ -112,3 +112,17 @@ def test_missing_extras_say_what_to_install(tmp_path: Path, monkeypatch) -> None
     with pytest.raises(MissingExtra) as info:
         tl.plot(tmp_path / "t.png")
     assert "rigml[plot]" in (info.value.hint or "")
+
+
+def test_files_go_through_the_output_rules(tmp_path: Path) -> None:
+    from rigml.errors import OutputNotWritable
+
+    tl = recorded_timeline()
+    with pytest.raises(OutputNotWritable, match="does not exist"):
+        tl.save(tmp_path / "missing" / "t.parquet", parents=False)
+    with pytest.raises(OutputNotWritable, match="does not exist"):
+        tl.plot(tmp_path / "missing" / "t.png", parents=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputNotWritable, match="is a file"):
+        tl.save(tmp_path / "file" / "t.parquet", parents=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing left behind

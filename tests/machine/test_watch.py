@@ -336,6 +336,37 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
         watch(pid=gone.pid, output_dir=tmp_path, gpu=NoGpu())
 
 
+def test_the_output_folder_follows_the_output_rules(tmp_path: Path) -> None:
+    """A missing parent, a file in the way or an unwritable place stop the watch before the
+    workload starts; the parents of a folder rigml chose are made."""
+    from rigml.errors import OutputNotWritable
+
+    marker = tmp_path / "ran"
+    touch = py(f"open({str(marker)!r}, 'w').close()")
+    with pytest.raises(OutputNotWritable, match="does not exist") as info:
+        watch(touch, output_dir=tmp_path / "missing" / "out", gpu=NoGpu())
+    assert info.value.hint and "create" in info.value.hint
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputNotWritable, match="it is a file"):
+        watch(touch, output_dir=tmp_path / "file", gpu=NoGpu())
+    with pytest.raises(OutputNotWritable, match="is a file"):
+        watch(touch, output_dir=tmp_path / "file" / "out", gpu=NoGpu())
+    with pytest.raises(OutputNotWritable, match="/proc"):
+        watch(touch, output_dir="/proc/rig-watch-test", gpu=NoGpu())
+    assert not marker.exists() and not (tmp_path / "missing").exists()
+
+    result = watch(
+        touch,
+        output_dir=tmp_path / "lab" / "watch" / "one",
+        parents=True,
+        gpu=NoGpu(),
+        interval=0.2,
+    )
+    assert marker.exists() and result.output_dir == tmp_path / "lab" / "watch" / "one"
+    assert (result.output_dir / "findings.json").is_file()
+    assert not [p for p in result.output_dir.iterdir() if p.name.startswith(".")]
+
+
 # --------------------------------------------------------------------------- GPUs
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from rigml.lab import Lab
     from rigml.machine.sampler import Sample
-    from rigml.machine.watch import WatchResult, WatchState
+    from rigml.machine.watch import WatchInputs, WatchResult, WatchState
 
 CONTEXT_SETTINGS = {
     "allow_extra_args": True,
@@ -55,8 +55,8 @@ def watch(
         None,
         "--output",
         "-o",
-        help="Folder for timeline.parquet, timeline.png and findings.json "
-        "(default: <lab>/watch/<time>, or ./rig-watch/<time> without a lab).",
+        help="Folder for timeline.parquet, timeline.png and findings.json, made if missing "
+        "(its parent must exist). Default: <lab>/watch/<time> in the nearest lab.",
     ),
     disk: Path | None = typer.Option(
         None, "--disk", help="Watch free space on this folder's disk (default: the current one)."
@@ -81,69 +81,30 @@ def watch(
 
     At the end each finding names the constraint, its evidence (values and
     times) and the first fix. The timeline (Parquet), a plot (PNG) and the
-    findings (JSON) are saved and recorded in the nearest lab.
-    Exits with the workload's exit code.
+    findings (JSON) are saved in the nearest lab (or --output) and recorded
+    there. Exits with the workload's exit code.
     """
-    from rigml.cli import _ui
-    from rigml.errors import RigError
-    from rigml.machine.watch import watch as run_watch
+    from rigml.machine.watch import WatchInputs, check_target
 
-    command = list(ctx.args)
-    lab = None if no_record else _find_lab()
-    out = output if output is not None else _default_output(lab)
-
-    echo = _stderr_echo if json_out else None
-    live = None
-    on_sample = None
-    if not json_out and _ui.console().is_terminal:
-        from rich.live import Live
-
-        live = Live(
-            _ui.Styled("starting…"),
-            console=_ui.console(),
-            refresh_per_second=4,
-            redirect_stdout=True,
-            redirect_stderr=True,
-        )
-
-        def on_sample(sample: Sample, state: WatchState) -> None:
-            live.update(_live_view(sample, state))
-
-    elif not json_out:
-        what = " ".join(" ".join(command).split()) if command else f"pid {pid}"
-        _ui.write(f"watching {_ui.fmt(what[:200])} every {interval:g} s…")
-    try:
-        if live is not None:
-            live.start()
-        result = run_watch(
-            command or None,
-            pid=pid,
-            interval=interval,
-            output_dir=out,
-            on_sample=on_sample,
-            disk_path=disk,
-            echo=echo,
-        )
-    finally:
-        if live is not None:
-            live.stop()
-
-    record_error: RigError | None = None
-    if lab is not None:
-        from rigml.machine.findings import record_watch
-
-        try:
-            record_watch(lab, result)
-        except RigError as exc:  # the files are saved; say so rather than lose the exit code
-            record_error = exc
+    command = check_target(list(ctx.args) or None, pid=pid, interval=interval)
+    lab = _find_lab() if output is None or not no_record else None
+    out, chosen = _output_folder(output, lab)
+    inputs = WatchInputs.build(
+        command,
+        pid=pid,
+        interval=interval,
+        output_dir=out,
+        parents=chosen,
+        disk_path=disk,
+        echo=_stderr_echo if json_out else None,
+    )
+    result = _run(inputs, json_out=json_out)
+    record_lab = None if no_record else lab
+    record_error = _record(record_lab, result)
     if json_out:
-        data = result.to_dict()
-        data["lab"] = str(lab.path) if lab is not None else None
-        if record_error is not None:
-            data["notes"].append(f"not recorded in the lab: {record_error}")
-        _ui.write_json(data)
+        _print_json(result, record_lab, record_error)
     else:
-        _render(result, lab, no_record=no_record, record_error=record_error)
+        _render(result, record_lab, no_record=no_record, record_error=record_error)
     code = result.exit_code or 0
     if code:
         raise typer.Exit(code)
@@ -159,19 +120,95 @@ def _find_lab() -> Lab | None:
         return None
 
 
-def _default_output(lab: Lab | None) -> Path:
+def _output_folder(output: Path | None, lab: Lab | None) -> tuple[Path, bool]:
+    """Where the files go, and whether rigml chose it (so it may make its parents).
+
+    Raises:
+        InvalidInput: no ``--output`` and no lab to put the files in.
+    """
     import time
     import uuid
 
+    from rigml.errors import InvalidInput
+
+    if output is not None:
+        return output, False
+    if lab is None:
+        raise InvalidInput(
+            f"rig watch keeps its files in a lab, and there is none in {Path.cwd()} or its parents",
+            hint="give a folder for them with --output DIR, or make a lab with `rig init` "
+            "(or point RIG_LAB at one)",
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    if lab is not None:
-        return lab.path / "watch" / stamp
-    return Path.cwd() / "rig-watch" / stamp
+    return lab.path / "watch" / stamp, True
 
 
 def _stderr_echo(_stream: str, text: str) -> None:
     sys.stderr.write(text)
     sys.stderr.flush()
+
+
+def _run(inputs: WatchInputs, *, json_out: bool) -> WatchResult:
+    """Watch, with a live view on a terminal (a one-line note elsewhere, none for JSON)."""
+    import dataclasses
+
+    from rigml.cli import _ui
+    from rigml.machine.watch import watch_inputs
+
+    if json_out or not _ui.console().is_terminal:
+        if not json_out:
+            _ui.write(
+                f"watching {_ui.fmt(_what(inputs.command, inputs.pid)[:200])} every "
+                f"{inputs.interval:g} s…"
+            )
+        return watch_inputs(inputs)
+    from rich.live import Live
+
+    live = Live(
+        _ui.Styled("starting…"),
+        console=_ui.console(),
+        refresh_per_second=4,
+        redirect_stdout=True,
+        redirect_stderr=True,
+    )
+
+    def on_sample(sample: Sample, state: WatchState) -> None:
+        live.update(_live_view(sample, state))
+
+    live.start()
+    try:
+        return watch_inputs(dataclasses.replace(inputs, on_sample=on_sample))
+    finally:
+        live.stop()
+
+
+def _what(command: list[str] | None, pid: int | None) -> str:
+    return " ".join(" ".join(command).split()) if command else f"pid {pid}"
+
+
+def _record(lab: Lab | None, result: WatchResult) -> Exception | None:
+    """Record the watch in ``lab``; a failure is returned, so the exit code is not lost."""
+    from rigml.errors import RigError
+
+    if lab is None:
+        return None
+    from rigml.machine.findings import record_watch
+
+    try:
+        record_watch(lab, result)
+    except RigError as exc:  # the files are saved; say so rather than lose the exit code
+        return exc
+    return None
+
+
+def _print_json(result: WatchResult, lab: Lab | None, record_error: Exception | None) -> None:
+    from rigml.cli import _ui
+
+    data = result.to_dict()
+    data["lab"] = str(lab.path) if lab is not None else None
+    if record_error is not None:
+        data["notes"].append(f"not recorded in the lab: {record_error}")
+    _ui.write_json(data)
 
 
 # --------------------------------------------------------------------------- live view
@@ -192,19 +229,30 @@ def _num(v: dict[str, float], key: str, fmt: str = "{:.1f}") -> str:
 
 
 def _live_view(sample: Sample, state: WatchState) -> RenderableType:
-    import time
-
     from rich.console import Group
-    from rich.markup import escape
-    from rich.table import Table
 
     v = sample.values
-    what = " ".join(" ".join(state.command).split()) if state.command else f"pid {state.pid}"
-    head = (
+    parts: list[Any] = [_live_head(state), _core_grid(v, state), _machine_lines(v, state)]
+    parts.append(_gpu_table(sample, state))
+    return Group(*parts)
+
+
+def _live_head(state: WatchState) -> str:
+    import time
+
+    from rich.markup import escape
+
+    what = _what(state.command, state.pid)
+    return (
         f"[bold]watching[/] {escape(what[:100])}  [dim]pid {state.pid} · "
         f"{time.time() - state.started:.0f} s · {state.samples} sample(s) every "
         f"{state.interval:g} s · Ctrl-C stops the workload[/]"
     )
+
+
+def _core_grid(v: dict[str, float], state: WatchState) -> RenderableType:
+    from rich.table import Table
+
     cores = Table.grid(padding=(0, 2))
     per_row = 4 if state.cores > 8 else 2
     cells = [
@@ -217,6 +265,13 @@ def _live_view(sample: Sample, state: WatchState) -> RenderableType:
     for start in range(0, len(cells), per_row):
         row = cells[start : start + per_row]
         cores.add_row(*row, *[""] * (per_row - len(row)))
+    return cores
+
+
+def _machine_lines(v: dict[str, float], state: WatchState) -> RenderableType:
+    """CPU, RAM, the cgroup, swap, disk and the workload, one line each."""
+    from rich.markup import escape
+    from rich.table import Table
 
     lines = Table.grid(padding=(0, 2))
     lines.add_column(style="bold")
@@ -251,29 +306,34 @@ def _live_view(sample: Sample, state: WatchState) -> RenderableType:
         f"RSS {_num(v, 'proc_rss_gb', '{:.2f}')} GiB · "
         f"CPU {_num(v, 'proc_cpu_percent', '{:.0f}')}%",
     )
+    return lines
 
-    parts: list[Any] = [head, cores, lines]
+
+def _gpu_table(sample: Sample, state: WatchState) -> RenderableType:
+    """One row per GPU, or why there is none."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    v = sample.values
     gpus = sorted({int(k[3:].split("/")[0]) for k in v if k.startswith("gpu") and "/" in k})
-    if gpus:
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for col in ("GPU", "util", "memory", "temp", "power", "SM clock", "throttle"):
-            table.add_column(col)
-        for i in gpus:
-            p = f"gpu{i}/"
-            reasons = sample.extra.get(p + "throttle_reasons")
-            table.add_row(
-                f"gpu{i} {escape(state.gpu_names.get(i, ''))}"[:32],
-                _bar(v.get(p + "util_percent"), 10),
-                f"{_bar(v.get(p + 'mem_percent'), 10)} {_num(v, p + 'mem_used_gb')} GiB",
-                f"{_num(v, p + 'temp_c', '{:.0f}')} °C",
-                f"{_num(v, p + 'power_w', '{:.0f}')} W",
-                f"{_num(v, p + 'sm_clock_mhz', '{:.0f}')} MHz",
-                escape(", ".join(reasons)) if reasons else "-",
-            )
-        parts.append(table)
-    else:
-        parts.append(f"[yellow]no NVIDIA GPU visible:[/] {escape(state.gpu_note or 'no readings')}")
-    return Group(*parts)
+    if not gpus:
+        return f"[yellow]no NVIDIA GPU visible:[/] {escape(state.gpu_note or 'no readings')}"
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("GPU", "util", "memory", "temp", "power", "SM clock", "throttle"):
+        table.add_column(col)
+    for i in gpus:
+        p = f"gpu{i}/"
+        reasons = sample.extra.get(p + "throttle_reasons")
+        table.add_row(
+            f"gpu{i} {escape(state.gpu_names.get(i, ''))}"[:32],
+            _bar(v.get(p + "util_percent"), 10),
+            f"{_bar(v.get(p + 'mem_percent'), 10)} {_num(v, p + 'mem_used_gb')} GiB",
+            f"{_num(v, p + 'temp_c', '{:.0f}')} °C",
+            f"{_num(v, p + 'power_w', '{:.0f}')} W",
+            f"{_num(v, p + 'sm_clock_mhz', '{:.0f}')} MHz",
+            escape(", ".join(reasons)) if reasons else "-",
+        )
+    return table
 
 
 # --------------------------------------------------------------------------- result
@@ -286,56 +346,17 @@ def _render(
 
     from rigml.cli import _ui
 
-    if result.exit_code is None:
-        end = "the process ended" if not result.interrupted else "stopped watching"
-    elif result.signal:
-        end = f"the workload was ended by signal {result.signal} (exit code {result.exit_code})"
-    else:
-        end = f"the workload exited with code {result.exit_code}"
     _ui.write(
-        f"{end} after {_ui.duration(result.duration)}; {len(result.timeline)} samples every "
-        f"{result.interval:g} s"
+        f"{_how_it_ended(result)} after {_ui.duration(result.duration)}; "
+        f"{len(result.timeline)} samples every {result.interval:g} s"
     )
     if result.gpu_note:
         _ui.write(f"[yellow]no NVIDIA GPU visible:[/] {escape(result.gpu_note)}")
     if result.findings:
-        rows = []
-        for f in result.findings:
-            style = _SEVERITY_STYLE.get(f.severity, "white")
-            evidence = "\n".join(f"• {e}" for e in f.evidence)
-            rows.append(
-                [
-                    _ui.Styled(f"[{style}]{f.constraint}[/]\n[dim]{f.severity}[/]"),
-                    _ui.Styled(f"[bold]{escape(f.title)}[/]\n{escape(evidence)}"),
-                    f.first_fix,
-                ]
-            )
-        _ui.table(["constraint", "finding and evidence", "first fix"], rows, title="findings")
+        _findings_table(result)
     else:
         _ui.write("[green]no bottleneck found[/]: peaks of this run below")
-        rows = []
-        for key, label, unit in _PEAKS:
-            s = result.summary.get(key)
-            if s is not None:
-                rows.append(
-                    [label, f"{s.peak:.1f} {unit}", f"t+{s.peak_at_s:.0f} s", f"{s.mean:.1f}"]
-                )
-        for i in result.timeline.gpu_indices():
-            for key, label, unit in _GPU_PEAKS:
-                s = result.summary.get(f"gpu{i}/{key}")
-                if s is not None:
-                    rows.append(
-                        [
-                            f"gpu{i} {label}",
-                            f"{s.peak:.1f} {unit}",
-                            f"t+{s.peak_at_s:.0f} s",
-                            f"{s.mean:.1f}",
-                        ]
-                    )
-        free = result.summary.get("disk_free_gb")
-        if free is not None:
-            rows.append(["disk free (lowest)", f"{free.min:.2f} GiB", "-", f"{free.mean:.2f}"])
-        _ui.table(["metric", "peak", "at", "mean"], rows, title="peaks")
+        _ui.table(["metric", "peak", "at", "mean"], _peak_rows(result), title="peaks")
     for name, path in result.files.items():
         _ui.write(f"[dim]{name}:[/] {escape(path)}")
     for note in result.notes:
@@ -349,3 +370,46 @@ def _render(
         )
     elif not no_record:
         _ui.write("[dim]not recorded: no lab here (`rig init` makes one)[/]")
+
+
+def _how_it_ended(result: WatchResult) -> str:
+    if result.exit_code is None:
+        return "the process ended" if not result.interrupted else "stopped watching"
+    if result.signal:
+        return f"the workload was ended by signal {result.signal} (exit code {result.exit_code})"
+    return f"the workload exited with code {result.exit_code}"
+
+
+def _findings_table(result: WatchResult) -> None:
+    from rich.markup import escape
+
+    from rigml.cli import _ui
+
+    rows = []
+    for f in result.findings:
+        style = _SEVERITY_STYLE.get(f.severity, "white")
+        evidence = "\n".join(f"• {e}" for e in f.evidence)
+        rows.append(
+            [
+                _ui.Styled(f"[{style}]{f.constraint}[/]\n[dim]{f.severity}[/]"),
+                _ui.Styled(f"[bold]{escape(f.title)}[/]\n{escape(evidence)}"),
+                f.first_fix,
+            ]
+        )
+    _ui.table(["constraint", "finding and evidence", "first fix"], rows, title="findings")
+
+
+def _peak_rows(result: WatchResult) -> list[list[str]]:
+    """Peak, when, and mean of the machine's, the workload's and each GPU's metrics."""
+    wanted = [(key, label, unit) for key, label, unit in _PEAKS]
+    for i in result.timeline.gpu_indices():
+        wanted += [(f"gpu{i}/{key}", f"gpu{i} {label}", unit) for key, label, unit in _GPU_PEAKS]
+    rows = []
+    for key, label, unit in wanted:
+        s = result.summary.get(key)
+        if s is not None:
+            rows.append([label, f"{s.peak:.1f} {unit}", f"t+{s.peak_at_s:.0f} s", f"{s.mean:.1f}"])
+    free = result.summary.get("disk_free_gb")
+    if free is not None:
+        rows.append(["disk free (lowest)", f"{free.min:.2f} GiB", "-", f"{free.mean:.2f}"])
+    return rows

@@ -46,6 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rigml.machine._cgroup import CgroupMemory
 from rigml.machine.gpu import GpuSource, is_throttled
 
 __all__ = ["GIB", "MIB", "Sample", "SampleSource", "SamplerThread", "SystemSampler"]
@@ -91,141 +92,6 @@ def _percent(busy: float, total: float) -> float | None:
     return min(100.0, max(0.0, 100.0 * busy / total))
 
 
-_UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a page-rounded 2**63 - 1
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().strip()
-    except OSError:
-        return None
-    if not text or text == b"max":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def _read_keyed(path: str, keys: frozenset[str]) -> dict[str, int]:
-    """``key value`` lines of a cgroup file (memory.stat, memory.events), only ``keys``."""
-    found: dict[str, int] = {}
-    try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                key, _, value = line.partition(" ")
-                if key in keys:
-                    with contextlib.suppress(ValueError):
-                        found[key] = int(value)
-    except OSError:
-        pass
-    return found
-
-
-class _CgroupMemory:
-    """The memory cgroup of one process: where it is mounted, its usage, limit and OOM kills.
-
-    Works with cgroup v2 (``memory.current``, ``memory.max``, ``memory.events``) and v1
-    (``memory.usage_in_bytes``, ``memory.limit_in_bytes``, ``memory.oom_control``). The
-    group is looked up again at every read, since a process can be moved; when the process
-    has gone, the last group found is read, so an OOM kill still shows up afterwards.
-    """
-
-    _STAT_KEYS = frozenset({"inactive_file", "total_inactive_file"})
-    _OOM_KEYS = frozenset({"oom_kill"})
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.dir: str | None = None
-        self.version = 0
-        self._top = ""
-        self._mounts = self._find_mounts()
-
-    @staticmethod
-    def _find_mounts() -> dict[str, tuple[str, str]]:
-        """``{"v1"|"v2": (mount point, mount root)}`` from /proc/self/mountinfo."""
-        mounts: dict[str, tuple[str, str]] = {}
-        try:
-            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    left, _, right = line.partition(" - ")
-                    parts, fs = left.split(), right.split()
-                    if len(parts) < 5 or len(fs) < 3:
-                        continue
-                    if fs[0] == "cgroup2":
-                        mounts.setdefault("v2", (parts[4], parts[3]))
-                    elif fs[0] == "cgroup" and "memory" in fs[2].split(","):
-                        mounts.setdefault("v1", (parts[4], parts[3]))
-        except OSError:
-            pass
-        return mounts
-
-    def _locate(self) -> None:
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as fh:
-                if fh.read().rpartition(b")")[2].split()[:1] in ([b"Z"], [b"X"]):
-                    return  # a zombie has left its cgroup already: keep the last group
-            with open(f"/proc/{self.pid}/cgroup", encoding="utf-8", errors="replace") as fh:
-                lines = fh.read().splitlines()
-        except OSError:
-            return  # gone: keep the last group
-        v1 = v2 = None
-        for line in lines:
-            hier, _, rest = line.partition(":")
-            controllers, _, path = rest.partition(":")
-            if hier == "0" and controllers == "":
-                v2 = path
-            elif "memory" in controllers.split(","):
-                v1 = path
-        for version, path in ((1, v1), (2, v2)):
-            mount = self._mounts.get(f"v{version}")
-            if path is None or mount is None:
-                continue
-            if path == "/" and self.dir is not None:
-                return  # an exiting process is moved to the root group: keep the last one
-            point, root = mount
-            rel = path[len(root) :] if root != "/" and path.startswith(root) else path
-            folder = os.path.join(point, rel.lstrip("/"))
-            probe = "memory.usage_in_bytes" if version == 1 else "memory.current"
-            if os.path.exists(os.path.join(folder, probe)):
-                self.dir, self.version, self._top = folder, version, point
-                return
-
-    def read(self) -> tuple[float, float, int] | None:
-        """Used bytes, limit bytes and OOM kills so far; ``None`` without a limit."""
-        self._locate()
-        if self.dir is None:
-            return None
-        v1 = self.version == 1
-        limit: int | None = None
-        folder = self.dir
-        while True:  # the tightest limit among the group and its parents
-            value = _read_int(os.path.join(folder, "memory.limit_in_bytes" if v1 else "memory.max"))
-            if value is not None and value < _UNLIMITED and (limit is None or value < limit):
-                limit = value
-            if os.path.normpath(folder) == os.path.normpath(self._top):
-                break
-            parent = os.path.dirname(folder)
-            if parent == folder:
-                break
-            folder = parent
-        if limit is None:
-            return None
-        used = _read_int(
-            os.path.join(self.dir, "memory.usage_in_bytes" if v1 else "memory.current")
-        )
-        if used is None:
-            return None
-        stat = _read_keyed(os.path.join(self.dir, "memory.stat"), self._STAT_KEYS)
-        inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
-        events = _read_keyed(
-            os.path.join(self.dir, "memory.oom_control" if v1 else "memory.events"),
-            self._OOM_KEYS,
-        )
-        return float(max(0, used - inactive)), float(limit), events.get("oom_kill", 0)
-
-
 class SystemSampler:
     """Reads CPU, memory, swap, disk, a process tree and GPUs into one :class:`Sample`.
 
@@ -264,7 +130,7 @@ class SystemSampler:
         self.pids = list(pids) if pids else []
         self.disk_path = disk_path or os.getcwd()
         self.per_core = per_core
-        self._cgroup = _CgroupMemory(cgroup_pid) if cgroup_pid is not None else None
+        self._cgroup = CgroupMemory(cgroup_pid) if cgroup_pid is not None else None
         self.gpu_error: str | None = None
         """Why the last GPU read failed, if one did; the sample then has no GPU metrics."""
         self._procs: dict[int, Any] = {}
@@ -331,21 +197,36 @@ class SystemSampler:
         Returns:
             A :class:`Sample` holding the metric names listed in the module docstring.
         """
-        psutil = self._psutil
         wall = time.time()
         now = self._counters()
         last, self._last = self._last, now
         dt = now["t"] - last["t"]
         v: dict[str, float] = {}
+        self._cpu_values(v, last["cpus"], now["cpus"])
+        self._memory_values(v)
+        _io_values(v, last, now, dt)
+        with contextlib.suppress(OSError):  # the folder went away; the rest still counts
+            v["disk_free_gb"] = self._psutil.disk_usage(self.disk_path).free / GIB
+        if self.pids:
+            _tree_values(v, last.get("proc", ({}, 0.0))[0], now["proc"], dt)
+        if self._cgroup is not None:
+            with contextlib.suppress(OSError, ValueError):
+                _cgroup_values(v, self._cgroup)
+        extra: dict[str, Any] = {}
+        if self.gpu is not None:
+            try:
+                self._gpu_values(v, extra)
+            except Exception as exc:  # a failing driver must not cost the other metrics
+                if self.gpu_error is None:
+                    log.warning("reading the GPUs failed (later failures are silent): %r", exc)
+                self.gpu_error = f"reading the GPUs failed: {type(exc).__name__}: {exc}"
+        return Sample(time=wall, values=v, extra=extra)
 
-        pairs = [
-            (_busy_total(t1), _busy_total(t0))
-            for t0, t1 in zip(last["cpus"], now["cpus"], strict=False)
-        ]
-        whole = _percent(
-            sum(b1 - b0 for (b1, _), (b0, _) in pairs),
-            sum(t1 - t0 for (_, t1), (_, t0) in pairs),
-        )
+    def _cpu_values(self, v: dict[str, float], last: list[Any], now: list[Any]) -> None:
+        """Machine, busiest-core, per-core and I/O-wait shares from two cpu_times lists."""
+        pairs = [(_busy_total(t1), _busy_total(t0)) for t0, t1 in zip(last, now, strict=False)]
+        total = sum(t1 - t0 for (_, t1), (_, t0) in pairs)
+        whole = _percent(sum(b1 - b0 for (b1, _), (b0, _) in pairs), total)
         if whole is not None:
             v["cpu_percent"] = whole
         cores = [_percent(b1 - b0, t1 - t0) for (b1, t1), (b0, t0) in pairs]
@@ -356,60 +237,17 @@ class SystemSampler:
             for i, c in enumerate(cores):
                 if c is not None:
                     v[f"cpu{i}_percent"] = c
-        if last["cpus"] and hasattr(last["cpus"][0], "iowait"):
-            iowait = _percent(
-                sum(
-                    t1.iowait - t0.iowait for t0, t1 in zip(last["cpus"], now["cpus"], strict=False)
-                ),
-                sum(t1 - t0 for (_, t1), (_, t0) in pairs),
-            )
+        if last and hasattr(last[0], "iowait"):
+            waited = sum(t1.iowait - t0.iowait for t0, t1 in zip(last, now, strict=False))
+            iowait = _percent(waited, total)
             if iowait is not None:
                 v["cpu_iowait_percent"] = iowait
 
-        mem = psutil.virtual_memory()
+    def _memory_values(self, v: dict[str, float]) -> None:
+        mem = self._psutil.virtual_memory()
         used = mem.total - mem.available  # what programs hold; page cache is free to take
         v["ram_used_gb"] = used / GIB
         v["ram_percent"] = 100.0 * used / mem.total if mem.total else 0.0
-
-        if now["swap"] is not None:
-            v["swap_used_gb"] = now["swap"][2] / GIB
-            if last["swap"] is not None and dt > 0:
-                v["swap_in_mb_s"] = max(0.0, now["swap"][0] - last["swap"][0]) / MIB / dt
-                v["swap_out_mb_s"] = max(0.0, now["swap"][1] - last["swap"][1]) / MIB / dt
-        if now["disk"] is not None and last["disk"] is not None and dt > 0:
-            v["disk_read_mb_s"] = max(0.0, now["disk"][0] - last["disk"][0]) / MIB / dt
-            v["disk_write_mb_s"] = max(0.0, now["disk"][1] - last["disk"][1]) / MIB / dt
-        with contextlib.suppress(OSError):  # the folder went away; the rest still counts
-            v["disk_free_gb"] = psutil.disk_usage(self.disk_path).free / GIB
-
-        if self.pids:
-            cpu_now, rss = now["proc"]
-            cpu_last = last.get("proc", ({}, 0.0))[0]
-            v["proc_rss_gb"] = rss / GIB
-            if dt > 0:
-                # A process born since the last sample counts from zero: all its time is new.
-                spent = sum(max(0.0, s - cpu_last.get(k, 0.0)) for k, s in cpu_now.items())
-                v["proc_cpu_percent"] = 100.0 * spent / dt
-
-        if self._cgroup is not None:
-            with contextlib.suppress(OSError, ValueError):
-                cg = self._cgroup.read()
-                if cg is not None:
-                    used, limit, kills = cg
-                    v["cgroup_mem_used_gb"] = used / GIB
-                    v["cgroup_mem_limit_gb"] = limit / GIB
-                    v["cgroup_mem_percent"] = 100.0 * used / limit if limit else 0.0
-                    v["cgroup_oom_kills"] = float(kills)
-
-        extra: dict[str, Any] = {}
-        if self.gpu is not None:
-            try:
-                self._gpu_values(v, extra)
-            except Exception as exc:  # a failing driver must not cost the other metrics
-                if self.gpu_error is None:
-                    log.warning("reading the GPUs failed (later failures are silent): %r", exc)
-                self.gpu_error = f"reading the GPUs failed: {type(exc).__name__}: {exc}"
-        return Sample(time=wall, values=v, extra=extra)
 
     def _gpu_values(self, v: dict[str, float], extra: dict[str, Any]) -> None:
         assert self.gpu is not None
@@ -432,6 +270,43 @@ class SystemSampler:
             if r.throttle_reasons is not None:
                 v[p + "throttled"] = 1.0 if is_throttled(r.throttle_reasons) else 0.0
                 extra[p + "throttle_reasons"] = tuple(r.throttle_reasons)
+
+
+def _io_values(v: dict[str, float], last: dict[str, Any], now: dict[str, Any], dt: float) -> None:
+    """Swap in use, and swap and disk rates since the last counters."""
+    if now["swap"] is not None:
+        v["swap_used_gb"] = now["swap"][2] / GIB
+        if last["swap"] is not None and dt > 0:
+            v["swap_in_mb_s"] = max(0.0, now["swap"][0] - last["swap"][0]) / MIB / dt
+            v["swap_out_mb_s"] = max(0.0, now["swap"][1] - last["swap"][1]) / MIB / dt
+    if now["disk"] is not None and last["disk"] is not None and dt > 0:
+        v["disk_read_mb_s"] = max(0.0, now["disk"][0] - last["disk"][0]) / MIB / dt
+        v["disk_write_mb_s"] = max(0.0, now["disk"][1] - last["disk"][1]) / MIB / dt
+
+
+def _tree_values(
+    v: dict[str, float],
+    cpu_last: dict[tuple[int, float], float],
+    usage: tuple[dict[tuple[int, float], float], float],
+    dt: float,
+) -> None:
+    """The watched process tree's resident memory and CPU use since the last sample."""
+    cpu_now, rss = usage
+    v["proc_rss_gb"] = rss / GIB
+    if dt > 0:
+        # A process born since the last sample counts from zero: all its time is new.
+        spent = sum(max(0.0, s - cpu_last.get(k, 0.0)) for k, s in cpu_now.items())
+        v["proc_cpu_percent"] = 100.0 * spent / dt
+
+
+def _cgroup_values(v: dict[str, float], cgroup: CgroupMemory) -> None:
+    cg = cgroup.read()
+    if cg is None:
+        return
+    v["cgroup_mem_used_gb"] = cg.used / GIB
+    v["cgroup_mem_limit_gb"] = cg.limit / GIB
+    v["cgroup_mem_percent"] = 100.0 * cg.used / cg.limit if cg.limit else 0.0
+    v["cgroup_oom_kills"] = float(cg.oom_kills)
 
 
 class SamplerThread:

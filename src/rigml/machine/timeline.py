@@ -230,17 +230,24 @@ class Timeline:
 
     # -- Parquet
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, parents: bool = True) -> Path:
         """Write the timeline as Parquet, atomically (temporary file, then rename).
+
+        Args:
+            path: The file to write.
+            parents: Create missing parent folders (else a missing folder is an error).
 
         Raises:
             MissingExtra: pyarrow is not installed.
+            OutputNotWritable: ``path`` cannot be written.
         """
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            import pyarrow as pa  # type: ignore[import-untyped]  # no stubs shipped
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]
         except ImportError as exc:
             raise MissingExtra("parquet", module="pyarrow") from exc
+        from rigml._output import output_path
+
         with self._lock:
             cols: dict[str, Any] = {"time": pa.array(self._times, type=pa.float64())}
             for key in sorted(self._values):
@@ -251,16 +258,9 @@ class Timeline:
         table = pa.table(cols).replace_schema_metadata(
             {_META_KEY: json.dumps(meta, default=str).encode()}
         )
-        dest = Path(path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
+        with output_path(path, parents=parents, suffix=".parquet") as tmp:
             pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return dest
+        return Path(path).expanduser()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Timeline:
@@ -304,6 +304,7 @@ class Timeline:
         *,
         title: str | None = None,
         events: Sequence[TimelineEvent] = (),
+        parents: bool = True,
     ) -> Path:
         """Draw the timeline as a PNG: CPU, memory and swap, disk, GPU load, GPU health.
 
@@ -311,127 +312,30 @@ class Timeline:
             path: Where the PNG goes (written atomically).
             title: A heading, e.g. the command watched.
             events: Moments to mark with a dashed line in every panel (an OOM, a kill).
+            parents: Create missing parent folders (else a missing folder is an error).
 
         Raises:
             MissingExtra: matplotlib is not installed.
+            OutputNotWritable: ``path`` cannot be written.
         """
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError as exc:
             raise MissingExtra("plot", module="matplotlib") from exc
-        import numpy as np
+        from rigml._output import output_path
 
-        x = self.elapsed
         minutes = self.duration > 600
-        xs = x / 60.0 if minutes else x
         fig = Figure(figsize=(10, 13))
         FigureCanvasAgg(fig)
         axes = fig.subplots(5, 1, sharex=True)
-
-        def line(ax: Any, name: str, label: str | None = None, **kw: Any) -> bool:
-            y = self.get(name)
-            if y is None or not np.isfinite(y).any():
-                return False
-            kw.setdefault("linewidth", 1.2)
-            ax.plot(xs, y, label=label or name, **kw)
-            return True
-
-        def empty(ax: Any, text: str) -> None:
-            ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, alpha=0.6)
-
-        # CPU
-        ax = axes[0]
-        for core in self.core_names():
-            line(ax, core, label="_nolegend_", color="0.75", linewidth=0.6)
-        line(ax, "cpu_percent", "machine")
-        line(ax, "cpu_max_core_percent", "busiest core")
-        line(ax, "cpu_iowait_percent", "I/O wait")
-        ax.set_ylim(0, 105)
-        ax.set_ylabel("CPU %")
-        ax.set_title("CPU (grey: each core)", loc="left", fontsize="medium")
-        _legend(ax)
-
-        # memory and swap
-        ax = axes[1]
-        line(ax, "ram_percent", "RAM used")
-        line(ax, "cgroup_mem_percent", "cgroup memory (of its limit)")
-        ax.set_ylim(0, 105)
-        ax.set_ylabel("memory %")
-        twin = ax.twinx()
-        drew = line(twin, "swap_in_mb_s", "swap in", color="tab:red", linestyle="--")
-        drew |= line(twin, "swap_out_mb_s", "swap out", color="tab:purple", linestyle="--")
-        twin.set_ylabel("swap MiB/s")
-        if drew:
-            twin.set_ylim(bottom=0)
-        else:
-            twin.set_yticks([])
-        ax.set_title("memory and swap", loc="left", fontsize="medium")
-        _legend(ax, twin)
-
-        # disk
-        ax = axes[2]
-        line(ax, "disk_read_mb_s", "read")
-        line(ax, "disk_write_mb_s", "write")
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("disk MiB/s")
-        twin = ax.twinx()
-        path_note = self.meta.get("disk_path")
-        free_label = f"free on {_plain(str(path_note))}" if path_note else "free"
-        if line(twin, "disk_free_gb", free_label, color="tab:green", linestyle="--"):
-            free = self.column("disk_free_gb")
-            top = float(np.nanmax(free))
-            if top > 0 and float(np.nanmin(free)) > 0.9 * top:  # nearly flat: show it in scale
-                twin.set_ylim(0, top * 1.05)
-            twin.ticklabel_format(axis="y", useOffset=False, style="plain")
-        else:
-            twin.set_yticks([])
-        twin.set_ylabel("free GiB")
-        ax.set_title("disk", loc="left", fontsize="medium")
-        _legend(ax, twin)
-
-        # GPU load and memory
-        gpus = self.gpu_indices()
-        ax = axes[3]
-        for i in gpus:
-            line(ax, f"gpu{i}/util_percent", f"gpu{i} utilisation")
-            line(ax, f"gpu{i}/mem_percent", f"gpu{i} memory", linestyle="--")
-        ax.set_ylim(0, 105)
-        ax.set_ylabel("GPU %")
-        ax.set_title("GPU utilisation and memory", loc="left", fontsize="medium")
-        if not gpus:
-            empty(ax, _plain(str(self.meta.get("gpu_note") or "no GPU readings")))
-        _legend(ax)
-
-        # GPU temperature, power, clock
-        ax = axes[4]
-        twin = ax.twinx()
-        for i in gpus:
-            line(ax, f"gpu{i}/temp_c", f"gpu{i} °C")
-            line(ax, f"gpu{i}/power_w", f"gpu{i} W", linestyle=":")
-            line(twin, f"gpu{i}/sm_clock_mhz", f"gpu{i} SM MHz", color="tab:gray", linestyle="--")
-        ax.set_ylabel("°C / W")
-        twin.set_ylabel("SM clock MHz")
-        ax.set_title("GPU temperature, power and clock", loc="left", fontsize="medium")
-        if not gpus:
-            empty(ax, "no GPU readings")
-            twin.set_yticks([])
-        _legend(ax, twin)
-
-        start = self.start
-        for t, label in events:
-            at = (t - start) / (60.0 if minutes else 1.0)
-            for a in axes:
-                a.axvline(at, color="tab:red", linestyle="--", linewidth=0.9, alpha=0.8)
-            axes[0].annotate(
-                _plain(label),
-                (at, 102),
-                fontsize="small",
-                color="tab:red",
-                rotation=90,
-                va="top",
-                ha="right",
-            )
+        pen = _Pen(self, self.elapsed / 60.0 if minutes else self.elapsed)
+        _cpu_panel(pen, axes[0])
+        _memory_panel(pen, axes[1])
+        _disk_panel(pen, axes[2])
+        _gpu_load_panel(pen, axes[3])
+        _gpu_health_panel(pen, axes[4])
+        _mark_events(axes, events, self.start, 60.0 if minutes else 1.0)
         for a in axes:
             a.grid(alpha=0.3)
         axes[-1].set_xlabel("minutes since start" if minutes else "seconds since start")
@@ -439,16 +343,133 @@ class Timeline:
             title = _plain(" ".join(title.split()))
             fig.suptitle(title if len(title) <= 110 else title[:109] + "…", fontsize="medium")
         fig.tight_layout()
-        dest = Path(path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.stem}.{os.getpid()}.tmp.png")
-        try:
-            fig.savefig(tmp, dpi=100)
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return dest
+        with output_path(path, parents=parents, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+        return Path(path).expanduser()
+
+
+class _Pen:
+    """Draws a timeline's metrics against one x axis; each panel asks it for lines."""
+
+    def __init__(self, tl: Timeline, xs: np.ndarray) -> None:
+        self.tl, self.xs = tl, xs
+
+    def line(self, ax: Any, name: str, label: str | None = None, **kw: Any) -> bool:
+        """Plot one metric; ``False`` (nothing drawn) when it has no finite value."""
+        import numpy as np
+
+        y = self.tl.get(name)
+        if y is None or not np.isfinite(y).any():
+            return False
+        kw.setdefault("linewidth", 1.2)
+        ax.plot(self.xs, y, label=label or name, **kw)
+        return True
+
+
+def _empty(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, alpha=0.6)
+
+
+def _title(ax: Any, text: str) -> None:
+    ax.set_title(text, loc="left", fontsize="medium")
+
+
+def _cpu_panel(pen: _Pen, ax: Any) -> None:
+    for core in pen.tl.core_names():
+        pen.line(ax, core, label="_nolegend_", color="0.75", linewidth=0.6)
+    pen.line(ax, "cpu_percent", "machine")
+    pen.line(ax, "cpu_max_core_percent", "busiest core")
+    pen.line(ax, "cpu_iowait_percent", "I/O wait")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("CPU %")
+    _title(ax, "CPU (grey: each core)")
+    _legend(ax)
+
+
+def _memory_panel(pen: _Pen, ax: Any) -> None:
+    pen.line(ax, "ram_percent", "RAM used")
+    pen.line(ax, "cgroup_mem_percent", "cgroup memory (of its limit)")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("memory %")
+    twin = ax.twinx()
+    drew = pen.line(twin, "swap_in_mb_s", "swap in", color="tab:red", linestyle="--")
+    drew |= pen.line(twin, "swap_out_mb_s", "swap out", color="tab:purple", linestyle="--")
+    twin.set_ylabel("swap MiB/s")
+    if drew:
+        twin.set_ylim(bottom=0)
+    else:
+        twin.set_yticks([])
+    _title(ax, "memory and swap")
+    _legend(ax, twin)
+
+
+def _disk_panel(pen: _Pen, ax: Any) -> None:
+    import numpy as np
+
+    pen.line(ax, "disk_read_mb_s", "read")
+    pen.line(ax, "disk_write_mb_s", "write")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("disk MiB/s")
+    twin = ax.twinx()
+    path_note = pen.tl.meta.get("disk_path")
+    free_label = f"free on {_plain(str(path_note))}" if path_note else "free"
+    if pen.line(twin, "disk_free_gb", free_label, color="tab:green", linestyle="--"):
+        free = pen.tl.column("disk_free_gb")
+        top = float(np.nanmax(free))
+        if top > 0 and float(np.nanmin(free)) > 0.9 * top:  # nearly flat: show it in scale
+            twin.set_ylim(0, top * 1.05)
+        twin.ticklabel_format(axis="y", useOffset=False, style="plain")
+    else:
+        twin.set_yticks([])
+    twin.set_ylabel("free GiB")
+    _title(ax, "disk")
+    _legend(ax, twin)
+
+
+def _gpu_load_panel(pen: _Pen, ax: Any) -> None:
+    gpus = pen.tl.gpu_indices()
+    for i in gpus:
+        pen.line(ax, f"gpu{i}/util_percent", f"gpu{i} utilisation")
+        pen.line(ax, f"gpu{i}/mem_percent", f"gpu{i} memory", linestyle="--")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("GPU %")
+    _title(ax, "GPU utilisation and memory")
+    if not gpus:
+        _empty(ax, _plain(str(pen.tl.meta.get("gpu_note") or "no GPU readings")))
+    _legend(ax)
+
+
+def _gpu_health_panel(pen: _Pen, ax: Any) -> None:
+    gpus = pen.tl.gpu_indices()
+    twin = ax.twinx()
+    for i in gpus:
+        pen.line(ax, f"gpu{i}/temp_c", f"gpu{i} °C")
+        pen.line(ax, f"gpu{i}/power_w", f"gpu{i} W", linestyle=":")
+        pen.line(twin, f"gpu{i}/sm_clock_mhz", f"gpu{i} SM MHz", color="tab:gray", linestyle="--")
+    ax.set_ylabel("°C / W")
+    twin.set_ylabel("SM clock MHz")
+    _title(ax, "GPU temperature, power and clock")
+    if not gpus:
+        _empty(ax, "no GPU readings")
+        twin.set_yticks([])
+    _legend(ax, twin)
+
+
+def _mark_events(axes: Any, events: Sequence[TimelineEvent], start: float, unit: float) -> None:
+    """A dashed red line in every panel at each event, labelled in the top panel."""
+    for t, label in events:
+        at = (t - start) / unit
+        for a in axes:
+            a.axvline(at, color="tab:red", linestyle="--", linewidth=0.9, alpha=0.8)
+        axes[0].annotate(
+            _plain(label),
+            (at, 102),
+            fontsize="small",
+            color="tab:red",
+            rotation=90,
+            va="top",
+            ha="right",
+        )
 
 
 def _plain(text: str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import json
 import os
 import re
@@ -42,20 +43,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from rigml.errors import InvalidInput, LabNotWritable, MissingExtra, NotFound
+from rigml.errors import InvalidInput, MissingExtra, NotFound, OutputNotWritable
 
 if TYPE_CHECKING:
     from rigml.machine.diagnosis import Context, Finding, MetricSummary
     from rigml.machine.gpu import GpuSource
     from rigml.machine.sampler import Sample
-    from rigml.machine.timeline import Timeline
+    from rigml.machine.timeline import Timeline, TimelineEvent
 
 __all__ = [
     "CommandNotFound",
     "ProcessNotFound",
+    "WatchInputs",
     "WatchResult",
     "WatchState",
+    "check_target",
     "watch",
+    "watch_inputs",
 ]
 
 _GIB = float(2**30)
@@ -253,13 +257,9 @@ def _alive(proc: Any) -> bool:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=str, allow_nan=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from rigml._output import write_output
+
+    write_output(path, json.dumps(data, indent=2, default=str, allow_nan=True) + "\n")
 
 
 class _Signals:
@@ -320,38 +320,376 @@ def _shares_the_terminal() -> bool:
         return False
 
 
-def _context(
-    tl: Timeline,
-    *,
-    exit_code: int | None,
-    sig: int | None,
-    ended: float,
-    events: list[tuple[str, float, str]],
-    oom_kills: int,
-    disk_path: str,
-    disk_total_gb: float | None,
-    disk_free_gb: float | None,
-    cores: int,
-    ram_total_gb: float,
-    gpu_names: dict[int, str],
-    gpu_limits: dict[int, float],
-) -> Context:
+def _prepare_output(out: Path, *, parents: bool) -> None:
+    """Make the output folder, and make sure it takes files, before the workload starts.
+
+    Its parent must exist unless ``parents`` (a folder rigml chose, such as one in the lab).
+
+    Raises:
+        OutputNotWritable: the folder cannot be made or written to.
+    """
+    import tempfile
+
+    from rigml._output import check_output_dir
+
+    if not out.is_dir():
+        check_output_dir(out, parents=parents)  # the parent: there, or made when we chose it
+        try:
+            out.mkdir(exist_ok=True)
+        except FileExistsError:
+            raise OutputNotWritable(str(out), "it is a file, not a folder") from None
+        except OSError as exc:
+            raise OutputNotWritable(str(out), _unwritable(exc, out.parent)) from exc
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".rig-watch-probe.")
+    except OSError as exc:
+        raise OutputNotWritable(str(out), _unwritable(exc, out)) from exc
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _unwritable(exc: OSError, folder: Path) -> str:
+    if isinstance(exc, FileNotFoundError) and folder.is_dir():
+        return f"{folder} does not accept new files"  # /proc, /sys and the like
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "the filesystem is read-only"
+    return exc.strerror or str(exc)
+
+
+def check_target(
+    command: Sequence[str] | None, *, pid: int | None, interval: float
+) -> list[str] | None:
+    """The command as strings, once it is clear what to watch and how often.
+
+    Raises:
+        InvalidInput: neither or both of a command and a pid, or a bad interval.
+    """
+    argv = [str(a) for a in command] if command is not None else None
+    if (not argv) == (pid is None):
+        raise InvalidInput(
+            "give either a command to run or --pid of a running process, not both or neither",
+            hint="rig watch -- python train.py   or   rig watch --pid 12345",
+        )
+    if not interval > 0:
+        raise InvalidInput(
+            f"the sampling interval must be positive seconds, got {interval!r}",
+            hint="e.g. --interval 1.0",
+        )
+    return argv or None
+
+
+@dataclass(frozen=True)
+class WatchInputs:
+    """What one watch was asked to do, checked: see :func:`watch` for each field."""
+
+    command: list[str] | None
+    pid: int | None
+    interval: float
+    output_dir: Path
+    disk_path: str
+    on_sample: Callable[[Sample, WatchState], object] | None = None
+    gpu: GpuSource | None = None
+    echo: Callable[[str, str], None] = _default_echo
+    checkpoint_s: float = 30.0
+    parents: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        command: Sequence[str] | None,
+        *,
+        pid: int | None,
+        interval: float,
+        output_dir: str | os.PathLike[str],
+        disk_path: str | os.PathLike[str] | None = None,
+        on_sample: Callable[[Sample, WatchState], object] | None = None,
+        gpu: GpuSource | None = None,
+        echo: Callable[[str, str], None] | None = None,
+        checkpoint_s: float = 30.0,
+        parents: bool = False,
+    ) -> WatchInputs:
+        """Check the arguments of :func:`watch` and resolve the disk to watch.
+
+        Raises:
+            InvalidInput: neither or both of a command and a pid, a bad interval, or a
+                ``disk_path`` that does not exist.
+        """
+        argv = check_target(command, pid=pid, interval=interval)
+        disk = str(Path(disk_path).resolve() if disk_path is not None else Path.cwd())
+        if not Path(disk).exists():
+            raise InvalidInput(
+                f"cannot watch free space on {disk}: there is no such folder",
+                hint="give --disk a folder on the disk the workload writes to",
+            )
+        return cls(
+            command=argv or None,
+            pid=pid,
+            interval=interval,
+            output_dir=Path(output_dir).expanduser(),
+            disk_path=disk,
+            on_sample=on_sample,
+            gpu=gpu,
+            echo=echo or _default_echo,
+            checkpoint_s=checkpoint_s,
+            parents=parents,
+        )
+
+
+@dataclass(frozen=True)
+class _Machine:
+    """What the machine is, read once before the workload starts."""
+
+    gpu: GpuSource
+    gpu_note: str | None
+    gpu_names: dict[int, str]
+    gpu_limits: dict[int, float]
+    cores: int
+    ram_total_gb: float
+    disk: str
+    disk_total_gb: float | None
+    disk_free_gb: float | None
+    oom_kills_before: int | None
+
+
+def _read_machine(inputs: WatchInputs) -> _Machine:
+    import psutil
+
+    from rigml.machine.gpu import default_source
+
+    source = inputs.gpu if inputs.gpu is not None else default_source()
+    try:
+        gpu_note = None if source.available() else (source.why_unavailable() or "no readings")
+        inventory = source.inventory() if gpu_note is None else []
+    except Exception as exc:  # a broken driver must not stop the watch
+        gpu_note = f"the GPU source failed: {type(exc).__name__}: {exc}"
+        inventory = []
+    try:
+        usage = psutil.disk_usage(inputs.disk_path)
+        disk_total_gb: float | None = usage.total / _GIB
+        disk_free_gb: float | None = usage.free / _GIB
+    except OSError:
+        disk_total_gb = disk_free_gb = None
+    return _Machine(
+        gpu=source,
+        gpu_note=gpu_note,
+        gpu_names={g.index: g.name for g in inventory},
+        gpu_limits={g.index: g.power_limit_w for g in inventory if g.power_limit_w},
+        cores=psutil.cpu_count() or 1,
+        ram_total_gb=psutil.virtual_memory().total / _GIB,
+        disk=inputs.disk_path,
+        disk_total_gb=disk_total_gb,
+        disk_free_gb=disk_free_gb,
+        oom_kills_before=_vmstat_oom_kills(),
+    )
+
+
+@dataclass(frozen=True)
+class _Workload:
+    """The process watched: our child, or one we attached to."""
+
+    pid: int
+    started: float
+    own_group: bool
+    child: subprocess.Popen[bytes] | None = None
+    attached: Any = None  # a psutil.Process
+
+    def alive(self) -> bool:
+        return _alive(self.attached)
+
+
+def _start(inputs: WatchInputs) -> _Workload:
+    """Start the command, or find the process to attach to.
+
+    Raises:
+        CommandNotFound: the command cannot be started.
+        ProcessNotFound: no process has the pid.
+    """
+    import psutil
+
+    # A child of a foreground terminal job stays in our process group, so it can still
+    # read the terminal (pdb, input()); otherwise it gets its own group and we forward.
+    own_group = threading.current_thread() is threading.main_thread() and not _shares_the_terminal()
+    started = time.time()
+    argv = inputs.command
+    if argv is not None:
+        try:
+            child = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                process_group=0 if own_group else None,
+            )
+        except FileNotFoundError:
+            raise CommandNotFound(argv[0], "no such file or command") from None
+        except PermissionError:
+            raise CommandNotFound(argv[0], "permission denied (is it executable?)") from None
+        except OSError as exc:
+            raise CommandNotFound(argv[0], exc.strerror or str(exc)) from None
+        return _Workload(child.pid, started, own_group, child=child)
+    pid = inputs.pid
+    assert pid is not None
+    try:
+        attached = psutil.Process(pid)
+    except (psutil.NoSuchProcess, ValueError):
+        raise ProcessNotFound(pid) from None
+    if not _alive(attached):
+        raise ProcessNotFound(pid)
+    return _Workload(pid, started, own_group, attached=attached)
+
+
+class _Session:
+    """One watch while it runs: the timeline, the sampler, the live state, what was seen."""
+
+    def __init__(self, inputs: WatchInputs, machine: _Machine, work: _Workload) -> None:
+        from rigml.machine.sampler import SystemSampler
+        from rigml.machine.timeline import Timeline
+
+        self.inputs, self.machine, self.work = inputs, machine, work
+        self.host = socket.gethostname()
+        self.events: list[tuple[str, float, str]] = []
+        self.files: dict[str, str] = {}
+        self.notes: list[str] = []
+        argv = inputs.command
+        self.timeline = Timeline(
+            meta={
+                "started": work.started,
+                "interval": inputs.interval,
+                "command": shlex.join(argv) if argv else None,
+                "pid": work.pid,
+                "host": self.host,
+                "disk_path": machine.disk,
+                "disk_total_gb": machine.disk_total_gb,
+                "cores": machine.cores,
+                "ram_total_gb": machine.ram_total_gb,
+                "gpu_note": machine.gpu_note,
+                "gpus": {str(k): v for k, v in machine.gpu_names.items()},
+            }
+        )
+        self.sampler = SystemSampler(
+            gpu=machine.gpu if machine.gpu_note is None else None,
+            pids=[work.pid],
+            disk_path=machine.disk,
+            per_core=True,
+            cgroup_pid=work.pid,
+        )
+        self.state = WatchState(
+            started=work.started,
+            pid=work.pid,
+            command=argv,
+            interval=inputs.interval,
+            timeline=self.timeline,
+            cores=machine.cores,
+            ram_total_gb=machine.ram_total_gb,
+            disk_path=machine.disk,
+            disk_total_gb=machine.disk_total_gb,
+            gpu_names=machine.gpu_names,
+            gpu_note=machine.gpu_note,
+        )
+
+    def record(self, sample: Sample) -> None:
+        """Keep one sample and show it; runs on the sampler thread."""
+        self.timeline.append(sample)
+        self.state.samples = len(self.timeline)
+        if self.sampler.gpu_error and self.state.gpu_note is None:
+            self.state.gpu_note = self.sampler.gpu_error
+        if self.inputs.on_sample is not None:
+            self.inputs.on_sample(sample, self.state)
+
+    def save_timeline(self) -> None:
+        _save_timeline(self.timeline, self.inputs.output_dir, self.files, self.notes)
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the watch ended: the child's return code (``None`` attached), when, and whether
+    a signal asked us to stop."""
+
+    returncode: int | None
+    ended: float
+    interrupted: bool
+
+
+def _follow(s: _Session) -> _Ending:
+    """Sample until the workload ends; save the timeline whatever way the watch ends."""
+    from rigml.machine.sampler import SamplerThread
+
+    work, interval = s.work, s.inputs.interval
+    stop = threading.Event()
+    tees = []
+    if work.child is not None:
+        assert work.child.stdout is not None and work.child.stderr is not None
+        tees = [
+            _Tee(work.child.stdout, "stdout", s.inputs.echo, s.events).start(),
+            _Tee(work.child.stderr, "stderr", s.inputs.echo, s.events).start(),
+        ]
+    signals = _Signals(work.child, stop, own_group=work.own_group)
+    thread = SamplerThread(s.sampler, s.record, interval=interval, name="rig-watch-sampler")
+    returncode: int | None = None
+    ended = work.started
+    try:
+        signals.install()
+        thread.start()
+        returncode = _wait(s, stop)
+        ended = time.time()
+    finally:
+        signals.restore()
+        thread.stop(timeout=5.0)
+        if ended == work.started:
+            ended = time.time()
+        with contextlib.suppress(Exception):  # the last look: disk and cgroup at the end
+            s.record(s.sampler.sample())
+        for tee in tees:
+            tee.thread.join(timeout=5.0)
+        s.save_timeline()
+    if thread.errors:
+        s.notes.append(f"{thread.errors} sample(s) failed: {thread.last_error!r}")
+    return _Ending(returncode, ended, signals.received > 0)
+
+
+def _wait(s: _Session, stop: threading.Event) -> int | None:
+    """Wait for the child to exit (its return code) or the attached process to end (None),
+    saving the timeline every ``checkpoint_s`` seconds meanwhile."""
+    child, interval = s.work.child, s.inputs.interval
+    next_checkpoint = time.monotonic() + s.inputs.checkpoint_s
+    while True:
+        if child is not None:
+            returncode = child.poll()
+            if returncode is not None:
+                return returncode
+            time.sleep(min(0.05, interval / 4))
+        elif not s.work.alive() or stop.wait(min(0.1, interval / 2)):
+            return None
+        if time.monotonic() >= next_checkpoint:
+            next_checkpoint = time.monotonic() + s.inputs.checkpoint_s
+            s.save_timeline()
+
+
+def _context(s: _Session, end: _Ending) -> Context:
+    """How the workload ended and what it printed, for the rules."""
+    import numpy as np
+
     from rigml.machine.diagnosis import Context
 
+    exit_code, sig = _exit_status(end.returncode)
+    m = s.machine
+    after = _vmstat_oom_kills()
+    oom_kills = 0
+    if sig == signal.SIGKILL and m.oom_kills_before is not None and after is not None:
+        oom_kills = max(0, after - m.oom_kills_before)  # machine-wide: trusted for a SIGKILL
     first: dict[str, tuple[float, str]] = {}
-    for kind, at, line in events:
+    for kind, at, line in s.events:
         first.setdefault(kind, (at, line))
-    limit = tl.get("cgroup_mem_limit_gb")
+    limit = s.timeline.get("cgroup_mem_limit_gb")
     limit_gb = None
     if limit is not None:
-        import numpy as np
-
         finite = limit[np.isfinite(limit)]
         limit_gb = float(finite[-1]) if len(finite) else None
     return Context(
         exit_code=exit_code,
         signal=sig,
-        ended_at=ended,
+        ended_at=end.ended,
         cuda_oom_at=first["cuda_oom"][0] if "cuda_oom" in first else None,
         cuda_oom_line=first["cuda_oom"][1] if "cuda_oom" in first else None,
         killed_at=first["killed"][0] if "killed" in first else None,
@@ -359,21 +697,30 @@ def _context(
         no_space_at=first["no_space"][0] if "no_space" in first else None,
         no_space_line=first["no_space"][1] if "no_space" in first else None,
         oom_kills=oom_kills,
-        disk_path=disk_path,
-        disk_total_gb=disk_total_gb,
-        disk_free_gb=disk_free_gb,
-        cores=cores,
-        ram_total_gb=ram_total_gb,
+        disk_path=m.disk,
+        disk_total_gb=m.disk_total_gb,
+        disk_free_gb=m.disk_free_gb,
+        cores=m.cores,
+        ram_total_gb=m.ram_total_gb,
         cgroup_mem_limit_gb=limit_gb,
-        gpu_names=gpu_names,
-        gpu_power_limit_w=gpu_limits,
+        gpu_names=m.gpu_names,
+        gpu_power_limit_w=m.gpu_limits,
     )
+
+
+def _exit_status(returncode: int | None) -> tuple[int | None, int | None]:
+    """Shell-style exit code (128 + N for signal N) and the signal, from a return code."""
+    if returncode is None:
+        return None, None
+    if returncode < 0:
+        return 128 - returncode, -returncode
+    return returncode, None
 
 
 def _save_timeline(tl: Timeline, out: Path, files: dict[str, str], notes: list[str]) -> None:
     """Save the timeline as Parquet, or as JSON when pyarrow is missing; never raises."""
     try:
-        files["timeline"] = str(tl.save(out / "timeline.parquet"))
+        files["timeline"] = str(tl.save(out / "timeline.parquet", parents=False))
     except MissingExtra:
         try:
             path = out / "timeline.json"
@@ -383,10 +730,78 @@ def _save_timeline(tl: Timeline, out: Path, files: dict[str, str], notes: list[s
             note += "(pip install 'rigml[parquet]' for Parquet)"
             if note not in notes:
                 notes.append(note)
-        except OSError as exc:
+        except (OSError, OutputNotWritable) as exc:
             notes.append(f"could not save the timeline: {exc}")
-    except OSError as exc:
+    except (OSError, OutputNotWritable) as exc:
         notes.append(f"could not save the timeline: {exc}")
+
+
+def _plot_marks(s: _Session, sig: int | None, ended: float) -> list[TimelineEvent]:
+    """The first CUDA OOM, kill and full disk the output showed, and a fatal signal."""
+    marks: list[TimelineEvent] = []
+    labels = {"cuda_oom": "CUDA OOM", "killed": "killed", "no_space": "disk full"}
+    for kind, at, _ in s.events:
+        if kind in labels and labels[kind] not in {m[1] for m in marks}:
+            marks.append((at, labels[kind]))
+    if sig is not None:
+        marks.append((ended, f"ended by signal {sig}"))
+    return marks
+
+
+def _write_plot(s: _Session, result: WatchResult) -> None:
+    """timeline.png; a missing matplotlib or a failing plot is a note, never an error."""
+    marks = _plot_marks(s, result.signal, result.ended)
+    try:
+        path = s.timeline.plot(
+            result.output_dir / "timeline.png",
+            title=result.command_text,
+            events=marks,
+            parents=False,
+        )
+        s.files["plot"] = str(path)
+    except MissingExtra:
+        s.notes.append("matplotlib is not installed: no plot (pip install 'rigml[plot]')")
+    except Exception as exc:  # a plot must never cost the findings
+        s.notes.append(f"could not draw the plot: {type(exc).__name__}: {exc}")
+
+
+def _write_findings(s: _Session, result: WatchResult) -> None:
+    s.files["findings"] = str(result.output_dir / "findings.json")
+    try:
+        _write_json(result.output_dir / "findings.json", result.to_dict())
+    except (OSError, OutputNotWritable) as exc:
+        s.notes.append(f"could not write findings.json: {exc}")
+        del s.files["findings"]
+
+
+def _result(s: _Session, end: _Ending) -> WatchResult:
+    """Diagnose the timeline and gather everything into the result."""
+    from rigml.machine.diagnosis import diagnose, summarise
+
+    gpu_note = s.machine.gpu_note
+    if s.sampler.gpu_error:
+        s.notes.append(s.sampler.gpu_error)
+        gpu_note = gpu_note or s.sampler.gpu_error
+    ctx = _context(s, end)
+    return WatchResult(
+        command=s.inputs.command,
+        pid=s.work.pid,
+        host=s.host,
+        started=s.work.started,
+        ended=end.ended,
+        exit_code=ctx.exit_code,
+        signal=ctx.signal,
+        interrupted=end.interrupted,
+        interval=s.inputs.interval,
+        timeline=s.timeline,
+        context=ctx,
+        findings=diagnose(s.timeline, ctx),
+        summary=summarise(s.timeline),
+        output_dir=s.inputs.output_dir,
+        files=s.files,
+        notes=s.notes,
+        gpu_note=gpu_note,
+    )
 
 
 # --------------------------------------------------------------------------- watch
@@ -403,6 +818,7 @@ def watch(
     disk_path: str | os.PathLike[str] | None = None,
     echo: Callable[[str, str], None] | None = None,
     checkpoint_s: float = 30.0,
+    parents: bool = False,
 ) -> WatchResult:
     """Run ``command`` (or attach to ``pid``) while sampling the machine; then diagnose.
 
@@ -411,7 +827,8 @@ def watch(
             is passed through.
         pid: A running process to attach to instead; the watch ends when it exits.
         interval: Seconds between samples.
-        output_dir: Where timeline.parquet, timeline.png and findings.json go (created).
+        output_dir: Where timeline.parquet, timeline.png and findings.json go; the folder
+            is created, its parent must exist (unless ``parents``).
         on_sample: Called on the sampling thread with every sample and the
             :class:`WatchState`, e.g. to draw a live view.
         gpu: Where GPU readings come from; :func:`rigml.machine.gpu.default_source` by
@@ -421,6 +838,8 @@ def watch(
         echo: Receives the child's output as ``(stream, text)`` with stream ``"stdout"``
             or ``"stderr"``; by default it goes to this process's stdout and stderr.
         checkpoint_s: Save the timeline this often while the workload runs.
+        parents: Also create the missing parents of ``output_dir``: for a folder rigml
+            chose (one in the lab), not for one a user typed.
 
     Returns:
         The :class:`WatchResult`; its ``exit_code`` is the child's, shell style (128 + N
@@ -431,247 +850,30 @@ def watch(
             ``disk_path`` that does not exist.
         CommandNotFound: The command cannot be started.
         ProcessNotFound: No process has ``pid``.
-        LabNotWritable: ``output_dir`` cannot be created.
+        OutputNotWritable: ``output_dir`` cannot be created or written to.
     """
-    import psutil
-
-    from rigml.machine.diagnosis import diagnose, summarise
-    from rigml.machine.gpu import default_source
-    from rigml.machine.sampler import SamplerThread, SystemSampler
-    from rigml.machine.timeline import Timeline
-
-    if (command is None or not list(command)) == (pid is None):
-        raise InvalidInput(
-            "give either a command to run or --pid of a running process, not both or neither",
-            hint="rig watch -- python train.py   or   rig watch --pid 12345",
-        )
-    if not interval > 0:
-        raise InvalidInput(
-            f"the sampling interval must be positive seconds, got {interval!r}",
-            hint="e.g. --interval 1.0",
-        )
-    out = Path(output_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LabNotWritable(str(out), exc.strerror or str(exc)) from exc
-    disk = str(Path(disk_path).resolve() if disk_path is not None else Path.cwd())
-    if not Path(disk).exists():
-        raise InvalidInput(
-            f"cannot watch free space on {disk}: there is no such folder",
-            hint="give --disk a folder on the disk the workload writes to",
-        )
-
-    source = gpu if gpu is not None else default_source()
-    try:
-        gpu_note = None if source.available() else (source.why_unavailable() or "no readings")
-        inventory = source.inventory() if gpu_note is None else []
-    except Exception as exc:  # a broken driver must not stop the watch
-        gpu_note = f"the GPU source failed: {type(exc).__name__}: {exc}"
-        inventory = []
-    gpu_names = {g.index: g.name for g in inventory}
-    gpu_limits = {g.index: g.power_limit_w for g in inventory if g.power_limit_w}
-
-    cores = psutil.cpu_count() or 1
-    ram_total_gb = psutil.virtual_memory().total / _GIB
-    try:
-        usage = psutil.disk_usage(disk)
-        disk_total_gb: float | None = usage.total / _GIB
-        disk_free_gb: float | None = usage.free / _GIB
-    except OSError:
-        disk_total_gb = disk_free_gb = None
-    oom_before = _vmstat_oom_kills()
-    echo = echo or _default_echo
-    events: list[tuple[str, float, str]] = []
-    stop = threading.Event()
-
-    # -- start or attach
-    child: subprocess.Popen[bytes] | None = None
-    attached: Any = None
-    argv = [str(a) for a in command] if command is not None else None
-    # A child of a foreground terminal job stays in our process group, so it can still
-    # read the terminal (pdb, input()); otherwise it gets its own group and we forward.
-    own_group = threading.current_thread() is threading.main_thread() and not _shares_the_terminal()
-    started = time.time()
-    if argv is not None:
-        try:
-            child = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                process_group=0 if own_group else None,
-            )
-        except FileNotFoundError:
-            raise CommandNotFound(argv[0], "no such file or command") from None
-        except PermissionError:
-            raise CommandNotFound(argv[0], "permission denied (is it executable?)") from None
-        except OSError as exc:
-            raise CommandNotFound(argv[0], exc.strerror or str(exc)) from None
-        watched = child.pid
-    else:
-        assert pid is not None
-        try:
-            attached = psutil.Process(pid)
-        except (psutil.NoSuchProcess, ValueError):
-            raise ProcessNotFound(pid) from None
-        if not _alive(attached):
-            raise ProcessNotFound(pid)
-        watched = pid
-
-    host = socket.gethostname()
-    timeline = Timeline(
-        meta={
-            "started": started,
-            "interval": interval,
-            "command": shlex.join(argv) if argv else None,
-            "pid": watched,
-            "host": host,
-            "disk_path": disk,
-            "disk_total_gb": disk_total_gb,
-            "cores": cores,
-            "ram_total_gb": ram_total_gb,
-            "gpu_note": gpu_note,
-            "gpus": {str(k): v for k, v in gpu_names.items()},
-        }
-    )
-    sampler = SystemSampler(
-        gpu=source if gpu_note is None else None,
-        pids=[watched],
-        disk_path=disk,
-        per_core=True,
-        cgroup_pid=watched,
-    )
-    state = WatchState(
-        started=started,
-        pid=watched,
-        command=argv,
+    inputs = WatchInputs.build(
+        command,
+        pid=pid,
         interval=interval,
-        timeline=timeline,
-        cores=cores,
-        ram_total_gb=ram_total_gb,
-        disk_path=disk,
-        disk_total_gb=disk_total_gb,
-        gpu_names=gpu_names,
-        gpu_note=gpu_note,
+        output_dir=output_dir,
+        disk_path=disk_path,
+        on_sample=on_sample,
+        gpu=gpu,
+        echo=echo,
+        checkpoint_s=checkpoint_s,
+        parents=parents,
     )
+    return watch_inputs(inputs)
 
-    def record(sample: Sample) -> None:
-        timeline.append(sample)
-        state.samples = len(timeline)
-        if sampler.gpu_error and state.gpu_note is None:
-            state.gpu_note = sampler.gpu_error
-        if on_sample is not None:
-            on_sample(sample, state)
 
-    tees = []
-    if child is not None:
-        assert child.stdout is not None and child.stderr is not None
-        tees = [
-            _Tee(child.stdout, "stdout", echo, events).start(),
-            _Tee(child.stderr, "stderr", echo, events).start(),
-        ]
-    signals = _Signals(child, stop, own_group=own_group)
-    thread = SamplerThread(sampler, record, interval=interval, name="rig-watch-sampler")
-    files: dict[str, str] = {}
-    notes: list[str] = []
-    returncode: int | None = None
-    ended = started
-    try:
-        signals.install()
-        thread.start()
-        next_checkpoint = time.monotonic() + checkpoint_s
-        while True:
-            if child is not None:
-                returncode = child.poll()
-                if returncode is not None:
-                    break
-                time.sleep(min(0.05, interval / 4))
-            else:
-                if not _alive(attached) or stop.wait(min(0.1, interval / 2)):
-                    break
-            if time.monotonic() >= next_checkpoint:
-                next_checkpoint = time.monotonic() + checkpoint_s
-                _save_timeline(timeline, out, files, notes)
-        ended = time.time()
-    finally:
-        signals.restore()
-        thread.stop(timeout=5.0)
-        if ended == started:
-            ended = time.time()
-        with contextlib.suppress(Exception):  # the last look: disk and cgroup at the end
-            record(sampler.sample())
-        for tee in tees:
-            tee.thread.join(timeout=5.0)
-        _save_timeline(timeline, out, files, notes)
-
-    if thread.errors:
-        notes.append(f"{thread.errors} sample(s) failed: {thread.last_error!r}")
-    if sampler.gpu_error:
-        notes.append(sampler.gpu_error)
-        gpu_note = gpu_note or sampler.gpu_error
-    exit_code: int | None = None
-    sig: int | None = None
-    if returncode is not None:
-        exit_code = returncode if returncode >= 0 else 128 - returncode
-        sig = -returncode if returncode < 0 else None
-    oom_after = _vmstat_oom_kills()
-    oom_kills = 0
-    if sig == signal.SIGKILL and oom_before is not None and oom_after is not None:
-        oom_kills = max(0, oom_after - oom_before)  # machine-wide: only trusted for a SIGKILL
-    ctx = _context(
-        timeline,
-        exit_code=exit_code,
-        sig=sig,
-        ended=ended,
-        events=events,
-        oom_kills=oom_kills,
-        disk_path=disk,
-        disk_total_gb=disk_total_gb,
-        disk_free_gb=disk_free_gb,
-        cores=cores,
-        ram_total_gb=ram_total_gb,
-        gpu_names=gpu_names,
-        gpu_limits=gpu_limits,
-    )
-    findings = diagnose(timeline, ctx)
-    result = WatchResult(
-        command=argv,
-        pid=watched,
-        host=host,
-        started=started,
-        ended=ended,
-        exit_code=exit_code,
-        signal=sig,
-        interrupted=signals.received > 0,
-        interval=interval,
-        timeline=timeline,
-        context=ctx,
-        findings=findings,
-        summary=summarise(timeline),
-        output_dir=out,
-        files=files,
-        notes=notes,
-        gpu_note=gpu_note,
-    )
-    marks = []
-    labels = {"cuda_oom": "CUDA OOM", "killed": "killed", "no_space": "disk full"}
-    for kind, at, _ in events:
-        if kind in labels and labels[kind] not in {m[1] for m in marks}:
-            marks.append((at, labels[kind]))
-    if sig is not None:
-        marks.append((ended, f"ended by signal {sig}"))
-    try:
-        files["plot"] = str(
-            timeline.plot(out / "timeline.png", title=result.command_text, events=marks)
-        )
-    except MissingExtra:
-        notes.append("matplotlib is not installed: no plot (pip install 'rigml[plot]')")
-    except Exception as exc:  # a plot must never cost the findings
-        notes.append(f"could not draw the plot: {type(exc).__name__}: {exc}")
-    files["findings"] = str(out / "findings.json")
-    try:
-        _write_json(out / "findings.json", result.to_dict())
-    except OSError as exc:
-        notes.append(f"could not write findings.json: {exc}")
-        del files["findings"]
+def watch_inputs(inputs: WatchInputs) -> WatchResult:
+    """:func:`watch` with its arguments already checked: the steps, in order."""
+    _prepare_output(inputs.output_dir, parents=inputs.parents)
+    machine = _read_machine(inputs)
+    session = _Session(inputs, machine, _start(inputs))
+    ending = _follow(session)
+    result = _result(session, ending)
+    _write_plot(session, result)
+    _write_findings(session, result)
     return result

@@ -46,13 +46,11 @@ class _Clock:
 
 
 def _size(gb: float) -> str:
+    """A disk's free space, with two decimals of GiB: its fall over a few minutes shows in
+    the second one, which :func:`rigml._units.format_bytes` (one decimal) would round away."""
     if round(abs(gb), 2) >= 1:
         return f"{gb:.2f} GiB"
     return f"{gb * 1024:.1f} MiB"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def _rate_per_min(mib_s: float) -> str:
@@ -79,10 +77,12 @@ def _enough(tl: Timeline, th: Thresholds, mask: np.ndarray | None = None) -> boo
 
 
 def _finite(a: np.ndarray | None) -> np.ndarray:
-    np = _np()
+    import numpy as np
+
     if a is None:
         return np.zeros(0, dtype=bool)
-    return np.isfinite(a)
+    finite: np.ndarray = np.isfinite(a)
+    return finite
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -116,12 +116,15 @@ def _core_matrix(tl: Timeline) -> np.ndarray | None:
     cores = tl.core_names()
     if not cores:
         return None
-    return _np().vstack([tl.column(c) for c in cores]).T
+    import numpy as np
+
+    return np.vstack([tl.column(c) for c in cores]).T
 
 
 def _others_mean(cores: np.ndarray) -> np.ndarray:
     """Per sample, the mean of every core but the busiest (NaN where under two are known)."""
-    np = _np()
+    import numpy as np
+
     finite = np.isfinite(cores)
     known = finite.sum(axis=1)
     total = np.where(finite, cores, 0.0).sum(axis=1)
