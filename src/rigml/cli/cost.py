@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from rigml.lab import Lab
     from rigml.plan.tco import TcoReport
     from rigml.plan.usage import UsageReport
 
@@ -58,15 +59,9 @@ def cost(
     """Local GPU against the smallest cloud instance that fits: monthly cost, break-even."""
     if ctx.invoked_subcommand is not None:
         return
-    from rigml.cli import _state, _ui
-    from rigml.errors import RigError
     from rigml.fit.request import FitRequest
-    from rigml.plan.tco import tco
+    from rigml.plan.tco import TcoInputs, tco_report
 
-    try:
-        lab = _state.open_lab()
-    except RigError:  # no lab: measured power from runs is simply not available
-        lab = None
     request = (
         FitRequest(
             task=task,  # type: ignore[arg-type]  # checked in FitRequest.resolved
@@ -77,7 +72,7 @@ def cost(
         if model
         else None
     )
-    report = tco(
+    inputs = TcoInputs(
         model=model,
         request=request,
         gpu=gpu,
@@ -93,8 +88,27 @@ def cost(
         offer=offer,
         extra_usd=extra,
         prices_path=prices,
-        lab=lab,
     )
+    report = tco_report(inputs, lab=_lab_if_any())
+    _show_tco(report, chart, json_out)
+
+
+def _lab_if_any() -> Lab | None:
+    """The current lab, or ``None`` outside one: measured power from runs is then simply
+    not available."""
+    from rigml.cli import _state
+    from rigml.errors import RigError
+
+    try:
+        return _state.open_lab()
+    except RigError:
+        return None
+
+
+def _show_tco(report: TcoReport, chart: Path | None, json_out: bool) -> None:
+    """The report as JSON or tables, with its chart drawn first when asked for."""
+    from rigml.cli import _ui
+
     png = None
     if chart is not None:
         from rigml.plan.chart import cost_chart
