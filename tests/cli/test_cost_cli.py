@@ -122,8 +122,15 @@ def test_usage_json(capsys, tmp_path: Path, monkeypatch) -> None:
     assert data["grid"]["code"] == "DEU" and "days old" in data["prices"]
     code, out, _ = rig(capsys, "cost", "usage", "--since", "1d")
     assert code == 0 and "1 runs since" in out
-    code, _, err = rig(capsys, "cost", "usage", "--region", "Atlantis")
-    assert code == 1 and "no grid intensity" in err
+    # an unknown region falls back to the world average, labelled, and names the known ones
+    code, out, err = rig(capsys, "cost", "usage", "--region", "Atlantis")
+    flat, warn = " ".join(out.split()), " ".join(err.split())
+    assert code == 0 and "Traceback" not in err
+    assert "no grid intensity for region 'Atlantis'" in warn and "world average" in warn
+    assert "fallback: region 'Atlantis' is not known" in flat and "known regions: AUS, AUT" in flat
+    code, out, _ = rig(capsys, "cost", "usage", "--region", "Atlantis", "--json")
+    data = json.loads(out)
+    assert data["region_fallback"] and data["grid"]["code"] == "WORLD"
 
 
 @pytest.mark.parametrize(

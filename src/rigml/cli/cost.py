@@ -190,18 +190,20 @@ def usage_cmd(
     limit: int = typer.Option(20, "--limit", "-n", help="Runs to list (most costly first)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """What the lab's tracked runs cost here, would have cost in the cloud, and emitted."""
+    """What the lab's tracked runs cost here, would have cost in the cloud, and emitted.
+
+    An unknown --region is no error: carbon falls back to the world average, and the
+    output says so and lists the regions it knows.
+    """
     from rigml.cli import _state, _ui
     from rigml.errors import InvalidInput
-    from rigml.plan.usage import usage
+    from rigml.plan.usage import UsageInputs, usage_report
 
     if limit < 0:
         raise InvalidInput(
             f"--limit must be 0 or more runs, got {limit}", hint="e.g. --limit 20, or 0 for totals"
         )
-    lab = _state.open_lab()
-    report = usage(
-        lab,
+    inputs = UsageInputs(
         since=since,
         gpu=gpu,
         region=region,
@@ -212,6 +214,7 @@ def usage_cmd(
         prices_path=prices,
         grid_path=grid,
     )
+    report = usage_report(_state.open_lab(), inputs)
     if json_out:
         _ui.write_json(report)
         return
@@ -243,11 +246,22 @@ def _render_usage(r: UsageReport, limit: int) -> None:
         title=f"{len(r.runs)} runs since {_ui.when(r.since)} (estimate)",
     )
     cloud = f"{r.offer.provider} {r.offer.instance}" if r.offer else "no comparison"
+    grid = f"{r.grid.name}, {r.grid.year}" + (
+        f"; fallback: region {r.region_asked!r} is not known" if r.region_fallback else ""
+    )
+    if r.region_fallback:
+        _ui.err_console().print(
+            f"warning: no grid intensity for region {r.region_asked!r}: carbon uses the world "
+            f"average ({r.grid.g_per_kwh:g} gCO2e/kWh) instead; `rig cost grid` lists the "
+            "known regions",
+            markup=False,
+            soft_wrap=True,
+        )
     _ui.write(
         f"total: {r.hours:,.1f} h, {r.kwh:,.2f} kWh ({r.measured_runs} runs measured, "
         f"{r.fallback_runs} from the catalogue), local {_usd(r.local_usd)}, cloud "
         f"{_usd(r.cloud_usd)} ({escape(cloud)}), {r.co2e_g / 1000:,.2f} kg CO2e at "
-        f"{r.grid.g_per_kwh:g} g/kWh ({escape(r.grid.name)}, {r.grid.year})"
+        f"{r.grid.g_per_kwh:g} g/kWh ({escape(grid)})"
     )
     if not r.runs:
         _ui.write(
