@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from rigml.fit import FitRequest, catalogue
+from rigml.plan._assess import assess, machine_facts
 from rigml.plan._constants import system_power_w
-from rigml.plan.decide import assess, decide, machine_facts
 from rigml.plan.prices import load_prices
+from rigml.plan.rules import decide
 from rigml.plan.staged import make_plan
 from rigml.plan.tco import TcoInputs, tco_report
 from rigml.plan.workloads import parse_flag, workload

@@ -155,7 +155,7 @@ def _ask() -> list[Workload]:
 
 def _explain(json_out: bool) -> None:
     from rigml.cli import _ui
-    from rigml.plan.decide import DECISIONS, RULES
+    from rigml.plan.rules import DECISIONS, RULES
 
     if json_out:
         _ui.write_json(
@@ -211,7 +211,7 @@ def _render(p: Plan, output: Path | None) -> None:
     from rich.markup import escape
 
     from rigml.cli import _ui
-    from rigml.plan.decide import DECISIONS
+    from rigml.plan.rules import DECISIONS
 
     m = p.machine
     _ui.write(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rigml.plan.prices import PriceCatalogue
     from rigml.plan.workloads import Workload
 
-__all__ = ["FIXES", "Plan", "Stage", "WorkloadPlan", "make_plan"]
+__all__ = ["Plan", "Stage", "WorkloadPlan", "make_plan"]
 
 
 @dataclass(frozen=True)
