@@ -140,6 +140,7 @@ def test_usage_json(capsys, tmp_path: Path, monkeypatch) -> None:
         (["--gpu", "RTX 4090", "--years", "1e5"], "years must be above 0 and at most 15"),
         (["--gpu", "RTX 4090", "--owned", "--price", "900"], "left out with --owned"),
         (["--gpu", "RTX 4090", "--chart", "/proc/x/cost.png"], "cannot write /proc/x/cost.png"),
+        (["--gpu", "RTX 4090", "--chart", "/nonexistent-dir/cost.png"], "does not exist"),
     ],
 )
 def test_more_bad_input_is_explained(capsys, args: list[str], message: str) -> None:

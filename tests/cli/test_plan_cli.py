@@ -114,7 +114,17 @@ def test_plan_output_that_cannot_be_written_is_explained(capsys, monkeypatch) ->
     monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
     code, _, err = rig(capsys, "plan", "-w", "api-first", "-o", "/proc/x/plan.md")
     flat = " ".join(err.split())
-    assert code == 2 and "cannot write /proc/x/plan.md" in flat and "Traceback" not in err
+    # OutputNotWritable, the shared error of every output file (exit 1, like other RigErrors)
+    assert code == 1 and "cannot write /proc/x/plan.md" in flat and "Traceback" not in err
+
+
+def test_plan_output_into_a_missing_folder_is_refused(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
+    dest = tmp_path / "nope" / "plan.md"
+    code, _, err = rig(capsys, "plan", "-w", "api-first", "-o", str(dest))
+    flat = " ".join(err.split())
+    assert code == 1 and "does not exist" in flat and "Traceback" not in err
+    assert not dest.parent.exists()
 
 
 @pytest.mark.parametrize(

@@ -101,8 +101,17 @@ def test_chart_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from rigml.plan.chart import cost_chart
 
-    out = cost_chart(
-        tco_report(TcoInputs(gpu="RTX 4090", utilisation=0.3)), tmp_path / "sub" / "cost.png"
-    )
+    out = cost_chart(tco_report(TcoInputs(gpu="RTX 4090", utilisation=0.3)), tmp_path / "cost.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list(out.parent.glob(".*tmp*"))
+    assert [p.name for p in out.parent.iterdir()] == ["cost.png"]  # no temporary left
+
+
+def test_chart_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from rigml.errors import OutputNotWritable
+    from rigml.plan.chart import cost_chart
+
+    report = tco_report(TcoInputs(gpu="RTX 4090", utilisation=0.3))
+    with pytest.raises(OutputNotWritable, match="does not exist"):
+        cost_chart(report, tmp_path / "sub" / "cost.png")
+    assert not (tmp_path / "sub").exists()

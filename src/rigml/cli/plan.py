@@ -94,10 +94,9 @@ def plan(
         egress_gb=egress,
     )
     if output is not None:
-        from rigml.plan._files import write_atomic
+        from rigml._output import write_output
 
-        text = result.markdown()
-        write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_output(output, result.markdown())
     if json_out:
         data = result.to_dict()
         data["output"] = str(output) if output else None
