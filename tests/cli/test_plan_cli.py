@@ -156,3 +156,14 @@ def test_months_flag_wins_over_the_file_and_electricity_is_used(
     assert any("$0.31/kWh" in a for a in data["assumptions"])
     code, out, _ = rig(capsys, "plan", "-f", str(f), "--json")
     assert json.loads(out)["horizon_months"] == 12
+
+
+def test_a_malformed_file_is_a_located_error_with_an_example(capsys, tmp_path: Path) -> None:
+    f = tmp_path / "work.json"
+    f.write_text(json.dumps({"workloads": [{"family": "api-first", "hours": -2, "colour": 1}]}))
+    code, out, err = rig(capsys, "plan", "-f", str(f))
+    flat = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err and not out
+    assert f"workload {f} workloads[0].hours: hours per run must be" in flat and "got -2" in flat
+    assert "(and 1 more problem)" in flat
+    assert "hint: a valid workloads file" in flat and "{family: lora-finetune" in flat
