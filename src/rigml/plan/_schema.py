@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -85,7 +86,7 @@ def _ident(data: Any, loc: tuple[int | str, ...]) -> str | None:
             cur = cur[part]
         except (KeyError, IndexError, TypeError):
             break
-        if isinstance(cur, dict):
+        if isinstance(part, int) and isinstance(cur, dict):  # an entry of a list
             key = cur.get("id", cur.get("code"))
             found = str(key) if key not in (None, "") else found
     return found
@@ -206,16 +207,13 @@ class _Sourced(BaseModel):
     def _is_date(cls, v: Any) -> dt.date:
         return _date("as_of", v)
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _numbers(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        out = dict(data)
-        for key in cls.NUMBERS:
-            if out.get(key) is not None:
-                out[key] = _number(key, out[key], positive=key in cls.POSITIVE)
-        return out
+    def _numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if name in cls.NUMBERS and v is not None:
+            return _number(name, v, positive=name in cls.POSITIVE)
+        return v
 
 
 class _Identified(_Sourced):
