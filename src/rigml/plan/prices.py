@@ -21,10 +21,13 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidPrices, UnknownOffer
 from rigml.plan._files import read_data_file
+
+if TYPE_CHECKING:
+    from rigml.plan._schema import PriceFile
 
 __all__ = [
     "CloudOffer",
@@ -282,6 +285,21 @@ class PriceCatalogue:
         }
 
 
+def _figures(f: PriceFile) -> dict[str, Figure]:
+    """The storage, egress and electricity figures the file gives."""
+    out: dict[str, Figure] = {}
+    if f.storage is not None:
+        st = f.storage
+        out["storage"] = Figure(st.usd_per_gb_month, "USD/GB-month", st.what, st.source, st.as_of)
+    if f.egress is not None:
+        eg = f.egress
+        out["egress"] = Figure(eg.usd_per_gb, "USD/GB", eg.what, eg.source, eg.as_of)
+    if f.electricity is not None:
+        el = f.electricity
+        out["electricity"] = Figure(el.usd_per_kwh, "USD/kWh", el.what, el.source, el.as_of)
+    return out
+
+
 def _catalogue(name: str, data: Any, *, partial: bool) -> dict[str, Any]:
     """``data`` read from ``name``, validated (:class:`rigml.plan._schema.PriceFile`) and
     turned into the catalogue's records; ``partial`` (a user's file) may leave out the
@@ -345,15 +363,7 @@ def _catalogue(name: str, data: Any, *, partial: bool) -> dict[str, Any]:
             for e in f.provider_fees
         ],
     }
-    if f.storage is not None:
-        st = f.storage
-        out["storage"] = Figure(st.usd_per_gb_month, "USD/GB-month", st.what, st.source, st.as_of)
-    if f.egress is not None:
-        eg = f.egress
-        out["egress"] = Figure(eg.usd_per_gb, "USD/GB", eg.what, eg.source, eg.as_of)
-    if f.electricity is not None:
-        el = f.electricity
-        out["electricity"] = Figure(el.usd_per_kwh, "USD/kWh", el.what, el.source, el.as_of)
+    out.update(_figures(f))
     for key in ("storage", "egress", "electricity"):
         if key not in out and not partial:
             raise InvalidPrices(name, f"missing {key!r}")

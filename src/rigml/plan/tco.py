@@ -429,6 +429,25 @@ def _electricity(i: TcoInputs, prices: PriceCatalogue) -> tuple[float, str]:
     return e.value, f"{e.what} ({e.source}, {e.as_of.isoformat()})"
 
 
+def _power(
+    i: TcoInputs,
+    gpu: Gpu | None,
+    hours: float,
+    lab: Lab | None,
+    source: GpuSource | None,
+    notes: list[str],
+) -> PowerDraw | None:
+    """The local machine's power under load (given, measured, or the catalogue's)."""
+    power = power_draw(gpu, lab=lab, source=source, override_w=i.power_w) if gpu else None
+    if power:
+        notes.extend(power.notes)
+    notes.append(
+        f"the workload runs {hours:,.0f} h a month ({hours / HOURS_PER_MONTH:.0%}); the machine "
+        "is off or asleep the rest of the time"
+    )
+    return power
+
+
 def _cloud_offer(
     i: TcoInputs,
     prices: PriceCatalogue,
@@ -566,13 +585,7 @@ def tco_report(
     _price_local(i, local, prices, notes, dates)
     kwh_price, kwh_source = _electricity(i, prices)
     g = local.gpu
-    power = power_draw(g, lab=lab, source=source, override_w=i.power_w) if g else None
-    if power:
-        notes.extend(power.notes)
-    notes.append(
-        f"the workload runs {hours:,.0f} h a month ({hours / HOURS_PER_MONTH:.0%}); the machine "
-        "is off or asleep the rest of the time"
-    )
+    power = _power(i, g, hours, lab, source, notes)
     chosen = _cloud_offer(i, prices, spec, req, g, notes)
     base = local.purchase or 0.0
     costs = monthly_costs(
