@@ -166,7 +166,7 @@ def _ask() -> list[Workload]:
                         fam.name,
                         answer,
                         hours=parse_hours(hours, fam.name),
-                        models=models,  # type: ignore[arg-type]
+                        models=models,
                     )
                 )
                 break

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rigml.plan.carbon import GridIntensity, intensity, known_regions
     from rigml.plan.prices import PriceCatalogue, load_prices
     from rigml.plan.rules import Outcome
-    from rigml.plan.staged import Plan, Stage, WorkloadPlan, make_plan
+    from rigml.plan.staged import Plan, PlanInputs, Stage, WorkloadPlan, make_plan
     from rigml.plan.tco import MonthlyCosts, TcoInputs, TcoReport, monthly_costs, tco_report
     from rigml.plan.usage import RunCost, UsageInputs, UsageReport, parse_since, usage_report
     from rigml.plan.workloads import Workload, load_workloads, parse_flag, workload
@@ -25,6 +25,7 @@ __all__ = [
     "MonthlyCosts",
     "Outcome",
     "Plan",
+    "PlanInputs",
     "PriceCatalogue",
     "RunCost",
     "Stage",
@@ -53,6 +54,7 @@ _LAZY = {
     "MonthlyCosts": "tco",
     "Outcome": "rules",
     "Plan": "staged",
+    "PlanInputs": "staged",
     "PriceCatalogue": "prices",
     "RunCost": "usage",
     "Stage": "staged",

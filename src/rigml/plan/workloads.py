@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -286,7 +287,7 @@ def workload(
     family: str,
     frequency: str | float | None = None,
     *,
-    models: list[str | dict[str, Any]] | None = None,
+    models: Sequence[str | dict[str, Any]] | None = None,
     hours: float | None = None,
     name: str = "",
     where: str = "",
