@@ -229,11 +229,11 @@ def _placement_step(lab: Any) -> PlacementStep:
     figures only, so it runs offline in well under a second."""
     from rigml.plan.energy import machine_gpus
     from rigml.plan.staged import make_plan
-    from rigml.plan.tco import tco
+    from rigml.plan.tco import TcoInputs, tco_report
     from rigml.plan.workloads import parse_flag
 
     plan = make_plan(
         [parse_flag("coding-assistant:daily"), parse_flag("lora-finetune:weekly")], lab=lab
     )
     gpu = None if machine_gpus(None) else "RTX 4090"
-    return PlacementStep(plan, tco(gpu=gpu, utilisation=0.25, lab=lab))
+    return PlacementStep(plan, tco_report(TcoInputs(gpu=gpu, utilisation=0.25), lab=lab))

@@ -122,8 +122,15 @@ def test_usage_json(capsys, tmp_path: Path, monkeypatch) -> None:
     assert data["grid"]["code"] == "DEU" and "days old" in data["prices"]
     code, out, _ = rig(capsys, "cost", "usage", "--since", "1d")
     assert code == 0 and "1 runs since" in out
-    code, _, err = rig(capsys, "cost", "usage", "--region", "Atlantis")
-    assert code == 1 and "no grid intensity" in err
+    # an unknown region falls back to the world average, labelled, and names the known ones
+    code, out, err = rig(capsys, "cost", "usage", "--region", "Atlantis")
+    flat, warn = " ".join(out.split()), " ".join(err.split())
+    assert code == 0 and "Traceback" not in err
+    assert "no grid intensity for region 'Atlantis'" in warn and "world average" in warn
+    assert "fallback: region 'Atlantis' is not known" in flat and "known regions: AUS, AUT" in flat
+    code, out, _ = rig(capsys, "cost", "usage", "--region", "Atlantis", "--json")
+    data = json.loads(out)
+    assert data["region_fallback"] and data["grid"]["code"] == "WORLD"
 
 
 @pytest.mark.parametrize(
@@ -133,6 +140,7 @@ def test_usage_json(capsys, tmp_path: Path, monkeypatch) -> None:
         (["--gpu", "RTX 4090", "--years", "1e5"], "years must be above 0 and at most 15"),
         (["--gpu", "RTX 4090", "--owned", "--price", "900"], "left out with --owned"),
         (["--gpu", "RTX 4090", "--chart", "/proc/x/cost.png"], "cannot write /proc/x/cost.png"),
+        (["--gpu", "RTX 4090", "--chart", "/nonexistent-dir/cost.png"], "does not exist"),
     ],
 )
 def test_more_bad_input_is_explained(capsys, args: list[str], message: str) -> None:

@@ -114,7 +114,17 @@ def test_plan_output_that_cannot_be_written_is_explained(capsys, monkeypatch) ->
     monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
     code, _, err = rig(capsys, "plan", "-w", "api-first", "-o", "/proc/x/plan.md")
     flat = " ".join(err.split())
-    assert code == 2 and "cannot write /proc/x/plan.md" in flat and "Traceback" not in err
+    # OutputNotWritable, the shared error of every output file (exit 1, like other RigErrors)
+    assert code == 1 and "cannot write /proc/x/plan.md" in flat and "Traceback" not in err
+
+
+def test_plan_output_into_a_missing_folder_is_refused(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED / "rtx4090_idle.json"))
+    dest = tmp_path / "nope" / "plan.md"
+    code, _, err = rig(capsys, "plan", "-w", "api-first", "-o", str(dest))
+    flat = " ".join(err.split())
+    assert code == 1 and "does not exist" in flat and "Traceback" not in err
+    assert not dest.parent.exists()
 
 
 @pytest.mark.parametrize(
@@ -146,3 +156,14 @@ def test_months_flag_wins_over_the_file_and_electricity_is_used(
     assert any("$0.31/kWh" in a for a in data["assumptions"])
     code, out, _ = rig(capsys, "plan", "-f", str(f), "--json")
     assert json.loads(out)["horizon_months"] == 12
+
+
+def test_a_malformed_file_is_a_located_error_with_an_example(capsys, tmp_path: Path) -> None:
+    f = tmp_path / "work.json"
+    f.write_text(json.dumps({"workloads": [{"family": "api-first", "hours": -2, "colour": 1}]}))
+    code, out, err = rig(capsys, "plan", "-f", str(f))
+    flat = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err and not out
+    assert f"workload {f} workloads[0].hours: hours per run must be" in flat and "got -2" in flat
+    assert "(and 1 more problem)" in flat
+    assert "hint: a valid workloads file" in flat and "{family: lora-finetune" in flat

@@ -73,3 +73,15 @@ def test_a_user_grid_file(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidPrices, match="g_per_kwh"):
         intensity("BAD", path=f)
+
+
+def test_grid_errors_name_the_field_path_and_the_region(tmp_path: Path) -> None:
+    f = tmp_path / "grid.json"
+    ok = {"code": "HOME", "g_per_kwh": 20, "source": "meter", "as_of": "2026-06-01"}
+    f.write_text(json.dumps({"regions": [ok, {**ok, "code": "SHED", "as_of": "June"}]}))
+    with pytest.raises(InvalidPrices) as e:
+        intensity("HOME", path=f)
+    assert e.value.where == f"{f} regions[1].as_of (id 'SHED')" and "got 'June'" in e.value.problem
+    f.write_text(json.dumps({"zones": []}))
+    with pytest.raises(InvalidPrices, match="regions: missing"):
+        intensity("HOME", path=f)

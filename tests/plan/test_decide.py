@@ -9,8 +9,9 @@ import pytest
 
 from rigml.machine.diagnosis import Finding
 from rigml.machine.findings import record_watch
-from rigml.plan.decide import RULES, decide, machine_facts
+from rigml.plan._assess import machine_facts
 from rigml.plan.prices import load_prices
+from rigml.plan.rules import RULES, decide
 from rigml.plan.staged import make_plan
 from rigml.plan.workloads import parse_flag
 
@@ -138,7 +139,7 @@ def test_a_4090_laptop_that_runs_it_keeps_it(rtx4090) -> None:
 
 
 def test_decide_stops_at_the_first_rule_that_decides(rtx4090) -> None:
-    from rigml.plan.decide import assess
+    from rigml.plan._assess import assess
 
     a = assess(parse_flag("large-training"), machine_facts(), load_prices())
     outcome, trail = decide(a)

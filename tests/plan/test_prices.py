@@ -121,3 +121,28 @@ def test_unknown_offer_suggests_close_ids() -> None:
     with pytest.raises(UnknownOffer) as e:
         load_prices().offer("aws-g5.xlarg")
     assert "aws-g5.xlarge" in (e.value.hint or "")
+
+
+def test_price_errors_name_the_file_the_field_path_and_the_entry(tmp_path: Path) -> None:
+    f = tmp_path / "p.json"
+    entry = {"id": "x", "gpu": "L4", "usd_per_hour": -1, "source": "", "as_of": "2026-01-01"}
+    f.write_text(
+        json.dumps({"cloud": [{**entry, "id": "ok", "usd_per_hour": 1.0, "source": "s"}, entry]})
+    )
+    with pytest.raises(InvalidPrices) as e:
+        load_prices(f)
+    assert e.value.where == f"{f} cloud[1].source (id 'x')"
+    assert (
+        e.value.problem
+        == "every figure needs a source (a URL or a document name) (and 1 more problem)"
+    )
+    f.write_text(json.dumps({"parts": {"id": "ram"}}))
+    with pytest.raises(InvalidPrices, match=r"parts: expected a list, got \{'id': 'ram'\}"):
+        load_prices(f)
+    f.write_text(
+        json.dumps({"electricity": {"usd_per_kwh": "cheap", "source": "s", "as_of": "2026-01-01"}})
+    )
+    with pytest.raises(
+        InvalidPrices, match=r"electricity\.usd_per_kwh: usd_per_kwh must be a number, got 'cheap'"
+    ):
+        load_prices(f)

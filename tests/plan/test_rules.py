@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from rigml.fit import FitRequest, catalogue
+from rigml.plan._assess import assess, machine_facts
 from rigml.plan._constants import system_power_w
-from rigml.plan.decide import assess, decide, machine_facts
 from rigml.plan.prices import load_prices
+from rigml.plan.rules import decide
 from rigml.plan.staged import make_plan
-from rigml.plan.tco import tco
+from rigml.plan.tco import TcoInputs, tco_report
 from rigml.plan.workloads import parse_flag, workload
 
 from .test_decide import _record
@@ -31,13 +32,15 @@ def test_plan_and_cost_agree_on_break_even(rtx4090, monkeypatch) -> None:
     assert hw is not None and hw.price == 2800  # street, not the $1,999 MSRP
     plan_be = a.break_even_months(hw.price, system_power_w(g))
     assert a.offer is not None
-    r = tco(
-        model="llama-3.1-8b",
-        request=FitRequest(task="qlora", gradient_checkpointing=True),
-        gpu=g.name,
-        hours_per_month=a.workload.hours_per_month,
-        power_w=g.tdp_w,
-        offer=a.offer.id,
+    r = tco_report(
+        TcoInputs(
+            model="llama-3.1-8b",
+            request=FitRequest(task="qlora", gradient_checkpointing=True),
+            gpu=g.name,
+            hours_per_month=a.workload.hours_per_month,
+            power_w=g.tdp_w,
+            offer=a.offer.id,
+        )
     )
     assert r.purchase_usd == hw.price
     assert r.cloud_storage_monthly_usd > 0 and r.cloud_egress_monthly_usd > 0
@@ -50,7 +53,7 @@ def test_lambda_and_runpod_charge_no_egress() -> None:
     assert prices.egress_for("RunPod").value == 0 and prices.egress_for("Lambda").value == 0
     assert prices.storage_for("RunPod").value == pytest.approx(0.07)
     assert prices.egress_for("AWS").value == pytest.approx(0.09)
-    r = tco(gpu="RTX 4090", offer="runpod-rtx-4090", hours_per_month=100)
+    r = tco_report(TcoInputs(gpu="RTX 4090", offer="runpod-rtx-4090", hours_per_month=100))
     assert r.cloud_egress_monthly_usd == 0
     assert r.cloud_storage_monthly_usd == pytest.approx(200 * 0.07)
 

@@ -11,19 +11,21 @@ from rigml.fit import FitRequest, catalogue
 from rigml.fit.catalogue import UnknownGpu
 from rigml.fit.sources import load_model
 from rigml.plan.prices import load_prices
-from rigml.plan.tco import HOURS_PER_MONTH, fits_on, tco
+from rigml.plan.tco import HOURS_PER_MONTH, TcoInputs, fits_on, tco_report
 
 NO_RAPL = Path("/nonexistent")
 
 
 def test_break_even_is_purchase_over_monthly_saving(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("rigml.plan.energy.POWERCAP", NO_RAPL)
-    r = tco(
-        gpu="RTX 4090",
-        utilisation=0.5,
-        electricity_usd_per_kwh=0.2,
-        storage_gb=0,
-        egress_gb_month=0,
+    r = tco_report(
+        TcoInputs(
+            gpu="RTX 4090",
+            utilisation=0.5,
+            electricity_usd_per_kwh=0.2,
+            storage_gb=0,
+            egress_gb_month=0,
+        )
     )
     hours = 0.5 * HOURS_PER_MONTH
     assert r.hours_per_month == pytest.approx(hours)
@@ -42,7 +44,9 @@ def test_break_even_is_purchase_over_monthly_saving(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_cloud_offer_is_the_cheapest_that_fits() -> None:
-    r = tco(model="llama-3.1-70b", request=FitRequest(quant="awq-4bit"), hours_per_month=50)
+    r = tco_report(
+        TcoInputs(model="llama-3.1-70b", request=FitRequest(quant="awq-4bit"), hours_per_month=50)
+    )
     spec = load_model("llama-3.1-70b")
     req = FitRequest(quant="awq-4bit")
     fitting = [o for o in load_prices().cloud if fits_on(spec, req, catalogue.gpu(o.gpu), o.gpus)]
@@ -51,18 +55,20 @@ def test_the_cloud_offer_is_the_cheapest_that_fits() -> None:
 
 
 def test_rare_use_never_pays_back() -> None:
-    r = tco(gpu="RTX 6000 Ada", hours_per_month=2, storage_gb=0, egress_gb_month=0)
+    r = tco_report(
+        TcoInputs(gpu="RTX 6000 Ada", hours_per_month=2, storage_gb=0, egress_gb_month=0)
+    )
     assert r.break_even_month is None or r.break_even_month > 36
     assert "cloud" in r.conclusion
 
 
 def test_owned_gpu_costs_only_electricity() -> None:
-    r = tco(gpu="RTX 4090", owned=True, hours_per_month=100)
+    r = tco_report(TcoInputs(gpu="RTX 4090", owned=True, hours_per_month=100))
     assert r.purchase_usd == 0 and r.break_even_month == pytest.approx(0.0)
 
 
 def test_this_machines_gpu_is_the_default(rtx4090) -> None:
-    r = tco(hours_per_month=100)
+    r = tco_report(TcoInputs(hours_per_month=100))
     assert r.local_gpu == "RTX 4090" and r.purchase_source.startswith("already owned")
     assert r.power is not None and r.power.gpu_source == "nvml-limit"
 
@@ -81,13 +87,13 @@ def test_this_machines_gpu_is_the_default(rtx4090) -> None:
 )
 def test_impossible_values_are_refused(kwargs: dict, name: str) -> None:
     with pytest.raises(InvalidAssumption) as e:
-        tco(gpu="RTX 4090", **kwargs)
+        tco_report(TcoInputs(gpu="RTX 4090", **kwargs))
     assert e.value.name == name and e.value.hint
 
 
 def test_unknown_gpu_names_close_matches() -> None:
     with pytest.raises(UnknownGpu) as e:
-        tco(gpu="RTX 4099")
+        tco_report(TcoInputs(gpu="RTX 4099"))
     assert "RTX 4090" in (e.value.hint or "")
 
 
@@ -95,6 +101,17 @@ def test_chart_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from rigml.plan.chart import cost_chart
 
-    out = cost_chart(tco(gpu="RTX 4090", utilisation=0.3), tmp_path / "sub" / "cost.png")
+    out = cost_chart(tco_report(TcoInputs(gpu="RTX 4090", utilisation=0.3)), tmp_path / "cost.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list(out.parent.glob(".*tmp*"))
+    assert [p.name for p in out.parent.iterdir()] == ["cost.png"]  # no temporary left
+
+
+def test_chart_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from rigml.errors import OutputNotWritable
+    from rigml.plan.chart import cost_chart
+
+    report = tco_report(TcoInputs(gpu="RTX 4090", utilisation=0.3))
+    with pytest.raises(OutputNotWritable, match="does not exist"):
+        cost_chart(report, tmp_path / "sub" / "cost.png")
+    assert not (tmp_path / "sub").exists()

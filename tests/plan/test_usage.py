@@ -8,7 +8,7 @@ import time
 import pytest
 
 from rigml.errors import InvalidInput
-from rigml.plan.usage import parse_since, usage
+from rigml.plan.usage import UsageInputs, parse_since, usage_report
 
 
 def test_measured_and_fallback_runs(any_lab, make_run) -> None:
@@ -21,8 +21,10 @@ def test_measured_and_fallback_runs(any_lab, make_run) -> None:
     )
     bare = make_run(any_lab, start=now - 3 * 86400, seconds=1800)
     make_run(any_lab, start=now - 60 * 86400, seconds=1800)  # outside --since 30d
-    r = usage(
-        any_lab, since="30d", gpu="RTX 4090", region="FR", electricity_usd_per_kwh=0.25, now=now
+    r = usage_report(
+        any_lab,
+        UsageInputs(since="30d", gpu="RTX 4090", region="FR", electricity_usd_per_kwh=0.25),
+        now=now,
     )
     by_id = {c.run_id: c for c in r.runs}
     assert set(by_id) == {measured, bare}
@@ -45,7 +47,7 @@ def test_measured_and_fallback_runs(any_lab, make_run) -> None:
 
 def test_no_gpu_anywhere_means_no_cloud_figure(lab, make_run) -> None:
     make_run(lab, start=time.time() - 100, seconds=60)
-    r = usage(lab)
+    r = usage_report(lab)
     assert r.cloud_usd is None and r.runs[0].energy.source == "assumed"
     assert any("no cloud comparison" in n for n in r.notes)
 
@@ -60,11 +62,37 @@ def test_since_forms() -> None:
         parse_since("2999-01-01")
 
 
+def test_since_spans_are_the_shared_durations() -> None:
+    """Spans read as everywhere else in rig (``rigml._units.parse_duration``)."""
+    now = 1_000_000.0
+    assert parse_since("1w 2d", now=now) == now - 9 * 86400
+    assert parse_since("1.5h", now=now) == now - 5400
+    assert parse_since("2025-06-01T12:00", now=2e9) > 0
+    with pytest.raises(InvalidInput, match="no unit") as e:
+        parse_since("30", now=now)
+    assert "30d" in (e.value.hint or "")
+
+
+def test_an_unknown_region_falls_back_to_the_world_average(lab, make_run) -> None:
+    make_run(lab, start=time.time() - 100, seconds=60)
+    r = usage_report(lab, UsageInputs(gpu="RTX 4090", region="Germny"))
+    assert r.region_fallback and r.region_asked == "Germny" and r.grid.code == "WORLD"
+    note = next(n for n in r.notes if "no grid intensity for region 'Germny'" in n)
+    assert "did you mean DEU" in note and "world average" in note and "FRA" in note
+    assert r.runs[0].co2e_g == pytest.approx(r.runs[0].energy.kwh * r.grid.g_per_kwh)
+    d = r.to_dict()
+    assert d["region_fallback"] and d["grid"]["code"] == "WORLD"
+    known = usage_report(lab, UsageInputs(gpu="RTX 4090", region="DE"))
+    assert not known.region_fallback and known.grid.code == "DEU"
+
+
 def test_depreciation_is_charged_over_the_window_not_the_run_hours(lab, make_run) -> None:
     """One 6-minute run in 30 days still owes a month of a bought GPU's depreciation."""
     now = time.time()
     make_run(lab, start=now - 3600, seconds=360)
-    r = usage(lab, since="30d", gpu="RTX 4090", purchase_usd=3600, years=3, now=now)
+    r = usage_report(
+        lab, UsageInputs(since="30d", gpu="RTX 4090", purchase_usd=3600, years=3), now=now
+    )
     month = 3600 / 36
     assert r.depreciation_usd == pytest.approx(month * 720 / 730)
     assert r.runs[0].local_usd == pytest.approx(
@@ -74,7 +102,7 @@ def test_depreciation_is_charged_over_the_window_not_the_run_hours(lab, make_run
 
 def test_this_machines_gpu_is_owned_as_in_tco(lab, make_run, rtx4090) -> None:
     make_run(lab, start=time.time() - 3600, seconds=360)
-    r = usage(lab, since="30d")
+    r = usage_report(lab, UsageInputs(since="30d"))
     assert r.owned and r.local_gpu == "RTX 4090" and r.depreciation_usd == 0
     assert r.local_usd == pytest.approx(r.kwh * r.electricity_usd_per_kwh)
     assert any("already owned" in n for n in r.notes)
@@ -126,7 +154,7 @@ def test_thousands_of_runs_with_big_power_histories(any_lab) -> None:
         conn.execute(insert(metric_segments), segs)
 
     any_lab.store.transact(write)
-    r = usage(any_lab, since="2d", gpu="RTX 4090", now=now + 3000)
+    r = usage_report(any_lab, UsageInputs(since="2d", gpu="RTX 4090"), now=now + 3000)
     assert len(r.runs) == 2000 and r.measured_runs == 500 and r.fallback_runs == 1500
     measured = [c for c in r.runs if c.energy.source == "measured"]
     assert all(c.energy.gpu_kwh == pytest.approx(250 * 2000 / 3.6e6, rel=1e-3) for c in measured)
@@ -162,7 +190,7 @@ def test_usage_while_runs_are_logging(lab, make_run) -> None:
     t = threading.Thread(target=log)
     t.start()
     try:
-        reports = [usage(lab, gpu="RTX 4090") for _ in range(5)]
+        reports = [usage_report(lab, UsageInputs(gpu="RTX 4090")) for _ in range(5)]
     finally:
         stop.set()
         t.join()

@@ -117,3 +117,64 @@ def test_hours_from_a_flag_and_daily_is_one_a_day() -> None:
     assert parse_flag("lora-finetune:weekly:llama-3.1-8b:2.5h").hours_per_run == 2.5
     daily, one = parse_flag("quantised-llm:daily"), parse_flag("quantised-llm:1/day")
     assert daily.runs_per_month == one.runs_per_month == 21
+
+
+def test_the_documented_example_is_a_valid_file(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    from rigml.plan.workloads import FILE_EXAMPLE, FILE_HINT
+
+    f = tmp_path / "example.yaml"
+    f.write_text(FILE_EXAMPLE)
+    ws, horizon = load_workloads(f)
+    assert horizon == 6 and [w.family.name for w in ws] == ["lora-finetune", "coding-assistant"]
+    assert FILE_EXAMPLE in FILE_HINT
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "problem"),
+    [
+        (
+            {
+                "workloads": [
+                    {"family": "api-first"},
+                    {"family": "api-first"},
+                    {"family": "api-first", "frequency": "often"},
+                ]
+            },
+            "workloads[2].frequency",
+            "cannot read frequency 'often'",
+        ),
+        (
+            {"workloads": [{"family": "api-first", "hours": "lots"}]},
+            "workloads[0].hours",
+            "got 'lots'",
+        ),
+        ({"workloads": ["api-first"]}, "workloads[0]", "expected an object with family"),
+        ({"horizon_months": 6}, "workloads", "missing (required); found horizon_months"),
+        (
+            {"workloads": [{"family": "api-first"}], "horizon_months": "six"},
+            "horizon_months",
+            "got 'six'",
+        ),
+        (
+            {"workloads": [{"family": "lora-finetune", "models": ["llama-3.1-8b", 7]}]},
+            "workloads[0].models[1]",
+            "expected a model name or {model: NAME, ...}, got 7",
+        ),
+    ],
+)
+def test_file_errors_name_the_file_and_the_field_path(
+    tmp_path: Path, body: dict, where: str, problem: str
+) -> None:
+    import json
+
+    from rigml.plan.workloads import FILE_EXAMPLE
+
+    f = tmp_path / "w.json"
+    f.write_text(json.dumps(body))
+    with pytest.raises(InvalidWorkload) as e:
+        load_workloads(f)
+    assert e.value.where == f"{f} {where}" and problem in e.value.problem
+    assert f"workload {f} {where}: " in e.value.message
+    if "frequency" not in where:  # shape errors show a valid file
+        assert FILE_EXAMPLE in (e.value.hint or "")

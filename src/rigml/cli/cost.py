@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from rigml.lab import Lab
     from rigml.plan.tco import TcoReport
     from rigml.plan.usage import UsageReport
 
@@ -58,15 +59,9 @@ def cost(
     """Local GPU against the smallest cloud instance that fits: monthly cost, break-even."""
     if ctx.invoked_subcommand is not None:
         return
-    from rigml.cli import _state, _ui
-    from rigml.errors import RigError
     from rigml.fit.request import FitRequest
-    from rigml.plan.tco import tco
+    from rigml.plan.tco import TcoInputs, tco_report
 
-    try:
-        lab = _state.open_lab()
-    except RigError:  # no lab: measured power from runs is simply not available
-        lab = None
     request = (
         FitRequest(
             task=task,  # type: ignore[arg-type]  # checked in FitRequest.resolved
@@ -77,7 +72,7 @@ def cost(
         if model
         else None
     )
-    report = tco(
+    inputs = TcoInputs(
         model=model,
         request=request,
         gpu=gpu,
@@ -93,8 +88,27 @@ def cost(
         offer=offer,
         extra_usd=extra,
         prices_path=prices,
-        lab=lab,
     )
+    report = tco_report(inputs, lab=_lab_if_any())
+    _show_tco(report, chart, json_out)
+
+
+def _lab_if_any() -> Lab | None:
+    """The current lab, or ``None`` outside one: measured power from runs is then simply
+    not available."""
+    from rigml.cli import _state
+    from rigml.errors import RigError
+
+    try:
+        return _state.open_lab()
+    except RigError:
+        return None
+
+
+def _show_tco(report: TcoReport, chart: Path | None, json_out: bool) -> None:
+    """The report as JSON or tables, with its chart drawn first when asked for."""
+    from rigml.cli import _ui
+
     png = None
     if chart is not None:
         from rigml.plan.chart import cost_chart
@@ -176,18 +190,20 @@ def usage_cmd(
     limit: int = typer.Option(20, "--limit", "-n", help="Runs to list (most costly first)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """What the lab's tracked runs cost here, would have cost in the cloud, and emitted."""
+    """What the lab's tracked runs cost here, would have cost in the cloud, and emitted.
+
+    An unknown --region is no error: carbon falls back to the world average, and the
+    output says so and lists the regions it knows.
+    """
     from rigml.cli import _state, _ui
     from rigml.errors import InvalidInput
-    from rigml.plan.usage import usage
+    from rigml.plan.usage import UsageInputs, usage_report
 
     if limit < 0:
         raise InvalidInput(
             f"--limit must be 0 or more runs, got {limit}", hint="e.g. --limit 20, or 0 for totals"
         )
-    lab = _state.open_lab()
-    report = usage(
-        lab,
+    inputs = UsageInputs(
         since=since,
         gpu=gpu,
         region=region,
@@ -198,6 +214,7 @@ def usage_cmd(
         prices_path=prices,
         grid_path=grid,
     )
+    report = usage_report(_state.open_lab(), inputs)
     if json_out:
         _ui.write_json(report)
         return
@@ -229,11 +246,22 @@ def _render_usage(r: UsageReport, limit: int) -> None:
         title=f"{len(r.runs)} runs since {_ui.when(r.since)} (estimate)",
     )
     cloud = f"{r.offer.provider} {r.offer.instance}" if r.offer else "no comparison"
+    grid = f"{r.grid.name}, {r.grid.year}" + (
+        f"; fallback: region {r.region_asked!r} is not known" if r.region_fallback else ""
+    )
+    if r.region_fallback:
+        _ui.err_console().print(
+            f"warning: no grid intensity for region {r.region_asked!r}: carbon uses the world "
+            f"average ({r.grid.g_per_kwh:g} gCO2e/kWh) instead; `rig cost grid` lists the "
+            "known regions",
+            markup=False,
+            soft_wrap=True,
+        )
     _ui.write(
         f"total: {r.hours:,.1f} h, {r.kwh:,.2f} kWh ({r.measured_runs} runs measured, "
         f"{r.fallback_runs} from the catalogue), local {_usd(r.local_usd)}, cloud "
         f"{_usd(r.cloud_usd)} ({escape(cloud)}), {r.co2e_g / 1000:,.2f} kg CO2e at "
-        f"{r.grid.g_per_kwh:g} g/kWh ({escape(r.grid.name)}, {r.grid.year})"
+        f"{r.grid.g_per_kwh:g} g/kWh ({escape(grid)})"
     )
     if not r.runs:
         _ui.write(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from rigml.lab import Lab
     from rigml.plan.staged import Plan
     from rigml.plan.workloads import Workload
 
@@ -24,9 +25,10 @@ def plan(
         None,
         "--file",
         "-f",
-        help="Workloads file (YAML/JSON): horizon_months, and workloads: a list of {family, "
-        "frequency, hours, models, name}; a model is a name or {model: NAME, task, quant, "
-        "context...} with `rig fit` settings.",
+        help="Workloads file (YAML/JSON): horizon_months (1-36), and workloads: a list of "
+        "{family, frequency, hours, models, name}; a model is a name or {model: NAME, task, "
+        "quant, context...} with `rig fit` settings. E.g. {horizon_months: 6, workloads: "
+        "[{family: lora-finetune, frequency: weekly, hours: 6, models: [llama-3.1-8b]}]}",
     ),
     interactive: bool = typer.Option(
         False, "--interactive", "-i", help="Ask for each family: frequency, hours, models."
@@ -53,25 +55,41 @@ def plan(
     Uses `rig machine`, the fit planner, the findings `rig watch` recorded in this lab and
     the lab's tracked run hours (when there is a lab).
     """
-    from rigml.cli import _state, _ui
-    from rigml.errors import InvalidWorkload, RigError
-
     if explain:
         return _explain(json_out)
     if families:
         return _families(json_out)
-    from rigml.plan.staged import make_plan
+    from rigml.plan.staged import PlanInputs, make_plan
+
+    chosen, file_horizon = _gather(workload, file, interactive)
+    inputs = PlanInputs(
+        horizon_months=horizon if horizon is not None else file_horizon,  # the flag wins
+        years=years,
+        electricity_usd_per_kwh=electricity,
+        storage_gb=storage,
+        egress_gb=egress,
+        prices_path=prices,
+    )
+    _show(make_plan(chosen, inputs, lab=_lab_if_any()), output, json_out)
+
+
+def _gather(flags: list[str], file: Path | None, interactive: bool) -> tuple[list[Workload], int]:
+    """The workloads from the file, the -w flags and the prompts, in that order, and the
+    file's horizon (6 months without one).
+
+    Raises:
+        InvalidWorkload: none given, or one is malformed (located in the file).
+    """
+    from rigml.errors import InvalidWorkload
     from rigml.plan.workloads import load_workloads, parse_flag
 
     chosen: list[Workload] = []
-    months = horizon
+    months = 6
     if file is not None:
-        loaded, file_horizon = load_workloads(file)
-        chosen.extend(loaded)
-        months = horizon if horizon is not None else file_horizon  # the flag wins
-    chosen.extend(parse_flag(w) for w in workload)
+        chosen, months = load_workloads(file)
+    chosen += [parse_flag(w) for w in flags]
     if interactive:
-        chosen.extend(_ask())
+        chosen += _ask()
     if not chosen:
         raise InvalidWorkload(
             "list",
@@ -79,25 +97,29 @@ def plan(
             hint="e.g. rig plan -w coding-assistant -w "
             "lora-finetune:weekly, rig plan -f work.yaml, or rig plan -i",
         )
-    try:
-        lab = _state.open_lab()
-    except RigError:
-        lab = None  # no lab: no recorded findings, the plan says so
-    result = make_plan(
-        chosen,
-        lab=lab,
-        prices_path=prices,
-        horizon_months=months if months is not None else 6,
-        years=years,
-        electricity_usd_per_kwh=electricity,
-        storage_gb=storage,
-        egress_gb=egress,
-    )
-    if output is not None:
-        from rigml.plan._files import write_atomic
+    return chosen, months
 
-        text = result.markdown()
-        write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+def _lab_if_any() -> Lab | None:
+    """The current lab, or ``None``: without one there are no recorded findings, and the
+    plan says so."""
+    from rigml.cli import _state
+    from rigml.errors import RigError
+
+    try:
+        return _state.open_lab()
+    except RigError:
+        return None
+
+
+def _show(result: Plan, output: Path | None, json_out: bool) -> None:
+    """Write the Markdown file when asked for, then print JSON or the tables."""
+    from rigml.cli import _ui
+
+    if output is not None:
+        from rigml._output import write_output
+
+        write_output(output, result.markdown())
     if json_out:
         data = result.to_dict()
         data["output"] = str(output) if output else None
@@ -144,7 +166,7 @@ def _ask() -> list[Workload]:
                         fam.name,
                         answer,
                         hours=parse_hours(hours, fam.name),
-                        models=models,  # type: ignore[arg-type]
+                        models=models,
                     )
                 )
                 break
@@ -155,7 +177,7 @@ def _ask() -> list[Workload]:
 
 def _explain(json_out: bool) -> None:
     from rigml.cli import _ui
-    from rigml.plan.decide import DECISIONS, RULES
+    from rigml.plan.rules import DECISIONS, RULES
 
     if json_out:
         _ui.write_json(
@@ -211,7 +233,7 @@ def _render(p: Plan, output: Path | None) -> None:
     from rich.markup import escape
 
     from rigml.cli import _ui
-    from rigml.plan.decide import DECISIONS
+    from rigml.plan.rules import DECISIONS
 
     m = p.machine
     _ui.write(

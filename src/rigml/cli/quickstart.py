@@ -109,7 +109,7 @@ def _placement(step: Any) -> None:
     from rich.markup import escape
 
     from rigml.cli import _ui
-    from rigml.plan.decide import DECISIONS
+    from rigml.plan.rules import DECISIONS
 
     _ui.write(
         "\n[bold]Placement and cost[/] (rig plan -w coding-assistant -w lora-finetune:weekly)"

@@ -1,17 +1,17 @@
-"""Reading the catalogues and workload files, and writing outputs atomically."""
+"""Reading the catalogues and workload files as plain data (JSON, or YAML with PyYAML).
+
+Writing a user's output goes through :mod:`rigml._output`, not here."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rigml.errors import InvalidInput, InvalidPrices, MissingExtra
 
-__all__ = ["read_data_file", "write_atomic"]
+__all__ = ["read_data_file"]
 
 
 def read_data_file(
@@ -43,25 +43,3 @@ def read_data_file(
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise error(str(p), f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
-
-
-def write_atomic(dest: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` then rename ``tmp`` to ``dest``, creating its folder.
-
-    Raises:
-        InvalidInput: the folder cannot be created or the file cannot be written.
-    """
-    out = Path(dest)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, out)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise InvalidInput(
-            f"cannot write {out}: {exc.strerror or exc}",
-            hint="choose a path in a folder you can write to",
-        ) from None
-    return out

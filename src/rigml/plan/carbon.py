@@ -11,7 +11,6 @@ and needs energy *after the fact*, over runs that ended long ago.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import json
 from dataclasses import asdict, dataclass
@@ -45,31 +44,27 @@ def _bad(where: str, problem: str) -> InvalidPrices:
 
 
 def _parse(where: str, data: Any) -> dict[str, tuple[GridIntensity, list[str]]]:
-    if not isinstance(data, dict) or not isinstance(data.get("regions"), list):
-        raise _bad(where, "must hold an object with a list 'regions'")
+    """``data`` read from ``where``, validated (:class:`rigml.plan._schema.GridFile`).
+
+    Raises:
+        InvalidPrices: the first problem, at its field path (``regions[3].g_per_kwh``).
+    """
+    from rigml.plan._schema import GridFile, validate
+
+    def bad(at: str, problem: str, hint: str | None = None) -> InvalidPrices:
+        return _bad(at, problem)
+
     out: dict[str, tuple[GridIntensity, list[str]]] = {}
-    for i, e in enumerate(data["regions"]):
-        at = f"{where} regions[{i}]"
-        if not isinstance(e, dict) or not e.get("code"):
-            raise _bad(at, "each region needs a code")
-        g = e.get("g_per_kwh")
-        if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g < 5000:
-            raise _bad(at, f"g_per_kwh must be a number from 0 to 5000, got {g!r}")
-        if not str(e.get("source", "")).strip():
-            raise _bad(at, "every figure needs a source")
-        try:
-            as_of = dt.date.fromisoformat(str(e.get("as_of"))).isoformat()
-        except ValueError:
-            raise _bad(at, f"as_of must be YYYY-MM-DD, got {e.get('as_of')!r}") from None
+    for e in validate(GridFile, data, where, bad).regions:
         item = GridIntensity(
-            code=str(e["code"]).upper(),
-            name=str(e.get("name", e["code"])),
-            g_per_kwh=float(g),
-            year=e.get("year"),
-            source=str(e["source"]),
-            as_of=as_of,
+            code=e.code,
+            name=e.name or e.code,
+            g_per_kwh=e.g_per_kwh,
+            year=e.year,
+            source=e.source,
+            as_of=e.as_of.isoformat(),
         )
-        out[item.code] = (item, [str(a) for a in e.get("aliases", [])])
+        out[item.code] = (item, e.aliases)
     return out
 
 

@@ -1,30 +1,32 @@
 """A PNG of cumulative local and cloud cost with the break-even month marked.
 
 matplotlib is imported here only (the ``plot`` extra), so ``rig cost`` without ``--chart``
-never loads it. The file is written to a temporary name and renamed, so a crash leaves no
-half-written chart.
+never loads it. The file goes through :mod:`rigml._output`: written to a temporary name
+and renamed, so a crash leaves no half-written chart, and an unwritable place (or a missing
+folder) is an ``OutputNotWritable``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rigml.errors import MissingExtra
 
 if TYPE_CHECKING:
+    from os import PathLike
+
     from rigml.plan.tco import TcoReport
 
 __all__ = ["cost_chart"]
 
 
-def cost_chart(report: TcoReport, output: str | os.PathLike[str]) -> Path:
+def cost_chart(report: TcoReport, output: str | PathLike[str]) -> Path:
     """Draw ``report``'s cumulative costs to ``output`` (PNG) and return its path.
 
     Raises:
         MissingExtra: matplotlib is not installed (``pip install 'rigml[plot]'``).
-        InvalidInput: ``output`` cannot be written.
+        OutputNotWritable: ``output`` cannot be written, or its folder does not exist.
     """
     try:
         import matplotlib
@@ -62,9 +64,10 @@ def cost_chart(report: TcoReport, output: str | os.PathLike[str]) -> Path:
         ax.legend(fontsize="small", loc="upper left")
         fig.text(0.01, 0.01, report.prices_line, fontsize=6, color="grey")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
-        from rigml.plan._files import write_atomic
+        from rigml._output import output_path
 
-        dest = write_atomic(output, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        with output_path(output) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-    return dest
+    return Path(output).expanduser()

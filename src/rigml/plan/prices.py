@@ -21,10 +21,13 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidPrices, UnknownOffer
 from rigml.plan._files import read_data_file
+
+if TYPE_CHECKING:
+    from rigml.plan._schema import PriceFile
 
 __all__ = [
     "CloudOffer",
@@ -42,35 +45,6 @@ def is_estimate_source(source: str, kind: str = "") -> bool:
     """Whether a figure is rigml's own survey or estimate rather than a published price."""
     text = f"{source} {kind}".lower()
     return "rigml survey" in text or "estimate" in text
-
-
-def _date(where: str, value: Any) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidPrices(where, f"as_of must be a date YYYY-MM-DD, got {value!r}") from None
-
-
-def _number(where: str, entry: dict[str, Any], key: str, *, positive: bool = False) -> float:
-    value = entry.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidPrices(where, f"{key} must be a number, got {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidPrices(where, f"{key} must be finite, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise InvalidPrices(
-            where, f"{key} must be {'above' if positive else 'at least'} 0, got {value!r}"
-        )
-    return float(value)
-
-
-def _sourced(where: str, entry: dict[str, Any]) -> tuple[str, dt.date]:
-    source = entry.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise InvalidPrices(where, "every figure needs a source (a URL or a document name)")
-    if "as_of" not in entry:
-        raise InvalidPrices(where, "every figure needs an as_of date")
-    return source, _date(where, entry["as_of"])
 
 
 @dataclass(frozen=True)
@@ -311,106 +285,89 @@ class PriceCatalogue:
         }
 
 
-def _offer(where: str, e: dict[str, Any]) -> CloudOffer:
-    from rigml.fit import catalogue
-
-    source, as_of = _sourced(where, e)
-    gpu_name = str(e.get("gpu", ""))
-    gpu = catalogue.find_gpu(gpu_name)
-    if gpu is None:
-        raise InvalidPrices(
-            where, f"gpu {gpu_name!r} is not in the GPU table (rig fit --list-gpus)"
-        )
-    gpus = e.get("gpus", 1)
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
-        raise InvalidPrices(where, f"gpus must be a whole number of at least 1, got {gpus!r}")
-    return CloudOffer(
-        id=str(e["id"]),
-        provider=str(e.get("provider", "")),
-        instance=str(e.get("instance", e["id"])),
-        gpu=gpu.name,
-        gpus=gpus,
-        usd_per_hour=_number(where, e, "usd_per_hour", positive=True),
-        region=str(e.get("region", "")),
-        source=source,
-        as_of=as_of,
-    )
+def _figures(f: PriceFile) -> dict[str, Figure]:
+    """The storage, egress and electricity figures the file gives."""
+    out: dict[str, Figure] = {}
+    if f.storage is not None:
+        st = f.storage
+        out["storage"] = Figure(st.usd_per_gb_month, "USD/GB-month", st.what, st.source, st.as_of)
+    if f.egress is not None:
+        eg = f.egress
+        out["egress"] = Figure(eg.usd_per_gb, "USD/GB", eg.what, eg.source, eg.as_of)
+    if f.electricity is not None:
+        el = f.electricity
+        out["electricity"] = Figure(el.usd_per_kwh, "USD/kWh", el.what, el.source, el.as_of)
+    return out
 
 
-def _hardware(where: str, e: dict[str, Any]) -> HardwarePrice:
-    from rigml.fit import catalogue
+def _catalogue(name: str, data: Any, *, partial: bool) -> dict[str, Any]:
+    """``data`` read from ``name``, validated (:class:`rigml.plan._schema.PriceFile`) and
+    turned into the catalogue's records; ``partial`` (a user's file) may leave out the
+    storage, egress and electricity figures.
 
-    source, as_of = _sourced(where, e)
-    gpu = catalogue.find_gpu(str(e.get("gpu", "")))
-    if gpu is None:
-        raise InvalidPrices(where, f"gpu {e.get('gpu')!r} is not in the GPU table")
-    street = street_source = None
-    street_as_of = None
-    if e.get("street_usd") is not None:
-        street = _number(where, e, "street_usd")
-        street_source = e.get("street_source")
-        if not isinstance(street_source, str) or not street_source.strip():
-            raise InvalidPrices(where, "street_usd needs its own street_source")
-        if "street_as_of" not in e:
-            raise InvalidPrices(where, "street_usd needs its own street_as_of date")
-        street_as_of = _date(where, e["street_as_of"])
-    return HardwarePrice(
-        str(e["id"]),
-        gpu.name,
-        _number(where, e, "usd"),
-        str(e.get("kind", "")),
-        source,
-        as_of,
-        street,
-        street_source or "",
-        street_as_of,
-    )
+    Raises:
+        InvalidPrices: the first problem, at its field path (``cloud[0].usd_per_hour``).
+    """
+    from rigml.plan._schema import PriceFile, validate
 
+    def bad(where: str, problem: str, hint: str | None = None) -> InvalidPrices:
+        return InvalidPrices(where, problem)
 
-def _fees(where: str, e: dict[str, Any]) -> ProviderFees:
-    source, as_of = _sourced(where, e)
-    provider = str(e.get("provider", "")).strip()
-    if not provider:
-        raise InvalidPrices(where, "each provider_fees entry needs a provider")
-    what = str(e.get("what", provider))
-    return ProviderFees(
-        str(e["id"]),
-        provider,
-        Figure(_number(where, e, "storage_usd_per_gb_month"), "USD/GB-month", what, source, as_of),
-        Figure(_number(where, e, "egress_usd_per_gb"), "USD/GB", what, source, as_of),
-    )
-
-
-def _part(where: str, e: dict[str, Any]) -> PartPrice:
-    source, as_of = _sourced(where, e)
-    gb = _number(where, e, "gb") if e.get("gb") is not None else None
-    return PartPrice(
-        id=str(e["id"]),
-        part=str(e.get("part", "")),
-        what=str(e.get("what", e["id"])),
-        usd=_number(where, e, "usd"),
-        kind=str(e.get("kind", "")),
-        source=source,
-        as_of=as_of,
-        gb=gb,
-    )
-
-
-def _figure(where: str, e: Any, key: str, unit: str) -> Figure:
-    if not isinstance(e, dict):
-        raise InvalidPrices(where, f"must be an object with {key}, source and as_of")
-    source, as_of = _sourced(where, e)
-    return Figure(_number(where, e, key), unit, str(e.get("what", "")), source, as_of)
-
-
-def _entries(name: str, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = data.get(key, [])
-    if not isinstance(items, list):
-        raise InvalidPrices(name, f"{key!r} must be a list")
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not item.get("id"):
-            raise InvalidPrices(f"{name} {key}[{i}]", "each entry must be an object with an id")
-    return items
+    f = validate(PriceFile, data, name, bad)
+    out: dict[str, Any] = {
+        "cloud": [
+            CloudOffer(
+                e.id,
+                e.provider,
+                e.instance or e.id,
+                e.gpu,
+                e.gpus,
+                e.usd_per_hour,
+                e.region,
+                e.source,
+                e.as_of,
+            )
+            for e in f.cloud
+        ],
+        "hardware": [
+            HardwarePrice(
+                e.id,
+                e.gpu,
+                e.usd,
+                e.kind,
+                e.source,
+                e.as_of,
+                e.street_usd,
+                e.street_source,
+                e.street_as_of,
+            )
+            for e in f.hardware
+        ],
+        "parts": [
+            PartPrice(e.id, e.part, e.what or e.id, e.usd, e.kind, e.source, e.as_of, e.gb)
+            for e in f.parts
+        ],
+        "provider_fees": [
+            ProviderFees(
+                e.id,
+                e.provider,
+                Figure(
+                    e.storage_usd_per_gb_month,
+                    "USD/GB-month",
+                    e.what or e.provider,
+                    e.source,
+                    e.as_of,
+                ),
+                Figure(e.egress_usd_per_gb, "USD/GB", e.what or e.provider, e.source, e.as_of),
+            )
+            for e in f.provider_fees
+        ],
+    }
+    out.update(_figures(f))
+    for key in ("storage", "egress", "electricity"):
+        if key not in out and not partial:
+            raise InvalidPrices(name, f"missing {key!r}")
+    return out
 
 
 def _merge(base: list[Any], extra: list[Any]) -> list[Any]:
@@ -419,37 +376,11 @@ def _merge(base: list[Any], extra: list[Any]) -> list[Any]:
     return list(by_id.values())
 
 
-def _parse(name: str, data: Any, *, partial: bool) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidPrices(name, "must hold an object with cloud, hardware, parts...")
-    out: dict[str, Any] = {
-        "cloud": [_offer(f"{name} cloud {e['id']!r}", e) for e in _entries(name, data, "cloud")],
-        "hardware": [
-            _hardware(f"{name} hardware {e['id']!r}", e) for e in _entries(name, data, "hardware")
-        ],
-        "parts": [_part(f"{name} parts {e['id']!r}", e) for e in _entries(name, data, "parts")],
-        "provider_fees": [
-            _fees(f"{name} provider_fees {e['id']!r}", e)
-            for e in _entries(name, data, "provider_fees")
-        ],
-    }
-    for key, field_, unit in (
-        ("storage", "usd_per_gb_month", "USD/GB-month"),
-        ("egress", "usd_per_gb", "USD/GB"),
-        ("electricity", "usd_per_kwh", "USD/kWh"),
-    ):
-        if key in data:
-            out[key] = _figure(f"{name} {key}", data[key], field_, unit)
-        elif not partial:
-            raise InvalidPrices(name, f"missing {key!r}")
-    return out
-
-
 @cache
 def _shipped() -> tuple[dict[str, Any], str]:
     text = resources.files("rigml.plan").joinpath("data", "prices.json").read_text("utf-8")
     data = json.loads(text)
-    return _parse("prices.json", data, partial=False), str(data.get("note", ""))
+    return _catalogue("prices.json", data, partial=False), str(data.get("note", ""))
 
 
 def load_prices(path: str | Path | None = None) -> PriceCatalogue:
@@ -463,7 +394,7 @@ def load_prices(path: str | Path | None = None) -> PriceCatalogue:
     merged = dict(base)
     files: list[str] = []
     if path is not None:
-        extra = _parse(str(path), read_data_file(path), partial=True)
+        extra = _catalogue(str(path), read_data_file(path), partial=True)
         for key in ("cloud", "hardware", "parts", "provider_fees"):
             merged[key] = _merge(base[key], extra[key])
         for key in ("storage", "egress", "electricity"):

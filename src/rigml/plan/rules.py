@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rigml.plan._assess import REPEATED, Assessment
+from rigml.plan._assess import REPEATED, Assessment, Bottleneck
 from rigml.plan._constants import system_power_w
 
 __all__ = [
@@ -154,54 +154,25 @@ def first_bottleneck(a: Assessment) -> Outcome:
     return Outcome("first_bottleneck", None, ev)
 
 
-def targeted_upgrade(a: Assessment) -> Outcome:
-    """One upgrade when it fixes the first bottleneck on a machine that can take it: RAM or
-    an NVMe drive for ram/swap/storage on a desktop; one GPU for vram/compute/bandwidth on a
-    desktop when the cheapest card that fits every model and beats the installed GPU where
-    the constraint binds (more memory, more TFLOPS, more bandwidth) pays back against the
-    cloud within the depreciation period. A constraint no part fixes (thermal, power, cpu,
-    a starved GPU) on a machine that runs the workload: keep it and tune. Laptops take no
-    upgrade."""
-    b = a.first
-    arch = a.machine.profile.archetype
-    if b is None:
-        return Outcome("targeted_upgrade", None, ["no bottleneck to fix"])
-    fixable = b.constraint in _PART_CONSTRAINTS or (
-        b.constraint in _GPU_CONSTRAINTS and bool(a.workload.models)
+def _part_upgrade(a: Assessment, b: Bottleneck) -> Outcome:
+    """RAM or an NVMe drive for a ram, swap or storage bottleneck, at the catalogue price."""
+    part = a.prices.part("storage" if b.constraint == "storage" else "ram")
+    if part is None:
+        return Outcome("targeted_upgrade", None, ["the price file lists no such part"])
+    return Outcome(
+        "targeted_upgrade",
+        "targeted-upgrade",
+        [
+            f"{b.constraint} is the first bottleneck: {b.evidence}",
+            f"{part.what}: ${part.usd:,.0f} ({part.label})",
+        ],
+        f"add {part.what} (~${part.usd:,.0f})",
     )
-    if not fixable:
-        if a.doable:
-            return Outcome(
-                "targeted_upgrade",
-                "keep",
-                [
-                    f"{b.constraint} is the first bottleneck: {b.evidence}",
-                    f"no part fixes {b.constraint}: {FIXES.get(b.constraint, 'see the finding')}",
-                ],
-                _tune(b.constraint),
-            )
-        return Outcome(
-            "targeted_upgrade", None, [f"{b.constraint}: no part fixes it; tune the workload first"]
-        )
-    if arch == "laptop-first":
-        return Outcome(
-            "targeted_upgrade",
-            None,
-            [f"{b.constraint}: a laptop takes no GPU, RAM is often soldered"],
-        )
-    if b.constraint in _PART_CONSTRAINTS:
-        part = a.prices.part("storage" if b.constraint == "storage" else "ram")
-        if part is None:
-            return Outcome("targeted_upgrade", None, ["the price file lists no such part"])
-        return Outcome(
-            "targeted_upgrade",
-            "targeted-upgrade",
-            [
-                f"{b.constraint} is the first bottleneck: {b.evidence}",
-                f"{part.what}: ${part.usd:,.0f} ({part.label})",
-            ],
-            f"add {part.what} (~${part.usd:,.0f})",
-        )
+
+
+def _gpu_upgrade(a: Assessment, b: Bottleneck) -> Outcome:
+    """The cheapest card that fits every model and beats the installed one where the
+    constraint binds, when it pays back within the depreciation period."""
     here = a.machine.largest_gpu
     pick = a.upgrade_for(b.constraint)
     if pick is None:
@@ -241,6 +212,76 @@ def targeted_upgrade(a: Assessment) -> Outcome:
     return Outcome("targeted_upgrade", None, ev)
 
 
+def targeted_upgrade(a: Assessment) -> Outcome:
+    """One upgrade when it fixes the first bottleneck on a machine that can take it: RAM or
+    an NVMe drive for ram/swap/storage on a desktop; one GPU for vram/compute/bandwidth on a
+    desktop when the cheapest card that fits every model and beats the installed GPU where
+    the constraint binds (more memory, more TFLOPS, more bandwidth) pays back against the
+    cloud within the depreciation period. A constraint no part fixes (thermal, power, cpu,
+    a starved GPU) on a machine that runs the workload: keep it and tune. Laptops take no
+    upgrade."""
+    b = a.first
+    if b is None:
+        return Outcome("targeted_upgrade", None, ["no bottleneck to fix"])
+    fixable = b.constraint in _PART_CONSTRAINTS or (
+        b.constraint in _GPU_CONSTRAINTS and bool(a.workload.models)
+    )
+    if not fixable and a.doable:
+        return Outcome(
+            "targeted_upgrade",
+            "keep",
+            [
+                f"{b.constraint} is the first bottleneck: {b.evidence}",
+                f"no part fixes {b.constraint}: {FIXES.get(b.constraint, 'see the finding')}",
+            ],
+            _tune(b.constraint),
+        )
+    if not fixable:
+        return Outcome(
+            "targeted_upgrade", None, [f"{b.constraint}: no part fixes it; tune the workload first"]
+        )
+    if a.machine.profile.archetype == "laptop-first":
+        return Outcome(
+            "targeted_upgrade",
+            None,
+            [f"{b.constraint}: a laptop takes no GPU, RAM is often soldered"],
+        )
+    if b.constraint in _PART_CONSTRAINTS:
+        return _part_upgrade(a, b)
+    return _gpu_upgrade(a, b)
+
+
+def _cheapest_local(a: Assessment) -> tuple[float, str]:
+    """The cheapest local option: the upgrade card, plus a desktop or server base on a
+    laptop or a machine without a GPU; its price and what it is."""
+    assert a.upgrade_gpu is not None
+    purchase = a.upgrade_usd or 0.0
+    what = a.upgrade_gpu.name
+    if a.machine.profile.archetype in ("laptop-first", "cpu-only-desktop"):
+        base = a.prices.part("server" if a.workload.family.duty == "service" else "platform")
+        if base is not None:
+            purchase += base.usd
+            what += f" + {base.what.split(':')[0]}"
+    return purchase, what
+
+
+def _burst_when_it_runs_here(a: Assessment, ev: list[str], action: str) -> Outcome:
+    """A machine that runs the workload costs only electricity: burst only when even that
+    costs more than renting."""
+    costs = a.costs(0.0, a.machine.installed_power_w)
+    if costs.cloud > costs.local:
+        ev.append(
+            f"this machine already runs it: local costs only electricity "
+            f"(${costs.local:,.0f}/month) against ${costs.cloud:,.0f}/month in the cloud"
+        )
+        return Outcome("cloud_burst", None, ev)
+    ev.append(
+        f"even on this machine, its electricity (${costs.local:,.0f}/month) costs more "
+        f"than renting (${costs.cloud:,.0f}/month)"
+    )
+    return Outcome("cloud_burst", "cloud-burst", ev, action)
+
+
 def cloud_burst(a: Assessment) -> Outcome:
     """Rent by the hour when no local option fits (no single card in the catalogue holds the
     model), when the workload runs under 20 hours a month on a machine that cannot run it,
@@ -260,48 +301,27 @@ def cloud_burst(a: Assessment) -> Outcome:
             f"{', '.join(a.cloud_models)} do not"
         )
         return Outcome("cloud_burst", "hybrid", ev, action + " for " + ", ".join(a.cloud_models))
-    horizon = a.years * 12
     if a.doable:
-        costs = a.costs(0.0, a.machine.installed_power_w)
-        if costs.cloud > costs.local:
-            ev.append(
-                f"this machine already runs it: local costs only electricity "
-                f"(${costs.local:,.0f}/month) against ${costs.cloud:,.0f}/month in the cloud"
-            )
-            return Outcome("cloud_burst", None, ev)
-        ev.append(
-            f"even on this machine, its electricity (${costs.local:,.0f}/month) costs more "
-            f"than renting (${costs.cloud:,.0f}/month)"
-        )
-        return Outcome("cloud_burst", "cloud-burst", ev, action)
+        return _burst_when_it_runs_here(a, ev, action)
     if a.upgrade_gpu is None:
         ev.append("no single workstation GPU in the price catalogue fits: cloud only")
         return Outcome("cloud_burst", "cloud-burst", ev, action)
-    purchase = a.upgrade_usd or 0.0
-    what = a.upgrade_gpu.name
-    if a.machine.profile.archetype in ("laptop-first", "cpu-only-desktop"):
-        base = a.prices.part("server" if a.workload.family.duty == "service" else "platform")
-        if base is not None:
-            purchase += base.usd
-            what += f" + {base.what.split(':')[0]}"
+    purchase, what = _cheapest_local(a)
+    card, horizon = a.upgrade_gpu.name, a.years * 12
     be = a.break_even_months(purchase, a.upgrade_power_w)
     if a.workload.hours_per_month < LOW_USE_HOURS:
         ev.append(
             f"{a.workload.hours_per_month:.0f} h a month is under {LOW_USE_HOURS:.0f} h: "
             "hardware would mostly idle"
         )
-        return Outcome(
-            "cloud_burst", "cloud-burst", ev, action, purchase_usd=purchase, card=a.upgrade_gpu.name
-        )
+        return Outcome("cloud_burst", "cloud-burst", ev, action, purchase_usd=purchase, card=card)
     if be is None or be > horizon:
         ev.append(
             f"the cheapest local option ({what}, ${purchase:,.0f}) "
             + ("never pays back" if be is None else f"pays back only after {be:.1f} months")
             + f", beyond {horizon:.0f}"
         )
-        return Outcome(
-            "cloud_burst", "cloud-burst", ev, action, purchase_usd=purchase, card=a.upgrade_gpu.name
-        )
+        return Outcome("cloud_burst", "cloud-burst", ev, action, purchase_usd=purchase, card=card)
     ev.append(f"a local ${purchase:,.0f} option pays back after {be:.1f} months: buy instead")
     return Outcome("cloud_burst", None, ev)
 

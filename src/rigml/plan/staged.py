@@ -13,17 +13,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rigml.plan._assess import Assessment, MachineFacts, assess, machine_facts
+from rigml.plan._assess import REPEATED, Assessment, MachineFacts, assess, machine_facts
 from rigml.plan.rules import DECISIONS, FIXES, RULES, Outcome, decide
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from rigml.lab import Lab
-    from rigml.plan.prices import PriceCatalogue
+    from rigml.plan.prices import Figure, PriceCatalogue
     from rigml.plan.workloads import Workload
 
-__all__ = ["FIXES", "Plan", "Stage", "WorkloadPlan", "make_plan"]
+__all__ = ["Plan", "PlanInputs", "Stage", "WorkloadPlan", "make_plan"]
 
 
 @dataclass(frozen=True)
@@ -199,91 +199,94 @@ def _break_even_hours(p: WorkloadPlan) -> float | None:
     )
 
 
-def _stages(
-    plans: list[WorkloadPlan], decision: str, tracked: tuple[float, int] | None = None
-) -> list[Stage]:
-    now = [
+def _now_stage(plans: list[WorkloadPlan], decision: str) -> Stage:
+    do = [
         f"{p.assessment.workload.label}: {DECISIONS[p.decision]}"
         + (f": {p.outcome.action}" if p.outcome.action else "")
         for p in plans
     ]
-    now_rule = (
+    return Stage(
+        "Now",
+        do,
         f"overall {DECISIONS[decision]}: each workload takes the first rule that decides "
         "(fits_now, first_bottleneck, targeted_upgrade, cloud_burst, always_on_server, "
-        "bigger_machine)"
+        "bigger_machine)",
+        "`rig watch -- <your command>` on each workload: a finding that names a different "
+        "constraint changes the first bottleneck and with it the rule that decides",
     )
-    month: list[str] = []
+
+
+def _month_line(p: WorkloadPlan) -> str:
+    """What a month of tracked hours would confirm or change for one workload."""
+    h = _break_even_hours(p)
+    w, o = p.assessment.workload, p.outcome
+    if h is None:
+        return (
+            f"{w.label}: keep the decision unless tracked hours differ from the "
+            f"planned {w.hours_per_month:,.0f} h by half or more"
+        )
+    base = "" if o.purchase_usd == p.assessment.upgrade_usd else " with a desktop base"
+    what = f"${o.purchase_usd:,.0f} ({o.card}{base})"
+    months = p.assessment.years * 12
+    planned = f"(planned {w.hours_per_month:,.0f} h)"
+    if h == 0:
+        return (
+            f"{w.label}: buying {what} pays back within {months:.0f} months at any use: "
+            "the cloud's storage and egress alone cost more a month than the purchase's "
+            f"depreciation {planned}; check those figures"
+        )
+    if o.decision == "cloud-burst":
+        return (
+            f"{w.label}: keep renting; buying {what} would pay back within "
+            f"{months:.0f} months only if tracked GPU time exceeds {h:,.0f} h a month {planned}"
+        )
+    return (
+        f"{w.label}: the upgrade ({what}) pays back within {months:.0f} months "
+        f"while tracked GPU time stays above {h:,.0f} h a month {planned}; below that, rent"
+    )
+
+
+def _month_stage(plans: list[WorkloadPlan], tracked: tuple[float, int] | None) -> Stage:
+    do: list[str] = []
     if tracked is not None:
-        month.append(
+        do.append(
             f"this lab tracked {tracked[0]:,.1f} h of runs in the last 30 days ({tracked[1]} "
             "runs): compare that figure with the planned hours below"
         )
-    for p in plans:
-        h = _break_even_hours(p)
-        w = p.assessment.workload
-        o = p.outcome
-        if h is not None:
-            base = "" if o.purchase_usd == p.assessment.upgrade_usd else " with a desktop base"
-            what = f"${o.purchase_usd:,.0f} ({o.card}{base})"
-            months = p.assessment.years * 12
-            if h == 0:
-                month.append(
-                    f"{w.label}: buying {what} pays back within {months:.0f} months at any use: "
-                    "the cloud's storage and egress alone cost more a month than the purchase's "
-                    f"depreciation (planned {w.hours_per_month:,.0f} h); check those figures"
-                )
-            elif o.decision == "cloud-burst":
-                month.append(
-                    f"{w.label}: keep renting; buying {what} would pay back within "
-                    f"{months:.0f} months only if tracked GPU time exceeds {h:,.0f} h a month "
-                    f"(planned {w.hours_per_month:,.0f} h)"
-                )
-            else:
-                month.append(
-                    f"{w.label}: the upgrade ({what}) pays back within {months:.0f} months "
-                    f"while tracked GPU time stays above {h:,.0f} h a month (planned "
-                    f"{w.hours_per_month:,.0f} h); below that, rent"
-                )
-        else:
-            month.append(
-                f"{w.label}: keep the decision unless tracked hours differ from the "
-                f"planned {w.hours_per_month:,.0f} h by half or more"
-            )
-    repeated_do = []
-    for p in plans:
-        a = p.assessment
-        b = a.first
-        if b is not None:
-            repeated_do.append(
-                f"{a.workload.label}: when {b.constraint} repeats, "
-                + FIXES.get(b.constraint, "see the finding")
-            )
-    return [
-        Stage(
-            "Now",
-            now,
-            now_rule,
-            "`rig watch -- <your command>` on each workload: a finding that names a different "
-            "constraint changes the first bottleneck and with it the rule that decides",
-        ),
-        Stage(
-            "After a month of evidence",
-            month,
-            "buy when measured use passes the break-even hours: the hours a month at which the "
-            "purchase the decision weighed, divided by the depreciation months, equals the "
-            "cloud bill (compute, storage, egress) minus local electricity; otherwise rent",
-            "`rig cost usage --since 30d`: tracked run hours, measured energy, and what they "
-            "cost locally and would have cost in the cloud",
-        ),
-        Stage(
-            "At the first repeated bottleneck",
-            repeated_do,
-            f"a constraint recorded in {2} or more `rig watch` sessions is repeated: fix that "
-            "constraint with the cheapest move that addresses it, nothing else",
-            "the findings table (`rig watch` records each finding with its numbers); a new "
-            "constraint repeating moves the plan to its fix",
-        ),
+    do += [_month_line(p) for p in plans]
+    return Stage(
+        "After a month of evidence",
+        do,
+        "buy when measured use passes the break-even hours: the hours a month at which the "
+        "purchase the decision weighed, divided by the depreciation months, equals the "
+        "cloud bill (compute, storage, egress) minus local electricity; otherwise rent",
+        "`rig cost usage --since 30d`: tracked run hours, measured energy, and what they "
+        "cost locally and would have cost in the cloud",
+    )
+
+
+def _repeated_stage(plans: list[WorkloadPlan]) -> Stage:
+    do = [
+        f"{p.assessment.workload.label}: when {b.constraint} repeats, "
+        + FIXES.get(b.constraint, "see the finding")
+        for p in plans
+        if (b := p.assessment.first) is not None
     ]
+    return Stage(
+        "At the first repeated bottleneck",
+        do,
+        f"a constraint recorded in {REPEATED} or more `rig watch` sessions is repeated: fix "
+        "that constraint with the cheapest move that addresses it, nothing else",
+        "the findings table (`rig watch` records each finding with its numbers); a new "
+        "constraint repeating moves the plan to its fix",
+    )
+
+
+def _stages(
+    plans: list[WorkloadPlan], decision: str, tracked: tuple[float, int] | None = None
+) -> list[Stage]:
+    """Now, after a month of evidence, at the first repeated bottleneck."""
+    return [_now_stage(plans, decision), _month_stage(plans, tracked), _repeated_stage(plans)]
 
 
 def _tracked(lab: Lab, now: float) -> tuple[float, int] | None:
@@ -298,77 +301,87 @@ def _tracked(lab: Lab, now: float) -> tuple[float, int] | None:
     return hours, len(runs)
 
 
-def make_plan(
-    workloads: list[Workload],
-    *,
-    lab: Lab | None = None,
-    facts: MachineFacts | None = None,
-    prices: PriceCatalogue | None = None,
-    prices_path: str | Path | None = None,
-    horizon_months: int = 6,
-    years: float = 3.0,
-    electricity_usd_per_kwh: float | None = None,
-    storage_gb: float | None = None,
-    egress_gb: float | None = None,
-    today: dt.date | None = None,
-) -> Plan:
-    """Decide each workload with :data:`~rigml.plan.rules.RULES` and stage the plan.
+@dataclass(frozen=True)
+class PlanInputs:
+    """The settings of a plan, as ``rig plan``'s flags give them.
 
-    Args:
+    Attributes:
+        horizon_months: Months the plan covers (1 to 36).
+        years: Depreciation period of hardware (above 0, at most 15).
         electricity_usd_per_kwh: Your price, instead of the catalogue's.
         storage_gb / egress_gb: Cloud storage kept and egress a month, as ``rig cost``
             (``--storage-gb``, ``--egress-gb``); default the same figures.
+        prices_path: A price file on top of the shipped catalogue.
+    """
+
+    horizon_months: int = 6
+    years: float = 3.0
+    electricity_usd_per_kwh: float | None = None
+    storage_gb: float | None = None
+    egress_gb: float | None = None
+    prices_path: str | Path | None = None
+
+
+def _checked(i: PlanInputs) -> tuple[float, float]:
+    """Refuse impossible settings; return the storage and egress figures to use.
 
     Raises:
-        InvalidAssumption: ``years`` not above 0 and at most 15, a negative price.
-        UnknownModel, InvalidInput: a workload's model or fit settings are invalid.
+        InvalidAssumption: ``years`` not above 0 and at most 15, a negative price or size,
+            a horizon outside 1 to 36 months.
     """
+    from rigml.errors import InvalidAssumption
+    from rigml.plan.tco import DEFAULT_EGRESS_GB, DEFAULT_STORAGE_GB, check_positive, check_years
+
+    check_years(i.years)
+    check_positive("electricity price", i.electricity_usd_per_kwh, zero=True)
+    check_positive("storage", i.storage_gb, zero=True)
+    check_positive("egress", i.egress_gb, zero=True)
+    h = i.horizon_months
+    if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 36:
+        raise InvalidAssumption("months", h, "a whole number from 1 to 36")
+    storage = DEFAULT_STORAGE_GB if i.storage_gb is None else i.storage_gb
+    egress = DEFAULT_EGRESS_GB if i.egress_gb is None else i.egress_gb
+    return storage, egress
+
+
+def _catalogue(
+    i: PlanInputs, prices: PriceCatalogue | None, today: dt.date | None
+) -> PriceCatalogue:
+    """The catalogue in force, with the given electricity price in place of its own."""
     from dataclasses import replace
 
     from rigml.plan.prices import Figure, load_prices
-    from rigml.plan.tco import (
-        DEFAULT_EGRESS_GB,
-        DEFAULT_STORAGE_GB,
-        EQUAL_SPEED,
-        check_positive,
-        check_years,
+
+    prices = prices or load_prices(i.prices_path)
+    if i.electricity_usd_per_kwh is None:
+        return prices
+    given = Figure(
+        i.electricity_usd_per_kwh,
+        "USD/kWh",
+        "given with --electricity",
+        "given",
+        today or dt.date.today(),
     )
+    return replace(prices, electricity=given)
 
-    check_years(years)
-    check_positive("electricity price", electricity_usd_per_kwh, zero=True)
-    check_positive("storage", storage_gb, zero=True)
-    check_positive("egress", egress_gb, zero=True)
-    if isinstance(horizon_months, bool) or not 1 <= horizon_months <= 36:
-        from rigml.errors import InvalidAssumption
 
-        raise InvalidAssumption("months", horizon_months, "a whole number from 1 to 36")
-    storage = DEFAULT_STORAGE_GB if storage_gb is None else storage_gb
-    egress = DEFAULT_EGRESS_GB if egress_gb is None else egress_gb
-    prices = prices or load_prices(prices_path)
-    if electricity_usd_per_kwh is not None:
-        prices = replace(
-            prices,
-            electricity=Figure(
-                electricity_usd_per_kwh,
-                "USD/kWh",
-                "given with --electricity",
-                "given",
-                today or dt.date.today(),
-            ),
-        )
-    facts = facts or machine_facts(lab)
-    plans = []
-    for w in workloads:
-        a = assess(w, facts, prices, years=years, storage_gb=storage, egress_gb=egress)
-        outcome, trail = decide(a)
-        plans.append(WorkloadPlan(a, outcome, trail))
-    decision = _overall(plans) if plans else "keep"
-    kwh = prices.electricity
-    assumptions = [
+def _assumptions(
+    i: PlanInputs,
+    kwh: Figure,
+    storage: float,
+    egress: float,
+    facts: MachineFacts,
+    lab: Lab | None,
+    tracked: tuple[float, int] | None,
+) -> list[str]:
+    """What every figure of the plan rests on, for its Assumptions section."""
+    from rigml.plan.tco import EQUAL_SPEED
+
+    out = [
         "memory figures are the fit planner's estimates (rig fit), not measurements",
         f"GPU cards are priced at their street price where the catalogue has one (else the "
-        f"list price) over {years:g} years of depreciation; local power = board power + 100 W "
-        "for the rest of the system",
+        f"list price) over {i.years:g} years of depreciation; local power = board power + "
+        "100 W for the rest of the system",
         f"electricity ${kwh.value:g}/kWh ({kwh.what})",
         "cloud = on-demand price of the cheapest catalogue instance the fit planner says "
         f"fits, for the workload's hours, plus {storage:g} GB of storage kept all month and "
@@ -379,13 +392,12 @@ def make_plan(
         "weighed against buying it again",
     ]
     if facts.sessions == 0:
-        assumptions.append(
+        out.append(
             "no `rig watch` session is recorded in this lab: bottlenecks come from the fit "
             "planner, the machine profile and what is typical for each family"
         )
-    tracked = _tracked(lab, time.time()) if lab is not None else None
     if lab is not None:
-        assumptions.append(
+        out.append(
             "tracked use: "
             + (
                 f"{tracked[0]:,.1f} h over {tracked[1]} runs in the last 30 days (this lab)"
@@ -393,21 +405,56 @@ def make_plan(
                 else "this lab has no runs in the last 30 days yet"
             )
         )
-    used = [kwh.as_of]
+    return out
+
+
+def _dates_used(plans: list[WorkloadPlan], prices: PriceCatalogue) -> list[dt.date]:
+    """The dates of the figures the decisions rest on, for the prices' age line."""
+    used = [prices.electricity.as_of]
     for p in plans:
         if p.assessment.offer is not None:
             used.append(p.assessment.offer.as_of)
-        if p.outcome.card is not None:
-            hw = prices.hardware_for(p.outcome.card)
-            if hw is not None:
-                used.append(hw.price_as_of)
+        if p.outcome.card is not None and (hw := prices.hardware_for(p.outcome.card)):
+            used.append(hw.price_as_of)
+    return used
+
+
+def make_plan(
+    workloads: list[Workload],
+    inputs: PlanInputs | None = None,
+    *,
+    lab: Lab | None = None,
+    facts: MachineFacts | None = None,
+    prices: PriceCatalogue | None = None,
+    today: dt.date | None = None,
+) -> Plan:
+    """Decide each workload with :data:`~rigml.plan.rules.RULES` and stage the plan.
+
+    ``facts`` (default: this machine and ``lab``'s findings) and ``prices`` (default: the
+    catalogue ``inputs.prices_path`` gives) replace what would be measured or loaded.
+
+    Raises:
+        InvalidAssumption: ``years`` not above 0 and at most 15, a negative price.
+        UnknownModel, InvalidInput: a workload's model or fit settings are invalid.
+    """
+    i = inputs or PlanInputs()
+    storage, egress = _checked(i)
+    prices = _catalogue(i, prices, today)
+    facts = facts or machine_facts(lab)
+    plans = []
+    for w in workloads:
+        a = assess(w, facts, prices, years=i.years, storage_gb=storage, egress_gb=egress)
+        outcome, trail = decide(a)
+        plans.append(WorkloadPlan(a, outcome, trail))
+    decision = _overall(plans) if plans else "keep"
+    tracked = _tracked(lab, time.time()) if lab is not None else None
     return Plan(
         created=time.time(),
-        horizon_months=horizon_months,
+        horizon_months=i.horizon_months,
         machine=facts,
         workloads=plans,
         decision=decision,
         stages=_stages(plans, decision, tracked),
-        prices_line=prices.age_line(today, used),
-        assumptions=assumptions,
+        prices_line=prices.age_line(today, _dates_used(plans, prices)),
+        assumptions=_assumptions(i, prices.electricity, storage, egress, facts, lab, tracked),
     )

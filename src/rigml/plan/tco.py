@@ -37,6 +37,7 @@ __all__ = [
     "HOURS_PER_MONTH",
     "MAX_YEARS",
     "MonthlyCosts",
+    "TcoInputs",
     "TcoReport",
     "break_even_hours",
     "check_positive",
@@ -45,7 +46,7 @@ __all__ = [
     "local_gpu_for",
     "monthly_costs",
     "smallest_offer",
-    "tco",
+    "tco_report",
 ]
 
 DEFAULT_STORAGE_GB = 200.0
@@ -209,6 +210,44 @@ def local_gpu_for(
 
 
 @dataclass(frozen=True)
+class TcoInputs:
+    """What ``rig cost`` compares: the workload, the local GPU, how much it runs, the prices.
+
+    Attributes:
+        model: Catalogue name, path or spec of the workload's model; ``None`` compares a
+            GPU with the cheapest instance of at least its memory.
+        request: The workload for the fit planner (task, quantisation, context).
+        gpu: The local GPU to own or buy; default this machine's (NVML), else the cheapest
+            priced GPU on which the workload fits.
+        purchase_usd: Its price; default the catalogue's (0 with ``owned``: already paid).
+        years: Depreciation period; the chart's horizon.
+        hours_per_month / utilisation: How much the workload runs (one of them; default
+            25% of the month).
+        electricity_usd_per_kwh: Default the catalogue figure.
+        power_w: Measured GPU power under load, instead of the lab's or NVML's.
+        offer: Force a cloud instance (catalogue id) instead of the smallest that fits.
+        extra_usd: Other purchases with the GPU (a desktop base, a PSU).
+        prices_path: A price file on top of the shipped catalogue.
+    """
+
+    model: str | ModelSpec | None = None
+    request: FitRequest | None = None
+    gpu: str | None = None
+    purchase_usd: float | None = None
+    owned: bool = False
+    years: float = 3.0
+    hours_per_month: float | None = None
+    utilisation: float | None = None
+    electricity_usd_per_kwh: float | None = None
+    power_w: float | None = None
+    storage_gb: float = DEFAULT_STORAGE_GB
+    egress_gb_month: float = DEFAULT_EGRESS_GB
+    offer: str | None = None
+    extra_usd: float = 0.0
+    prices_path: str | Path | None = None
+
+
+@dataclass(frozen=True)
 class TcoReport:
     """Local against cloud, month by month; ``--json`` is :meth:`to_dict`."""
 
@@ -252,7 +291,211 @@ class TcoReport:
         return data
 
 
-def _conclusion(
+@dataclass
+class _Local:
+    """The local side as the steps settle it: which GPU, owned or bought, at what price."""
+
+    gpu: Gpu | None = None
+    owned: bool = False
+    misfit: bool = False
+    purchase: float | None = None
+    purchase_source: str = "none"
+
+
+def _checked_hours(i: TcoInputs) -> float:
+    """Refuse impossible inputs; return the hours a month the workload runs.
+
+    Raises:
+        InvalidAssumption: a negative price, zero or more than full utilisation, ...
+    """
+    check_years(i.years)
+    check_positive("purchase price", i.purchase_usd, zero=True)
+    if i.owned and i.purchase_usd is not None:
+        raise InvalidAssumption(
+            "purchase price",
+            i.purchase_usd,
+            "left out with --owned",
+            hint="an owned GPU is already paid for: drop --price, or drop --owned to price a "
+            "purchase",
+        )
+    check_positive("electricity price", i.electricity_usd_per_kwh, zero=True)
+    check_positive("power", i.power_w)
+    check_positive("storage", i.storage_gb, zero=True)
+    check_positive("egress", i.egress_gb_month, zero=True)
+    check_positive("extra purchases", i.extra_usd, zero=True)
+    if i.hours_per_month is not None and i.utilisation is not None:
+        raise InvalidAssumption("usage", "both", "given as hours per month or utilisation")
+    if i.utilisation is not None:
+        if not (math.isfinite(i.utilisation) and 0 < i.utilisation <= 1):
+            raise InvalidAssumption("utilisation", i.utilisation, "above 0 and at most 1")
+        return i.utilisation * HOURS_PER_MONTH
+    if i.hours_per_month is not None:
+        if not (math.isfinite(i.hours_per_month) and 0 < i.hours_per_month <= HOURS_PER_MONTH):
+            raise InvalidAssumption(
+                "hours per month", i.hours_per_month, f"above 0 and at most {HOURS_PER_MONTH:g}"
+            )
+        return i.hours_per_month
+    return 0.25 * HOURS_PER_MONTH
+
+
+def _workload(i: TcoInputs) -> tuple[ModelSpec | None, FitRequest | None, str]:
+    """The model and fit request of the workload, and how outputs name it."""
+    if i.model is None:
+        return None, None, "GPU time"
+    from rigml.fit.request import FitRequest
+    from rigml.fit.sources import load_model
+
+    spec = i.model if not isinstance(i.model, str) else load_model(i.model)
+    req = (i.request or FitRequest()).resolved(spec.max_context)
+    quant = f" {req.quant}" if req.quant else ""
+    return spec, req, f"{spec.name} {req.task}{quant}, context {req.context}"
+
+
+def _local_gpu(
+    i: TcoInputs,
+    prices: PriceCatalogue,
+    spec: ModelSpec | None,
+    req: FitRequest | None,
+    source: GpuSource | None,
+    notes: list[str],
+) -> _Local:
+    """The GPU to compare: the one named, else this machine's (owned), else the cheapest
+    priced card the workload fits on; and whether the workload fits on it at all."""
+    from rigml.fit import catalogue
+
+    local = _Local(owned=i.owned)
+    if i.gpu is not None:
+        local.gpu = catalogue.gpu(i.gpu)
+    else:
+        from rigml.plan.energy import machine_gpus
+
+        here = machine_gpus(source)
+        if here:
+            local.gpu = catalogue.gpu(here[0][0])
+            local.owned = i.owned or i.purchase_usd is None
+            notes.append(f"local GPU: this machine's {local.gpu.name} (NVML)")
+        else:
+            local.gpu = local_gpu_for(prices, spec, req)
+            if local.gpu is not None:
+                notes.append(
+                    f"local GPU: {local.gpu.name}, the cheapest priced card the workload fits on"
+                )
+    g = local.gpu
+    if g is not None and spec is not None and req is not None and not fits_on(spec, req, g):
+        local.misfit = True
+        notes.append(
+            f"the workload as asked does not fit comfortably on one {g.name} (rig fit says "
+            "so): no local option to compare"
+        )
+    return local
+
+
+def _price_local(
+    i: TcoInputs, local: _Local, prices: PriceCatalogue, notes: list[str], dates: list[dt.date]
+) -> None:
+    """What the local GPU costs up front: given, owned (0), or the catalogue's price.
+
+    Raises:
+        InvalidAssumption: the catalogue has no price for it and none was given.
+    """
+    g = local.gpu
+    if g is None:
+        return
+    if i.purchase_usd is not None:
+        purchase, local.purchase_source = i.purchase_usd, "given"
+    elif local.owned:
+        purchase, local.purchase_source = 0.0, "already owned (sunk cost)"
+    else:
+        hw = prices.hardware_for(g.name)
+        if hw is None:
+            raise InvalidAssumption(
+                f"purchase price of {g.name}",
+                None,
+                "a number of USD",
+                hint=f"the catalogue has no purchase price for the {g.name} "
+                f"({g.segment} card): pass --price USD, or --owned if you have one",
+            )
+        purchase, local.purchase_source = hw.price, hw.label
+        dates.append(hw.price_as_of)
+        notes.append(f"{g.name} purchase: {hw.label}")
+    local.purchase = purchase + i.extra_usd
+
+
+def _electricity(i: TcoInputs, prices: PriceCatalogue) -> tuple[float, str]:
+    """The price of a kWh and where it comes from."""
+    if i.electricity_usd_per_kwh is not None:
+        return i.electricity_usd_per_kwh, "given"
+    e = prices.electricity
+    return e.value, f"{e.what} ({e.source}, {e.as_of.isoformat()})"
+
+
+def _power(
+    i: TcoInputs,
+    gpu: Gpu | None,
+    hours: float,
+    lab: Lab | None,
+    source: GpuSource | None,
+    notes: list[str],
+) -> PowerDraw | None:
+    """The local machine's power under load (given, measured, or the catalogue's)."""
+    power = power_draw(gpu, lab=lab, source=source, override_w=i.power_w) if gpu else None
+    if power:
+        notes.extend(power.notes)
+    notes.append(
+        f"the workload runs {hours:,.0f} h a month ({hours / HOURS_PER_MONTH:.0%}); the machine "
+        "is off or asleep the rest of the time"
+    )
+    return power
+
+
+def _cloud_offer(
+    i: TcoInputs,
+    prices: PriceCatalogue,
+    spec: ModelSpec | None,
+    req: FitRequest | None,
+    gpu: Gpu | None,
+    notes: list[str],
+) -> CloudOffer | None:
+    """The instance named with ``offer``, else the cheapest that fits (or that has at least
+    the local GPU's memory, without a model).
+
+    Raises:
+        UnknownOffer: ``offer`` is not in the catalogue.
+    """
+    if i.offer is not None:
+        return prices.offer(i.offer)
+    min_vram = gpu.vram_bytes if (gpu is not None and spec is None) else 0
+    chosen = smallest_offer(prices, spec, req, min_vram_bytes=min_vram)
+    if chosen is not None:
+        why = (
+            "the cheapest instance the fit planner says the workload fits on"
+            if spec is not None
+            else f"the cheapest instance with at least {gpu.name}'s memory"
+            if gpu is not None
+            else "the cheapest instance"
+        )
+        notes.append(f"cloud: {chosen.provider} {chosen.instance}, {why}")
+    return chosen
+
+
+def _cloud_notes(
+    i: TcoInputs,
+    prices: PriceCatalogue,
+    chosen: CloudOffer,
+    notes: list[str],
+    dates: list[dt.date],
+) -> None:
+    st, eg = prices.storage_for(chosen.provider), prices.egress_for(chosen.provider)
+    dates += [chosen.as_of, st.as_of, eg.as_of]
+    notes.append(
+        f"cloud storage {i.storage_gb:g} GB kept all month at ${st.value:g}/GB-month, egress "
+        f"{i.egress_gb_month:g} GB a month at ${eg.value:g}/GB ({chosen.provider}: {st.what}); "
+        "on-demand prices, no reserved or spot discounts"
+    )
+    notes.append(EQUAL_SPEED)
+
+
+def _break_even_text(
     break_even: float | None, horizon: int, local_monthly: float, cloud_monthly: float
 ) -> str:
     if break_even is None:
@@ -272,257 +515,116 @@ def _conclusion(
     )
 
 
-def tco(
+def _conclusion(
+    i: TcoInputs,
+    local: _Local,
+    chosen: CloudOffer | None,
+    costs: MonthlyCosts,
+    break_even: float | None,
+    horizon: int,
+) -> str:
+    """One sentence: which side wins, or why there is nothing to compare."""
+    g, energy, cloud = local.gpu, costs.local if local.gpu else 0.0, costs.cloud
+    if g is None and chosen is None:
+        return (
+            "neither fits: no single workstation GPU in the catalogue and no catalogue cloud "
+            "instance holds this workload as asked; see `rig fit` for mitigations "
+            "(quantisation, LoRA/QLoRA, offload, a shorter context)"
+        )
+    if g is None:
+        return "no single workstation GPU in the catalogue fits this workload: cloud only"
+    if local.misfit and chosen is not None:
+        return (
+            f"cloud only (does not fit this GPU): the workload as asked does not fit on one "
+            f"{g.name}; `rig fit` lists mitigations that might make it fit"
+        )
+    if local.misfit:
+        return (
+            f"neither fits: the workload as asked does not fit on one {g.name} nor on any "
+            "catalogue cloud instance; see `rig fit` for mitigations"
+        )
+    if chosen is None:
+        return "no cloud instance in the catalogue fits this workload: local only"
+    if local.owned and i.purchase_usd is None and not i.extra_usd:
+        if cloud > energy:
+            return (
+                f"already owned: local costs only electricity (${energy:,.2f} a month) "
+                f"against ${cloud:,.0f} a month in the cloud"
+            )
+        return (
+            f"already owned, yet the cloud (${cloud:,.2f} a month) costs less "
+            f"than the local electricity (${energy:,.2f})"
+        )
+    return _break_even_text(break_even, horizon, energy, cloud)
+
+
+def tco_report(
+    inputs: TcoInputs | None = None,
     *,
-    model: str | ModelSpec | None = None,
-    request: FitRequest | None = None,
-    gpu: str | None = None,
-    purchase_usd: float | None = None,
-    owned: bool = False,
-    years: float = 3.0,
-    hours_per_month: float | None = None,
-    utilisation: float | None = None,
-    electricity_usd_per_kwh: float | None = None,
-    power_w: float | None = None,
-    storage_gb: float = DEFAULT_STORAGE_GB,
-    egress_gb_month: float = DEFAULT_EGRESS_GB,
-    offer: str | None = None,
-    extra_usd: float = 0.0,
     prices: PriceCatalogue | None = None,
-    prices_path: str | Path | None = None,
     lab: Lab | None = None,
     source: GpuSource | None = None,
     today: dt.date | None = None,
 ) -> TcoReport:
     """Cumulative cost of a local GPU against the cloud, and the break-even month.
 
-    Args:
-        model: Catalogue name, path or spec of the workload's model; ``None`` compares a
-            GPU with the cheapest instance of at least its memory.
-        request: The workload for the fit planner (task, quantisation, context).
-        gpu: The local GPU to own or buy; default this machine's (NVML), else the cheapest
-            priced GPU on which the workload fits.
-        purchase_usd: Its price; default the catalogue's (0 with ``owned``: already paid).
-        years: Depreciation period; the chart's horizon.
-        hours_per_month / utilisation: How much the workload runs (one of them; default
-            25% of the month).
-        electricity_usd_per_kwh: Default the catalogue figure.
-        power_w: Measured GPU power under load, instead of the lab's or NVML's.
-        offer: Force a cloud instance (catalogue id) instead of the smallest that fits.
-        extra_usd: Other purchases with the GPU (a desktop base, a PSU).
+    ``prices`` replaces the catalogue ``inputs.prices_path`` would load; ``lab`` and
+    ``source`` are where measured power comes from (the lab's runs, NVML).
 
     Raises:
         InvalidAssumption: a negative price, zero or more than full utilisation, ...
         UnknownGpu, UnknownOffer, UnknownModel: with close matches in the hint.
     """
-    from rigml.fit import catalogue
-    from rigml.fit.request import FitRequest
-    from rigml.fit.sources import load_model
-
-    check_years(years)
-    check_positive("purchase price", purchase_usd, zero=True)
-    if owned and purchase_usd is not None:
-        raise InvalidAssumption(
-            "purchase price",
-            purchase_usd,
-            "left out with --owned",
-            hint="an owned GPU is already paid for: drop --price, or drop --owned to price a "
-            "purchase",
-        )
-    check_positive("electricity price", electricity_usd_per_kwh, zero=True)
-    check_positive("power", power_w)
-    check_positive("storage", storage_gb, zero=True)
-    check_positive("egress", egress_gb_month, zero=True)
-    check_positive("extra purchases", extra_usd, zero=True)
-    if hours_per_month is not None and utilisation is not None:
-        raise InvalidAssumption("usage", "both", "given as hours per month or utilisation")
-    if utilisation is not None:
-        if not (math.isfinite(utilisation) and 0 < utilisation <= 1):
-            raise InvalidAssumption("utilisation", utilisation, "above 0 and at most 1")
-        hours = utilisation * HOURS_PER_MONTH
-    elif hours_per_month is not None:
-        if not (math.isfinite(hours_per_month) and 0 < hours_per_month <= HOURS_PER_MONTH):
-            raise InvalidAssumption(
-                "hours per month", hours_per_month, f"above 0 and at most {HOURS_PER_MONTH:g}"
-            )
-        hours = hours_per_month
-    else:
-        hours = 0.25 * HOURS_PER_MONTH
-    prices = prices or load_prices(prices_path)
-    spec = None
-    req = None
-    workload = "GPU time"
-    if model is not None:
-        spec = model if not isinstance(model, str) else load_model(model)
-        req = (request or FitRequest()).resolved(spec.max_context)
-        quant = f" {req.quant}" if req.quant else ""
-        workload = f"{spec.name} {req.task}{quant}, context {req.context}"
-
-    assumptions: list[str] = []
-    local: Gpu | None = None
-    gpu_owned = owned
-    if gpu is not None:
-        local = catalogue.gpu(gpu)
-    else:
-        from rigml.plan.energy import machine_gpus
-
-        here = machine_gpus(source)
-        if here:
-            local = catalogue.gpu(here[0][0])
-            owned = owned or purchase_usd is None
-            gpu_owned = owned
-            assumptions.append(f"local GPU: this machine's {local.name} (NVML)")
-        else:
-            local = local_gpu_for(prices, spec, req)
-            if local is not None:
-                assumptions.append(
-                    f"local GPU: {local.name}, the cheapest priced card the workload fits on"
-                )
-    misfit = (
-        local is not None and spec is not None and req is not None and not fits_on(spec, req, local)
-    )
-    if misfit:
-        assumptions.append(
-            f"the workload as asked does not fit comfortably on one {local.name} (rig fit "  # type: ignore[union-attr]
-            "says so): no local option to compare"
-        )
-
-    used_dates = [prices.electricity.as_of]
-    purchase_source = "none"
-    purchase: float | None = None
-    if local is not None:
-        if purchase_usd is not None:
-            purchase, purchase_source = purchase_usd, "given"
-        elif owned:
-            purchase, purchase_source = 0.0, "already owned (sunk cost)"
-        else:
-            hw = prices.hardware_for(local.name)
-            if hw is None:
-                raise InvalidAssumption(
-                    f"purchase price of {local.name}",
-                    None,
-                    "a number of USD",
-                    hint=f"the catalogue has no purchase price for the {local.name} "
-                    f"({local.segment} card): pass --price USD, or --owned if you have one",
-                )
-            purchase = hw.price
-            purchase_source = hw.label
-            used_dates.append(hw.price_as_of)
-            assumptions.append(f"{local.name} purchase: {hw.label}")
-        purchase += extra_usd
-
-    if electricity_usd_per_kwh is None:
-        kwh_price = prices.electricity.value
-        kwh_source = (
-            f"{prices.electricity.what} ({prices.electricity.source}, "
-            f"{prices.electricity.as_of.isoformat()})"
-        )
-    else:
-        kwh_price, kwh_source = electricity_usd_per_kwh, "given"
-
-    power = power_draw(local, lab=lab, source=source, override_w=power_w) if local else None
-    if power:
-        assumptions.extend(power.notes)
-    assumptions.append(
-        f"the workload runs {hours:,.0f} h a month ({hours / HOURS_PER_MONTH:.0%}); the machine "
-        "is off or asleep the rest of the time"
-    )
-
-    if offer is not None:
-        chosen: CloudOffer | None = prices.offer(offer)
-    else:
-        min_vram = local.vram_bytes if (local is not None and spec is None) else 0
-        chosen = smallest_offer(prices, spec, req, min_vram_bytes=min_vram)
-        if chosen is not None:
-            why = (
-                "the cheapest instance the fit planner says the workload fits on"
-                if spec is not None
-                else f"the cheapest instance with at least {local.name}'s memory"
-                if local is not None
-                else "the cheapest instance"
-            )
-            assumptions.append(f"cloud: {chosen.provider} {chosen.instance}, {why}")
+    i = inputs or TcoInputs()
+    hours = _checked_hours(i)
+    prices = prices or load_prices(i.prices_path)
+    spec, req, label = _workload(i)
+    notes: list[str] = []
+    dates = [prices.electricity.as_of]
+    local = _local_gpu(i, prices, spec, req, source, notes)
+    _price_local(i, local, prices, notes, dates)
+    kwh_price, kwh_source = _electricity(i, prices)
+    g = local.gpu
+    power = _power(i, g, hours, lab, source, notes)
+    chosen = _cloud_offer(i, prices, spec, req, g, notes)
+    base = local.purchase or 0.0
     costs = monthly_costs(
         chosen,
         hours,
-        purchase or 0.0,
+        base,
         power.total_w if power else 0.0,
         prices,
-        storage_gb,
-        egress_gb_month,
+        i.storage_gb,
+        i.egress_gb_month,
         kwh_price=kwh_price,
     )
     if chosen is not None:
-        used_dates.append(chosen.as_of)
-        st, eg = prices.storage_for(chosen.provider), prices.egress_for(chosen.provider)
-        used_dates += [st.as_of, eg.as_of]
-        assumptions.append(
-            f"cloud storage {storage_gb:g} GB kept all month at ${st.value:g}/GB-month, egress "
-            f"{egress_gb_month:g} GB a month at ${eg.value:g}/GB ({chosen.provider}: {st.what}); "
-            "on-demand prices, no reserved or spot discounts"
-        )
-        assumptions.append(EQUAL_SPEED)
-    energy_monthly = costs.local if local is not None else 0.0
-    cloud_monthly = costs.cloud
-
-    horizon = max(1, round(years * 12))
+        _cloud_notes(i, prices, chosen, notes, dates)
+    energy = costs.local if g is not None else 0.0
+    horizon = max(1, round(i.years * 12))
     months = list(range(horizon + 1))
-    base = purchase or 0.0
-    local_cum = [base + energy_monthly * m for m in months]
-    cloud_cum = [cloud_monthly * m for m in months]
-    break_even = costs.break_even if (local is not None and not misfit) else None
-    amortised = base / horizon + energy_monthly if local is not None else None
-    if local is None and chosen is None:
-        conclusion = (
-            "neither fits: no single workstation GPU in the catalogue and no catalogue cloud "
-            "instance holds this workload as asked; see `rig fit` for mitigations "
-            "(quantisation, LoRA/QLoRA, offload, a shorter context)"
-        )
-    elif local is None:
-        conclusion = "no single workstation GPU in the catalogue fits this workload: cloud only"
-    elif misfit and chosen is not None:
-        conclusion = (
-            f"cloud only (does not fit this GPU): the workload as asked does not fit on one "
-            f"{local.name}; `rig fit` lists mitigations that might make it fit"
-        )
-    elif misfit:
-        conclusion = (
-            f"neither fits: the workload as asked does not fit on one {local.name} nor on any "
-            "catalogue cloud instance; see `rig fit` for mitigations"
-        )
-    elif chosen is None:
-        conclusion = "no cloud instance in the catalogue fits this workload: local only"
-    elif gpu_owned and purchase_usd is None and not extra_usd:
-        conclusion = (
-            f"already owned: local costs only electricity (${energy_monthly:,.2f} a month) "
-            f"against ${cloud_monthly:,.0f} a month in the cloud"
-            if cloud_monthly > energy_monthly
-            else f"already owned, yet the cloud (${cloud_monthly:,.2f} a month) costs less "
-            f"than the local electricity (${energy_monthly:,.2f})"
-        )
-    else:
-        conclusion = _conclusion(break_even, horizon, energy_monthly, cloud_monthly)
+    break_even = costs.break_even if (g is not None and not local.misfit) else None
     return TcoReport(
-        workload=workload,
-        local_gpu=local.name if local else None,
-        purchase_usd=purchase,
-        purchase_source=purchase_source,
-        years=years,
+        workload=label,
+        local_gpu=g.name if g else None,
+        purchase_usd=local.purchase,
+        purchase_source=local.purchase_source,
+        years=i.years,
         hours_per_month=hours,
         electricity_usd_per_kwh=kwh_price,
         electricity_source=kwh_source,
         power=power,
-        local_energy_monthly_usd=energy_monthly,
-        local_amortised_monthly_usd=amortised,
+        local_energy_monthly_usd=energy,
+        local_amortised_monthly_usd=base / horizon + energy if g is not None else None,
         offer=chosen,
         cloud_compute_monthly_usd=costs.compute,
         cloud_storage_monthly_usd=costs.storage,
         cloud_egress_monthly_usd=costs.egress,
         months=months,
-        local_cumulative=local_cum,
-        cloud_cumulative=cloud_cum,
+        local_cumulative=[base + energy * m for m in months],
+        cloud_cumulative=[costs.cloud * m for m in months],
         break_even_month=break_even,
-        conclusion=conclusion,
-        assumptions=assumptions,
-        prices_line=prices.age_line(today, used_dates),
+        conclusion=_conclusion(i, local, chosen, costs, break_even, horizon),
+        assumptions=notes,
+        prices_line=prices.age_line(today, dates),
     )

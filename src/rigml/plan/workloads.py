@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,8 @@ __all__ = [
     "FREQUENCIES",
     "Family",
     "Workload",
+    "check_model_entry",
+    "find_family",
     "load_workloads",
     "parse_flag",
     "parse_frequency",
@@ -192,7 +195,12 @@ class Workload:
         }
 
 
-def _family(name: str, where: str) -> Family:
+def find_family(name: str, where: str) -> Family:
+    """The family called ``name`` (case and ``_``/``-`` do not matter).
+
+    Raises:
+        InvalidWorkload: no such family; the hint names close ones and lists them all.
+    """
     key = str(name).strip().lower().replace("_", "-")
     if key in FAMILIES:
         return FAMILIES[key]
@@ -259,11 +267,27 @@ def _check_options(where: str, opts: dict[str, Any]) -> None:
         )
 
 
+def check_model_entry(m: Any, where: str) -> tuple[str, dict[str, Any] | None]:
+    """A model entry: a catalogue name (``None`` settings: the family's), or ``{model:
+    NAME, task: ..., quant: ..., context: ...}`` with `rig fit` settings.
+
+    Raises:
+        InvalidWorkload: neither, or settings `rig fit` does not know (close ones hinted).
+    """
+    if isinstance(m, str):
+        return m, None
+    if isinstance(m, dict) and isinstance(m.get("model"), str):
+        opts = {k: v for k, v in m.items() if k != "model"}
+        _check_options(where, opts)
+        return m["model"], opts
+    raise InvalidWorkload(where, f"expected a model name or {{model: NAME, ...}}, got {m!r}")
+
+
 def workload(
     family: str,
     frequency: str | float | None = None,
     *,
-    models: list[str | dict[str, Any]] | None = None,
+    models: Sequence[str | dict[str, Any]] | None = None,
     hours: float | None = None,
     name: str = "",
     where: str = "",
@@ -277,7 +301,7 @@ def workload(
     from rigml.fit.sources import load_model
 
     at = where or family
-    fam = _family(family, at)
+    fam = find_family(family, at)
     runs, freq = parse_frequency(frequency if frequency is not None else fam.frequency, at)
     bad_hours = (
         isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 744
@@ -299,16 +323,8 @@ def workload(
     if models:
         defaults = dict(fam.models[0][1]) if fam.models else {}
         for i, m in enumerate(models):
-            if isinstance(m, str):
-                resolved.append((m, defaults))
-            elif isinstance(m, dict) and isinstance(m.get("model"), str):
-                opts = {k: v for k, v in m.items() if k != "model"}
-                _check_options(f"{at} models[{i}]", opts)
-                resolved.append((m["model"], opts))
-            else:
-                raise InvalidWorkload(
-                    f"{at} models[{i}]", f"expected a model name or {{model: NAME, ...}}, got {m!r}"
-                )
+            model, opts = check_model_entry(m, f"{at} models[{i}]")
+            resolved.append((model, defaults if opts is None else opts))
         if not fam.gpu:
             notes.append(f"{fam.name} runs no local model; the models given are planned anyway")
     else:
@@ -354,7 +370,15 @@ def parse_flag(text: str) -> Workload:
     return workload(family, freq, models=models, hours=hours, where=repr(text))
 
 
-_KEYS = {"family", "frequency", "hours", "models", "name"}
+FILE_EXAMPLE = (
+    "{horizon_months: 6, workloads: [{family: lora-finetune, frequency: weekly, hours: 6, "
+    "models: [llama-3.1-8b]}, {family: coding-assistant}]}"
+)
+"""A complete, valid workloads file on one line (YAML flow style)."""
+FILE_HINT = (
+    f"a valid workloads file (YAML, or JSON of the same shape): {FILE_EXAMPLE}; keys of an "
+    "entry: family, frequency, hours, models, name; `rig plan --families` lists the families"
+)
 
 
 def load_workloads(path: str | Path) -> tuple[list[Workload], int]:
@@ -367,60 +391,42 @@ def load_workloads(path: str | Path) -> tuple[list[Workload], int]:
             hours: 6                 # per run
             models: [llama-3.1-8b, {model: qwen2.5-14b, task: qlora, context: 4096}]
 
+    A bare list is read as ``workloads``. The file's shape is checked by
+    :class:`rigml.plan._schema.WorkloadFile`; an error names the file and the field path
+    (``workloads[2].frequency``), and its hint shows a valid file.
+
     Raises:
         InvalidWorkload: unknown keys or families, negative frequencies or hours, no
             workloads; the message names the entry.
+        UnknownModel: a model not in the fit catalogue (close names in the hint).
         MissingExtra: a YAML file without PyYAML (``pip install 'rigml[plan]'``).
     """
     from rigml.plan._files import read_data_file
+    from rigml.plan._schema import WorkloadFile, validate
 
-    def bad(where: str, problem: str) -> InvalidWorkload:
-        return InvalidWorkload(where, problem, file=True)
+    def bad(where: str, problem: str, hint: str | None = None) -> InvalidWorkload:
+        return InvalidWorkload(where, problem, hint=hint or FILE_HINT, file=True)
 
     data = read_data_file(path, bad)
-    where = str(path)
     if isinstance(data, list):
         data = {"workloads": data}
-    if not isinstance(data, dict) or not isinstance(data.get("workloads"), list):
-        raise InvalidWorkload(where, "expected a list 'workloads'", file=True)
-    extra = set(data) - {"workloads", "horizon_months"}
-    if extra:
-        raise InvalidWorkload(
-            where, f"unknown keys {sorted(extra)}; expected workloads, horizon_months", file=True
-        )
-    horizon = data.get("horizon_months", 6)
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= 36:
-        raise InvalidWorkload(where, f"horizon_months must be 1 to 36, got {horizon!r}", file=True)
+    spec = validate(WorkloadFile, data, str(path), bad)
     out = []
-    for i, entry in enumerate(data["workloads"]):
-        at = f"{where} workloads[{i}]"
-        if not isinstance(entry, dict) or "family" not in entry:
-            raise InvalidWorkload(at, "each workload needs a family", file=True)
-        unknown = set(entry) - _KEYS
-        if unknown:
-            raise InvalidWorkload(
-                at,
-                f"unknown keys {sorted(unknown)}; expected {', '.join(sorted(_KEYS))}",
-                file=True,
-            )
-        models = entry.get("models")
-        if models is not None and not isinstance(models, list):
-            models = [models]
+    for i, entry in enumerate(spec.workloads):
+        at = f"{path} workloads[{i}]"
         try:
             out.append(
                 workload(
-                    str(entry["family"]),
-                    entry.get("frequency"),
-                    models=models,
-                    hours=entry.get("hours"),
-                    name=str(entry.get("name", "")),
+                    entry.family,
+                    entry.frequency,
+                    models=entry.models,
+                    hours=entry.hours,
+                    name=entry.name,
                     where=at,
                 )
             )
         except InvalidWorkload as exc:
             if (exc.hint or "").startswith("write FAMILY["):  # the -w hint: give the file's
-                raise InvalidWorkload(exc.where, exc.problem, file=True) from None
+                raise bad(exc.where, exc.problem) from None
             raise
-    if not out:
-        raise InvalidWorkload(where, "lists no workloads", file=True)
-    return out, horizon
+    return out, int(spec.horizon_months)
