@@ -142,3 +142,20 @@ def test_a_config_file_from_disk(capsys, tmp_path: Path) -> None:
     code, out, _ = rig(capsys, "fit", str(config), "--vram", "8", "--json")
     assert code == 0
     assert json.loads(out)["model"]["params"] == pytest.approx(494e6, rel=0.01)
+
+
+def test_gpu_table_memory_is_in_gib_as_nvidia_smi_reports(capsys) -> None:
+    # NVML reports 24,564 MiB for an RTX 4090: 24 GiB, not "26 GB" (which reads as another card)
+    code, out, _ = rig(capsys, "fit", "--list-gpus")
+    assert code == 0
+    row = next(line for line in out.splitlines() if "RTX 4090 " in line)
+    assert "24.0 GiB" in row and " GB " not in row.replace("GB/s", "")
+    h100 = next(line for line in out.splitlines() if "H100 SXM" in line)
+    assert "79.6 GiB" in h100  # 81,559 MiB
+
+
+def test_cloud_gpu_memory_is_in_gib(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "llama-3.1-70b", "--gpu", "RTX 4090", "-c", "8192")
+    assert code == 3
+    line = next(x for x in out.splitlines() if "smallest common cloud GPU" in x)
+    assert "GiB)" in line and " GB)" not in line

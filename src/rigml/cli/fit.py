@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from rigml.fit.measure import Measurement
     from rigml.fit.planner import FitReport, Mitigation
 
-_GIB = float(2**30)
 _VERDICT_STYLE = {"comfortable": "green", "tight": "yellow", "no": "bold red"}
 
 
@@ -21,8 +20,11 @@ def verdict(status: str, label: str) -> object:
     return _ui.Styled(f"[{_VERDICT_STYLE[status]}]{label}[/]")
 
 
-def _gib(n: int | float | None) -> str:
-    return "-" if n is None else f"{n / _GIB:,.2f} GiB"
+def _gib(n: int | float | None, *, digits: int = 2) -> str:
+    """Every memory figure ``rig fit`` prints, in GiB as nvidia-smi and NVML count them."""
+    from rigml._units import GIB
+
+    return "-" if n is None else f"{n / GIB:,.{digits}f} GiB"
 
 
 def fit(
@@ -241,7 +243,7 @@ def _render(report: FitReport, measured: Measurement | None) -> None:
         _ui.write(
             f"smallest common cloud GPU that fits as asked: [bold]"
             f"{(str(n) + ' x ') if n > 1 else ''}{escape(report.cloud.name)}[/] "
-            f"({report.cloud.vram_bytes / 1e9:.0f} GB)"
+            f"({_gib(report.cloud.vram_bytes, digits=1)})"
         )
     elif report.cloud is None:
         _ui.write("no common cloud GPU (up to 16 of the largest) fits this as asked")
@@ -328,7 +330,7 @@ def _list_gpus(json_out: bool) -> None:
         [
             [
                 g.name,
-                f"{g.vram_bytes / 1e9:.0f} GB",
+                _gib(g.vram_bytes, digits=1),
                 f"{g.bandwidth_gbs:,.0f} GB/s" if g.bandwidth_gbs else None,
                 f"{g.bf16_tflops:,.0f} TFLOPS" if g.bf16_tflops else None,
                 g.segment,
