@@ -253,8 +253,8 @@ def _inference_note(spec: ModelSpec, req: FitRequest) -> str:
             else f"{req.context} tokens"
         )
         return (
-            f"inference: one forward pass over {what}; an encoder keeps no KV cache and "
-            "generates nothing"
+            f"inference: one forward pass over {what}; an encoder generates nothing, so "
+            "nothing is cached between passes"
         )
     return (
         "inference: the whole prompt is prefilled at once (no chunking); logits for the "
@@ -355,10 +355,9 @@ def _load_ram_bytes(spec: ModelSpec, stored: int, notes: list[str]) -> int:
             "moves it (RAM to load counts every component)"
         )
         return PROCESS_RAM + stored
-    notes.append(
-        "loading: Transformers reads one checkpoint shard (at most 5 GB) at a time "
-        "straight to the GPU"
-    )
+    notes.append("loading: Transformers reads one checkpoint shard (at most 5 GB) at a time")
+    if not spec.stored_bytes and _checkpoint_dtype_bytes(spec) == 4:
+        notes.append("the published checkpoint is fp32 (its torch_dtype): 4 bytes per weight")
     return PROCESS_RAM + min(stored, MAX_SHARD)
 
 

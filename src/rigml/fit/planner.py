@@ -464,13 +464,25 @@ def _combine(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | No
     )
 
 
-def _mitigation(option: _Option, est: MemoryEstimate, verdict: Verdict) -> Mitigation:
+# What a change costs a diffusion pipeline, where the text above speaks of tokens.
+_DIFFUSION_COSTS = {
+    "weights": "quantised denoiser and text encoders (diffusers with bitsandbytes or GGUF): "
+    "some loss of detail; steps are not faster",
+}
+
+
+def _mitigation(
+    spec: ModelSpec, option: _Option, est: MemoryEstimate, verdict: Verdict
+) -> Mitigation:
+    cost = option.cost
+    if spec.kind == "diffusion":
+        cost = _DIFFUSION_COSTS.get(option.axis, cost)
     return Mitigation(
         option.action,
         option.flags,
         option.quality,
         option.speed,
-        option.cost,
+        cost,
         est.total,
         verdict.status,
     )
@@ -496,11 +508,12 @@ def _more_gpus(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | 
     for n in (2, 4, 8):
         est, verdict = _evaluate(spec, replace(req, gpus=req.gpus * n), capacity)
         if verdict.status == "comfortable":
-            how = (
-                "tensor parallel: PCIe traffic between GPUs on every layer"
-                if req.task == "infer"
-                else "ZeRO-3/FSDP: gathers weights every step"
-            )
+            if spec.kind == "diffusion" and req.task == "infer":
+                how = "diffusers places whole components on separate GPUs (device_map)"
+            elif req.task == "infer":
+                how = "tensor parallel: PCIe traffic between GPUs on every layer"
+            else:
+                how = "ZeRO-3/FSDP: gathers weights every step"
             return Mitigation(
                 f"{req.gpus * n} of these GPUs",
                 f"--gpus {req.gpus * n}",
@@ -525,7 +538,7 @@ def _mitigations(
             continue
         est, verdict = _evaluate(spec, new, capacity)
         if est.total <= 0.98 * base:  # saving under 2% is not worth its cost
-            found.append(_mitigation(option, est, verdict))
+            found.append(_mitigation(spec, option, est, verdict))
     extra = [
         _shorter_context(spec, req, capacity),
         _more_gpus(spec, req, capacity) if gpu else None,
@@ -547,29 +560,36 @@ def _offload(
         return None
     if ram_free is not None and excess > ram_free:
         return None
-    pcie = 25.0  # GB/s, PCIe 4.0 x16 in practice
+    cost, flags = _offload_cost(spec, req, excess)
+    return Mitigation("CPU offload", flags, 0, 4, cost, est.total - excess, "tight")
+
+
+_PCIE_GBS = 25.0  # PCIe 4.0 x16 in practice
+
+
+def _offload_cost(spec: ModelSpec, req: FitRequest, excess: int) -> tuple[str, str]:
+    """What offloading ``excess`` bytes costs, and how to ask for it, in the family's tools."""
+    held = f"{excess / GIB:.1f} GiB"
     if req.training:
         cost = (
-            f"{excess / GIB:.1f} GiB of optimizer states and weights in system RAM "
+            f"{held} of optimizer states and weights in system RAM "
             "(DeepSpeed ZeRO-Offload): steps bound by the CPU optimizer and PCIe"
         )
-    else:
-        per_token = excess / 1e9 / pcie
+        return cost, "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl"
+    if spec.kind == "diffusion":
         cost = (
-            f"{excess / GIB:.1f} GiB of weights in system RAM. Accelerate streams them over "
-            f"PCIe for every token: at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at "
-            f"{pcie:.0f} GB/s); llama.cpp (-ngl) runs those layers on the CPU instead, bound "
-            "by RAM bandwidth"
+            f"{held} of the pipeline in system RAM: diffusers moves each component to the GPU "
+            "when it runs (the text encoders once per prompt), slower per image"
         )
-    return Mitigation(
-        "CPU offload",
-        "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl",
-        0,
-        4,
-        cost,
-        est.total - excess,
-        "tight",
+        return cost, "pipe.enable_model_cpu_offload() (diffusers)"
+    per_token = excess / 1e9 / _PCIE_GBS
+    cost = (
+        f"{held} of weights in system RAM. Accelerate streams them over "
+        f"PCIe for every token: at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at "
+        f"{_PCIE_GBS:.0f} GB/s); llama.cpp (-ngl) runs those layers on the CPU instead, bound "
+        "by RAM bandwidth"
     )
+    return cost, "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl"
 
 
 def _shipped_format(spec: ModelSpec) -> str | None:

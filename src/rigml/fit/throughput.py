@@ -69,8 +69,9 @@ def throughput(
         if flops:
             per_token = 2.0 * spec.active_params + _attention_flops(spec, ctx)
             prefill = PREFILL_MFU * flops * 1e12 * n / per_token
-            notes.append(f"prefill: {PREFILL_MFU:.0%} of {flops:g} dense TFLOPS")
-        if gpu.bandwidth_gbs:
+            step = "forward" if spec.kind == "encoder" else "prefill"
+            notes.append(f"{step}: {PREFILL_MFU:.0%} of {flops:g} dense TFLOPS")
+        if gpu.bandwidth_gbs and spec.kind != "encoder":  # encoders do not decode
             if spec.is_moe:
                 # a batch of B tokens touches 1 - (1 - k/E)^B of the experts
                 touched = 1 - (1 - spec.active_experts / spec.experts) ** req.batch
