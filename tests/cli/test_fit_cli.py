@@ -165,15 +165,10 @@ def test_cloud_gpu_memory_is_in_gib(capsys) -> None:
 
 
 def _no_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """This machine as one without an NVIDIA GPU: an NVML recording with no devices."""
-    from rigml.fit.planner import machine_targets
-
+    """This machine as one without an NVIDIA GPU: a GPU recording with no frames."""
     empty = tmp_path / "no_gpu.json"
-    recorded = json.loads((RECORDED / "rtx4090_idle.json").read_text())
-    empty.write_text(json.dumps({**recorded, "gpus": []} if "gpus" in recorded else {}))
+    empty.write_text(json.dumps({"format": "rigml-gpu-recording/1", "frames": []}))
     monkeypatch.setenv("RIG_GPU_RECORDING", str(empty))
-    if machine_targets()[0].kind != "ram":
-        pytest.skip("cannot present this machine as one without a GPU")
 
 
 @pytest.mark.parametrize("gpu", [[], ["--gpu", "RTX 4090"]])
@@ -241,3 +236,19 @@ def test_training_without_a_gpu_targets_cpu_ram_and_says_it_is_slow(
 def test_training_with_a_gpu_has_no_cpu_warning(capsys) -> None:
     code, out, _ = rig(capsys, "fit", "bert-base", "-t", "full", "--gpu", "T4")
     assert code == 0 and "CPU" not in out.replace("CPU offload", "")
+
+
+def test_inference_without_a_gpu_targets_cpu_inference(
+    capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_gpu(monkeypatch, tmp_path)
+    code, out, _ = rig(capsys, "fit", "bert-base")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "CPU inference" in flat and "CPU training" not in flat
+
+
+def test_measure_refuses_a_diffusion_model_before_announcing_it(capsys) -> None:
+    code, out, err = rig(capsys, "fit", "flux.1-dev", "--gpu", "RTX 4090", "--measure")
+    assert code == 2 and "--measure builds text decoders and encoders" in err.replace("\n", " ")
+    assert "measuring" not in out and "Traceback" not in err

@@ -98,6 +98,17 @@ def _check_measurable(spec: ModelSpec, req: FitRequest) -> None:
         )
 
 
+def check_measurable(spec: ModelSpec, req: FitRequest) -> None:
+    """Raise now, before any slow work, what :func:`measure` would refuse.
+
+    Raises:
+        MissingExtra: torch or transformers (``rigml[torch]``), or peft for LoRA.
+        InvalidInput: the model or an option cannot be measured here.
+    """
+    _check_measurable(spec, req)
+    _check_extras(req)
+
+
 def _job(
     spec: ModelSpec, config: dict[str, Any], req: FitRequest, device: str, limit: int
 ) -> dict[str, Any]:
@@ -166,8 +177,7 @@ def measure(
             large for this machine's memory, an architecture Transformers cannot build).
         MeasureFailed: the child process failed or ran out of time.
     """
-    _check_extras(req)
-    _check_measurable(spec, req)
+    check_measurable(spec, req)
     # The worker trains in the weights' dtype with torch's AdamW (states in that dtype, no
     # fp32 master copy): checked above, so the estimate is of exactly that.
     est = estimate(spec, replace(req, precision="pure"))

@@ -79,8 +79,9 @@ def run_fit(
     )
     if not options.measure:
         return FitOutcome(report)
-    from rigml.fit.measure import measure
+    from rigml.fit.measure import check_measurable, measure
 
+    check_measurable(report.model, report.request)
     if on_measure is not None:
         on_measure()
     return FitOutcome(report, measure(report.model, report.model.config, report.request))
