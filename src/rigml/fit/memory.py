@@ -355,7 +355,10 @@ def _load_ram_bytes(spec: ModelSpec, stored: int, notes: list[str]) -> int:
             "moves it (RAM to load counts every component)"
         )
         return PROCESS_RAM + stored
-    notes.append("loading: Transformers reads one checkpoint shard (at most 5 GB) at a time")
+    notes.append(
+        "loading: Transformers reads one checkpoint shard at a time (the Hub shards at 5 GB, "
+        "4.7 GiB)"
+    )
     if not spec.stored_bytes and _checkpoint_dtype_bytes(spec) == 4:
         notes.append("the published checkpoint is fp32 (its torch_dtype): 4 bytes per weight")
     return PROCESS_RAM + min(stored, MAX_SHARD)
