@@ -252,3 +252,11 @@ def test_measure_refuses_a_diffusion_model_before_announcing_it(capsys) -> None:
     code, out, err = rig(capsys, "fit", "flux.1-dev", "--gpu", "RTX 4090", "--measure")
     assert code == 2 and "--measure builds text decoders and encoders" in err.replace("\n", " ")
     assert "measuring" not in out and "Traceback" not in err
+
+
+def test_help_keeps_the_defaults_it_states(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0
+    assert "(default: 4096 for inference, 2048 for training;" in flat
+    assert "q4_0 (default: fp16)" in flat

@@ -58,12 +58,12 @@ _CONTEXT = typer.Option(
     None,
     "--context",
     "-c",
-    help="Tokens per sequence (pixels per side for diffusion) "
-    "[default: 4096 infer, 2048 training; the model's resolution].",
+    help="Tokens per sequence, or pixels per side for diffusion (default: 4096 for "
+    "inference, 2048 for training; the model's own resolution for diffusion).",
 )
 _BATCH = typer.Option(1, "--batch", "-b", help="Sequences (images) at once (micro-batch).")
 _KV_DTYPE = typer.Option(
-    None, "--kv-dtype", help="KV cache: fp16, bf16, fp8, q8_0, q4_0 [default: fp16]."
+    None, "--kv-dtype", help="KV cache: fp16, bf16, fp8, q8_0, q4_0 (default: fp16)."
 )
 _LORA_RANK = typer.Option(16, "--lora-rank", "-r", help="LoRA rank.")
 _LORA_TARGETS = typer.Option(
