@@ -143,35 +143,25 @@ def fit(
         return _list_gpus(json_out)
     request = FitRequest(
         task=task,  # type: ignore[arg-type]  # checked in FitRequest.resolved
-        dtype=dtype,
-        quant=quant,
-        double_quant=double_quant,
-        context=context,
-        batch=batch,
-        kv_dtype=kv_dtype,
-        lora_rank=lora_rank,
-        lora_targets=lora_targets,
-        gradient_checkpointing=gradient_checkpointing,
-        optimizer=optimizer,
-        gpus=gpus,
-        attention=attention,
-        precision=precision,
-    )
+        dtype=dtype, quant=quant, double_quant=double_quant, context=context, batch=batch,
+        kv_dtype=kv_dtype, lora_rank=lora_rank, lora_targets=lora_targets,
+        gradient_checkpointing=gradient_checkpointing, optimizer=optimizer, gpus=gpus,
+        attention=attention, precision=precision,
+    )  # fmt: skip
     options = FitOptions(gpu, vram, max_context, max_batch, measure)
-    outcome = run_fit(
-        model,
-        request,
-        options,
-        on_measure=None
-        if json_out
-        else lambda: _ui.write("[dim]measuring: building the model with random weights…[/]"),
-    )
+    outcome = run_fit(model, request, options, on_measure=None if json_out else _announce)
     if json_out:
         _ui.write_json(outcome.to_dict())
     else:
         _render(outcome)
     if not outcome.fits:
         raise typer.Exit(3)
+
+
+def _announce() -> None:
+    from rigml.cli import _ui
+
+    _ui.write("[dim]measuring: building the model with random weights…[/]")
 
 
 # ---------------------------------------------------------------------------- rendering
