@@ -142,3 +142,121 @@ def test_a_config_file_from_disk(capsys, tmp_path: Path) -> None:
     code, out, _ = rig(capsys, "fit", str(config), "--vram", "8", "--json")
     assert code == 0
     assert json.loads(out)["model"]["params"] == pytest.approx(494e6, rel=0.01)
+
+
+def test_gpu_table_memory_is_in_gib_as_nvidia_smi_reports(capsys) -> None:
+    # NVML reports 24,564 MiB for an RTX 4090: 24 GiB, not "26 GB" (which reads as another card)
+    code, out, _ = rig(capsys, "fit", "--list-gpus")
+    assert code == 0
+    row = next(line for line in out.splitlines() if "RTX 4090 " in line)
+    assert "24.0 GiB" in row and " GB " not in row.replace("GB/s", "")
+    h100 = next(line for line in out.splitlines() if "H100 SXM" in line)
+    assert "79.6 GiB" in h100  # 81,559 MiB
+
+
+def test_cloud_gpu_memory_is_in_gib(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "llama-3.1-70b", "--gpu", "RTX 4090", "-c", "8192")
+    assert code == 3
+    line = next(x for x in out.splitlines() if "smallest common cloud GPU" in x)
+    assert "GiB)" in line and " GB)" not in line
+
+
+# ---------------------------------------------------------------------------- per family
+
+
+def _no_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """This machine as one without an NVIDIA GPU: a GPU recording with no frames."""
+    empty = tmp_path / "no_gpu.json"
+    empty.write_text(json.dumps({"format": "rigml-gpu-recording/1", "frames": []}))
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(empty))
+
+
+@pytest.mark.parametrize("gpu", [[], ["--gpu", "RTX 4090"]])
+def test_diffusion_speaks_of_images_not_kv_cache_or_generate(capsys, gpu: list[str]) -> None:
+    code, out, _ = rig(capsys, "fit", "flux.1-dev", *gpu)
+    assert code in (0, 3)
+    flat = " ".join(out.split())
+    assert (
+        "KV cache" not in flat
+        and "generate()" not in flat
+        and "tokens" not in flat.split("assumptions:")[0].replace("tokens/s", "")
+    )
+    assert "resolution 1024x1024 px" in flat and "denoising step" in flat
+    assert "transformer 11.9B" in flat  # the pipeline's components
+    assert "diffusers builds the whole pipeline in system RAM" in flat
+
+
+def test_diffusion_ram_to_load_counts_the_whole_pipeline(capsys) -> None:
+    _, out, _ = rig(capsys, "fit", "flux.1-dev", "--gpu", "H100 SXM", "--json")
+    est = json.loads(out)["estimate"]
+    # diffusers holds every component in RAM before .to("cuda"): all 16.9B bf16 weights
+    assert est["ram_bytes"] > est["download_bytes"] >= 16.8e9 * 2
+
+
+def test_diffusion_offload_and_solver_speak_diffusers(capsys) -> None:
+    _, out, _ = rig(capsys, "fit", "sdxl", "--vram", "8", "-c", "2048", "--max-context")
+    flat = " ".join(out.split())
+    assert "tokens" not in flat and "llama.cpp" not in flat and "decoding" not in flat
+    assert "largest image that fits 8 GiB GPU: 365x365 px" in flat
+    assert "smaller images: 365x365 px (--context 365)" in flat
+    assert "tensor parallel" not in flat
+
+
+@pytest.mark.parametrize("gpu", [[], ["--gpu", "T4"]])
+@pytest.mark.parametrize("model", ["bert-base", "vit-base-patch16-224"])
+def test_encoders_keep_no_kv_cache_and_generate_nothing(capsys, model: str, gpu: list[str]) -> None:
+    code, out, _ = rig(capsys, "fit", model, *gpu)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "KV cache" not in flat and "KV heads" not in flat and "generate()" not in flat
+    assert "one forward pass" in flat and "12 heads x 64" in flat
+
+
+def test_encoder_download_and_ram_follow_the_fp32_checkpoint(capsys) -> None:
+    _, out, _ = rig(capsys, "fit", "bert-base", "--gpu", "T4", "--json")
+    data = json.loads(out)
+    est, params = data["estimate"], data["model"]["params"]
+    assert est["download_bytes"] == params * 4  # google-bert ships fp32 weights
+    assert est["ram_bytes"] == int(1.5 * 2**30) + params * 4
+    assert any("fp32" in a and "torch_dtype" in a for a in est["assumptions"])
+
+
+def test_training_without_a_gpu_targets_cpu_ram_and_says_it_is_slow(
+    capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_gpu(monkeypatch, tmp_path)
+    code, out, _ = rig(capsys, "fit", "bert-base", "-t", "full")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "CPU training" in flat and "CPU inference" not in flat
+    assert "slower than on a GPU" in flat and "an estimate" in flat
+    assert "training ~" in flat and "tokens/s" in flat
+
+
+def test_training_with_a_gpu_has_no_cpu_warning(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "bert-base", "-t", "full", "--gpu", "T4")
+    assert code == 0 and "CPU" not in out.replace("CPU offload", "")
+
+
+def test_inference_without_a_gpu_targets_cpu_inference(
+    capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_gpu(monkeypatch, tmp_path)
+    code, out, _ = rig(capsys, "fit", "bert-base")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "CPU inference" in flat and "CPU training" not in flat
+
+
+def test_measure_refuses_a_diffusion_model_before_announcing_it(capsys) -> None:
+    code, out, err = rig(capsys, "fit", "flux.1-dev", "--gpu", "RTX 4090", "--measure")
+    assert code == 2 and "--measure builds text decoders and encoders" in err.replace("\n", " ")
+    assert "measuring" not in out and "Traceback" not in err
+
+
+def test_help_keeps_the_defaults_it_states(capsys) -> None:
+    code, out, _ = rig(capsys, "fit", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0
+    assert "(default: 4096 for inference, 2048 for training;" in flat
+    assert "q4_0 (default: fp16)" in flat

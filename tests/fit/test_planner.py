@@ -148,3 +148,20 @@ def test_every_catalogue_model_plans_for_every_task() -> None:
             report = plan_fit(name, FitRequest(task=task), vram_gb=24)
             assert report.estimate.total > 0
             assert report.to_dict()["estimate"]["is_estimate"] is True
+
+
+def test_a_ram_target_for_training_is_named_cpu_training_with_a_speed_estimate() -> None:
+    ram = Target(
+        name="system RAM available (no GPU found: CPU inference)",
+        capacity_bytes=64 * 2**30,
+        kind="ram",
+        source="ram",
+    )
+    report = plan_fit("bert-base", FitRequest(task="full"), targets=[ram])
+    assert report.primary.target.name.endswith("(no GPU found: CPU training)")
+    assert any("slower than on a GPU" in w for w in report.warnings)
+    tp = report.primary.throughput
+    assert tp is not None and tp.train_tokens_s and tp.decode_tokens_s is None
+    assert "not measured" in tp.assumptions[0]
+    infer = plan_fit("bert-base", FitRequest(), targets=[ram])
+    assert infer.primary.target.name == ram.name and not infer.warnings

@@ -229,7 +229,44 @@ def _dispatch(config: dict[str, Any], name: str, where: str) -> ModelSpec:
     return _decoder(config, name, where, model_type)
 
 
-def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None) -> ModelSpec:
+@dataclass(frozen=True)
+class _DecoderSizes:
+    """The sizes a decoder config states, read once and checked."""
+
+    model_type: str | None
+    h: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    inter: int
+    glu: bool
+    tied: bool
+
+
+@dataclass(frozen=True)
+class _Attention:
+    linears: tuple[Linear, ...]
+    extra: int  # per layer: biases and norms beside the matrices
+    kv_width: int
+    head_dim: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Mlp:
+    linears: tuple[Linear, ...]
+    experts: int
+    active: int
+    moe_layers: int
+    router: int  # per MoE layer
+    per_token_inter: int
+    inactive: int  # parameters of the experts a token does not use
+    note: str | None = None
+
+
+def _decoder_sizes(cfg: dict[str, Any], where: str, model_type: str | None) -> _DecoderSizes:
     h = _int(cfg, where, "hidden_size", "n_embd", "d_model")
     n_layers = _int(cfg, where, "num_hidden_layers", "n_layer", "num_layers")
     heads = _int(cfg, where, "num_attention_heads", "n_head", "num_heads")
@@ -245,124 +282,150 @@ def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None)
     inter = _int(cfg, where, "intermediate_size", "n_inner", "ffn_dim", default=4 * h)
     if model_type == "qwen":  # Qwen (v1) counts w1 and w2 together in intermediate_size
         inter //= 2
-    glu = model_type not in _PLAIN_MLP
     tied = cfg.get("tie_word_embeddings")
     if tied is None:
         tied = model_type not in _UNTIED_BY_DEFAULT
-    notes: list[str] = []
+    return _DecoderSizes(
+        model_type, h, n_layers, heads, kv_heads, head_dim, vocab, inter,
+        glu=model_type not in _PLAIN_MLP, tied=bool(tied),
+    )  # fmt: skip
 
-    # Attention: q, k, v, o (MLA: low-rank q and a compressed, shared KV latent).
-    kv_lora = cfg.get("kv_lora_rank")
-    q_dims = heads * head_dim
+
+def _latent_attention(cfg: dict[str, Any], where: str, sz: _DecoderSizes) -> _Attention:
+    """DeepSeek's MLA: low-rank q and a compressed KV latent shared by the heads."""
+    h, heads = sz.h, sz.heads
+    kv_lora = int(cfg["kv_lora_rank"])
+    rope = _int(cfg, where, "qk_rope_head_dim")
+    nope = _int(cfg, where, "qk_nope_head_dim")
+    v_dim = _int(cfg, where, "v_head_dim")
+    q_lora = cfg.get("q_lora_rank")
+    qk = heads * (nope + rope)
     linears: list[Linear] = []
-    if kv_lora:
-        rope = _int(cfg, where, "qk_rope_head_dim")
-        nope = _int(cfg, where, "qk_nope_head_dim")
-        v_dim = _int(cfg, where, "v_head_dim")
-        q_lora = cfg.get("q_lora_rank")
-        qk = heads * (nope + rope)
-        head_dim = nope + rope  # query and key width per head; values are v_head_dim wide
-        if q_lora:
-            linears += [Linear("q_a_proj", h, q_lora), Linear("q_b_proj", q_lora, qk)]
-        else:
-            linears.append(Linear("q_proj", h, qk))
-        linears += [
-            Linear("kv_a_proj_with_mqa", h, kv_lora + rope),
-            Linear("kv_b_proj", kv_lora, heads * (nope + v_dim)),
-            Linear("o_proj", heads * v_dim, h),
-        ]
-        attn_extra = (q_lora or 0) + kv_lora  # their RMSNorms
-        kv_width = kv_lora + rope  # vLLM/SGLang cache the latent, not per-head K and V
-        notes.append("multi-head latent attention: the KV cache holds the compressed latent")
+    if q_lora:
+        linears += [Linear("q_a_proj", h, q_lora), Linear("q_b_proj", q_lora, qk)]
     else:
-        linears += [
-            Linear("q_proj", h, q_dims),
-            Linear("k_proj", h, kv_heads * head_dim),
-            Linear("v_proj", h, kv_heads * head_dim),
-            Linear("o_proj", q_dims, h),
-        ]
-        bias = bool(cfg.get("attention_bias")) or model_type in ("qwen", "qwen2")
-        attn_extra = (q_dims + 2 * kv_heads * head_dim) if bias else 0
-        if model_type in ("gpt2", "gpt_bigcode", "starcoder2"):
-            attn_extra = q_dims + 2 * kv_heads * head_dim + h  # every projection has a bias
-        if model_type in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2"):
-            attn_extra += 2 * head_dim  # q_norm and k_norm
-        kv_width = 2 * kv_heads * head_dim
+        linears.append(Linear("q_proj", h, qk))
+    linears += [
+        Linear("kv_a_proj_with_mqa", h, kv_lora + rope),
+        Linear("kv_b_proj", kv_lora, heads * (nope + v_dim)),
+        Linear("o_proj", heads * v_dim, h),
+    ]
+    return _Attention(
+        linears=tuple(linears),
+        extra=(q_lora or 0) + kv_lora,  # their RMSNorms
+        kv_width=kv_lora + rope,  # vLLM/SGLang cache the latent, not per-head K and V
+        head_dim=nope + rope,  # query and key width per head; values are v_head_dim wide
+        note="multi-head latent attention: the KV cache holds the compressed latent",
+    )
 
-    # MLP: dense everywhere, or experts on every `step`-th layer after the first dense ones.
+
+def _attention(cfg: dict[str, Any], where: str, sz: _DecoderSizes) -> _Attention:
+    """q, k, v, o (grouped-query when ``kv_heads < heads``), with biases and q/k norms."""
+    if cfg.get("kv_lora_rank"):
+        return _latent_attention(cfg, where, sz)
+    h, mt, head_dim = sz.h, sz.model_type, sz.head_dim
+    q_dims, kv_dims = sz.heads * head_dim, sz.kv_heads * head_dim
+    linears = (
+        Linear("q_proj", h, q_dims),
+        Linear("k_proj", h, kv_dims),
+        Linear("v_proj", h, kv_dims),
+        Linear("o_proj", q_dims, h),
+    )
+    bias = bool(cfg.get("attention_bias")) or mt in ("qwen", "qwen2")
+    extra = (q_dims + 2 * kv_dims) if bias else 0
+    if mt in ("gpt2", "gpt_bigcode", "starcoder2"):
+        extra = q_dims + 2 * kv_dims + h  # every projection has a bias
+    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2"):
+        extra += 2 * head_dim  # q_norm and k_norm
+    return _Attention(linears, extra, 2 * kv_dims, head_dim)
+
+
+def _mlp_linears(
+    sz: _DecoderSizes, prefix: str, width: int, count: int, layers: int
+) -> list[Linear]:
+    names = ("gate_proj", "up_proj", "down_proj") if sz.glu else ("up_proj", "down_proj")
+    dims = [(sz.h, width)] * (len(names) - 1) + [(width, sz.h)]
+    return [
+        Linear(f"{prefix}{n}" if prefix else n, i, o, count, layers)
+        for n, (i, o) in zip(names, dims, strict=True)
+    ]
+
+
+def _moe_layer_count(cfg: dict[str, Any], n_layers: int) -> int:
+    """Experts on every ``step``-th layer after the first dense ones, except dense-only ones."""
+    first_dense = int(cfg.get("first_k_dense_replace") or 0)
+    step = int(_get(cfg, "moe_layer_freq", "decoder_sparse_step", default=1) or 1)
+    dense_only = set(cfg.get("mlp_only_layers") or [])
+    return sum(
+        1
+        for i in range(n_layers)
+        if i >= first_dense and (i - first_dense) % step == 0 and i not in dense_only
+    )
+
+
+def _mlp(cfg: dict[str, Any], where: str, sz: _DecoderSizes) -> _Mlp:
+    """Dense MLPs everywhere, or experts (plus shared experts and a router) on MoE layers."""
     experts = _int(cfg, where, "num_local_experts", "num_experts", "n_routed_experts", default=0)
     active = _int(cfg, where, "num_experts_per_tok", "moe_top_k", default=0) if experts else 0
     if experts and not 0 < active <= experts:
         raise InvalidModelConfig(
             where, f"{experts} experts need num_experts_per_tok between 1 and {experts}"
         )
-    if head_dim == 0:
+    moe_layers = _moe_layer_count(cfg, sz.layers) if experts else 0
+    dense_layers = sz.layers - moe_layers
+    linears = _mlp_linears(sz, "", sz.inter, 1, dense_layers) if dense_layers else []
+    if not moe_layers:
+        return _Mlp(tuple(linears), experts, active, 0, 0, sz.inter, 0)
+    expert_width = int(_get(cfg, "moe_intermediate_size", default=sz.inter))
+    shared_width = int(cfg.get("shared_expert_intermediate_size") or 0)
+    n_shared = int(cfg.get("n_shared_experts") or 0)
+    if n_shared:
+        shared_width = n_shared * expert_width
+    linears += _mlp_linears(sz, "", expert_width, experts, moe_layers)
+    if shared_width:
+        linears += _mlp_linears(sz, "shared_expert.", shared_width, 1, moe_layers)
+    per_token = active * expert_width + shared_width
+    return _Mlp(
+        linears=tuple(linears),
+        experts=experts,
+        active=active,
+        moe_layers=moe_layers,
+        router=sz.h * experts + (sz.h if cfg.get("shared_expert_intermediate_size") else 0),
+        per_token_inter=per_token if dense_layers == 0 else max(sz.inter, per_token),
+        inactive=moe_layers * (experts - active) * (3 if sz.glu else 2) * sz.h * expert_width,
+        note=f"MoE: {experts} experts resident, {active} active per token",
+    )
+
+
+def _decoder_embeddings(cfg: dict[str, Any], where: str, sz: _DecoderSizes) -> tuple[int, int]:
+    """Input embeddings (learned positions included) and the output head (0 when tied)."""
+    positions = 0
+    if sz.model_type in ("gpt2", "gpt_bigcode"):
+        positions = _int(cfg, where, "n_positions", "max_position_embeddings") * sz.h
+    return sz.vocab * sz.h + positions, 0 if sz.tied else sz.vocab * sz.h
+
+
+def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None) -> ModelSpec:
+    sz = _decoder_sizes(cfg, where, model_type)
+    attn = _attention(cfg, where, sz)
+    mlp = _mlp(cfg, where, sz)
+    if attn.head_dim == 0:
         raise InvalidModelConfig(where, "head_dim must be positive")
-    moe_layers = 0
-    if experts:
-        first_dense = int(cfg.get("first_k_dense_replace") or 0)
-        step = int(_get(cfg, "moe_layer_freq", "decoder_sparse_step", default=1) or 1)
-        dense_only = set(cfg.get("mlp_only_layers") or [])
-        moe_layers = sum(
-            1
-            for i in range(n_layers)
-            if i >= first_dense and (i - first_dense) % step == 0 and i not in dense_only
-        )
-    dense_layers = n_layers - moe_layers
-    mats = 3 if glu else 2
-    mlp_bias = (inter + h) if model_type in ("gpt2", "gpt_bigcode", "starcoder2") else 0
-
-    def mlp(prefix: str, width: int, count: int, layers: int) -> list[Linear]:
-        names = ("gate_proj", "up_proj", "down_proj") if glu else ("up_proj", "down_proj")
-        dims = [(h, width)] * (mats - 1) + [(width, h)]
-        return [
-            Linear(f"{prefix}{n}" if prefix else n, i, o, count, layers)
-            for n, (i, o) in zip(names, dims, strict=True)
-        ]
-
-    per_token_inter = inter
-    if dense_layers:
-        linears += mlp("", inter, 1, dense_layers)
-    shared_width = 0
-    router = 0
-    if moe_layers:
-        expert_width = int(_get(cfg, "moe_intermediate_size", default=inter))
-        shared_width = int(cfg.get("shared_expert_intermediate_size") or 0)
-        n_shared = int(cfg.get("n_shared_experts") or 0)
-        if n_shared:
-            shared_width = n_shared * expert_width
-        linears += mlp("", expert_width, experts, moe_layers)
-        if shared_width:
-            linears += mlp("shared_expert.", shared_width, 1, moe_layers)
-        router = h * experts + (h if cfg.get("shared_expert_intermediate_size") else 0)
-        per_token_inter = active * expert_width + shared_width
-        notes.append(f"MoE: {experts} experts resident, {active} active per token")
-
-    # Fill in each Linear's layer count (attention matrices live in every layer).
-    linears = [
-        replace(lin, layers=lin.layers or n_layers) if lin.layers == 0 else lin for lin in linears
-    ]
+    n_layers, h = sz.layers, sz.h
+    # Attention matrices live in every layer: fill in their layer count.
+    linears = tuple(
+        replace(lin, layers=n_layers) if lin.layers == 0 else lin
+        for lin in (*attn.linears, *mlp.linears)
+    )
     matrices = sum(lin.fan_in * lin.fan_out * lin.per_layer * lin.layers for lin in linears)
     norms = n_layers * (4 if model_type and "gemma" in model_type else 2) * h + h
-    positions = 0
-    if model_type in ("gpt2", "gpt_bigcode"):
-        positions = _int(cfg, where, "n_positions", "max_position_embeddings") * h
-    embed = vocab * h + positions
-    head = 0 if tied else vocab * h
+    mlp_bias = (sz.inter + h) if model_type in ("gpt2", "gpt_bigcode", "starcoder2") else 0
+    embed, head = _decoder_embeddings(cfg, where, sz)
     params = (
-        embed
-        + head
-        + matrices
-        + norms
-        + n_layers * attn_extra
-        + n_layers * mlp_bias
-        + moe_layers * router
-    )
-    inactive = 0
-    if moe_layers:
-        expert_width = int(_get(cfg, "moe_intermediate_size", default=inter))
-        inactive = moe_layers * (experts - active) * mats * h * expert_width
-
+        embed + head + matrices + norms + n_layers * (attn.extra + mlp_bias)
+        + mlp.moe_layers * mlp.router
+    )  # fmt: skip
+    notes = [n for n in (attn.note, mlp.note) if n]
     if model_type not in _KNOWN_DECODERS:
         notes.append(
             f"architecture {model_type or 'unnamed'!s} is not one the planner knows: read as a "
@@ -371,32 +434,30 @@ def _decoder(cfg: dict[str, Any], name: str, where: str, model_type: str | None)
     window, windowed = _sliding_window(cfg, model_type, n_layers)
     if window:
         notes.append(f"sliding window of {window} tokens on {windowed} of {n_layers} layers")
+    max_ctx = _int(cfg, where, "max_position_embeddings", "n_positions", "seq_length", default=0)
     return ModelSpec(
         name=name,
         kind="decoder",
         model_type=model_type,
         params=params,
-        active_params=params - inactive,
+        active_params=params - mlp.inactive,
         embedding_params=embed + head,
         hidden=h,
         layers=n_layers,
-        heads=heads,
-        kv_heads=kv_heads,
-        head_dim=head_dim,
-        kv_width=kv_width,
-        intermediate=per_token_inter if dense_layers == 0 else max(inter, per_token_inter),
-        glu=glu,
-        vocab=vocab,
-        max_context=_int(
-            cfg, where, "max_position_embeddings", "n_positions", "seq_length", default=0
-        )
-        or None,
-        tied_embeddings=bool(tied),
-        experts=experts,
-        active_experts=active,
+        heads=sz.heads,
+        kv_heads=sz.kv_heads,
+        head_dim=attn.head_dim,
+        kv_width=attn.kv_width,
+        intermediate=mlp.per_token_inter,
+        glu=sz.glu,
+        vocab=sz.vocab,
+        max_context=max_ctx or None,
+        tied_embeddings=sz.tied,
+        experts=mlp.experts,
+        active_experts=mlp.active,
         window=window,
         windowed_layers=windowed,
-        linears=tuple(linears),
+        linears=linears,
         notes=tuple(notes),
     )
 
@@ -485,69 +546,91 @@ def _encoder(cfg: dict[str, Any], name: str, where: str, model_type: str) -> Mod
     )
 
 
+@dataclass(frozen=True)
+class _Seq2Seq:
+    """An encoder-decoder's sizes and parameter count, as each family defines them."""
+
+    d: int
+    enc: int
+    dec: int
+    heads: int
+    head_dim: int
+    ff: int
+    glu: bool
+    params: int
+    embed: int
+    head: int
+    max_ctx: int | None
+    tokens: int | None  # Whisper: the encoder's fixed 1,500 audio frames
+
+
+def _whisper(cfg: dict[str, Any], where: str, d: int, vocab: int) -> _Seq2Seq:
+    enc = _int(cfg, where, "encoder_layers")
+    dec = _int(cfg, where, "decoder_layers")
+    heads = _int(cfg, where, "decoder_attention_heads", "encoder_attention_heads")
+    ff = _int(cfg, where, "decoder_ffn_dim", "encoder_ffn_dim")
+    mels = _int(cfg, where, "num_mel_bins", default=80)
+    src = _int(cfg, where, "max_source_positions", default=1500)
+    tgt = _int(cfg, where, "max_target_positions", default=448)
+    attn = 4 * d * d + 3 * d  # q, k, v, o; k has no bias
+    mlp = 2 * d * ff + ff + d
+    enc_layer = attn + mlp + 4 * d
+    dec_layer = 2 * attn + mlp + 6 * d
+    embed = vocab * d + tgt * d + src * d + (mels * d * 3 + d) + (d * d * 3 + d)
+    params = embed + enc * enc_layer + dec * dec_layer + 4 * d
+    return _Seq2Seq(d, enc, dec, heads, d // heads, ff, False, params, embed, 0, tgt, src)
+
+
+def _t5(cfg: dict[str, Any], where: str, d: int, vocab: int) -> _Seq2Seq:
+    """T5 family: no biases, relative positions, gated-gelu in Flan-T5."""
+    enc = _int(cfg, where, "num_layers")
+    dec = _int(cfg, where, "num_decoder_layers", default=enc)
+    heads = _int(cfg, where, "num_heads")
+    head_dim = _int(cfg, where, "d_kv", default=d // heads)
+    ff = _int(cfg, where, "d_ff")
+    glu = "gated" in str(cfg.get("feed_forward_proj", ""))
+    attn = 4 * d * heads * head_dim
+    mlp = (3 if glu else 2) * d * ff
+    rel = 32 * heads  # relative attention bias, first layer of each stack
+    head = 0 if cfg.get("tie_word_embeddings", True) else vocab * d
+    embed = vocab * d
+    params = embed + head + enc * (attn + mlp + 2 * d) + dec * (2 * attn + mlp + 3 * d)
+    params += 2 * rel + 2 * d
+    return _Seq2Seq(d, enc, dec, heads, head_dim, ff, glu, params, embed, head, None, None)
+
+
 def _encoder_decoder(cfg: dict[str, Any], name: str, where: str, model_type: str) -> ModelSpec:
     d = _int(cfg, where, "d_model", "hidden_size")
     vocab = _int(cfg, where, "vocab_size")
-    if model_type == "whisper":
-        enc = _int(cfg, where, "encoder_layers")
-        dec = _int(cfg, where, "decoder_layers")
-        heads = _int(cfg, where, "decoder_attention_heads", "encoder_attention_heads")
-        ff = _int(cfg, where, "decoder_ffn_dim", "encoder_ffn_dim")
-        mels = _int(cfg, where, "num_mel_bins", default=80)
-        src = _int(cfg, where, "max_source_positions", default=1500)
-        tgt = _int(cfg, where, "max_target_positions", default=448)
-        attn = 4 * d * d + 3 * d  # q, k, v, o; k has no bias
-        mlp = 2 * d * ff + ff + d
-        enc_layer = attn + mlp + 4 * d
-        dec_layer = 2 * attn + mlp + 6 * d
-        embed = vocab * d + tgt * d + src * d + (mels * d * 3 + d) + (d * d * 3 + d)
-        params = embed + enc * enc_layer + dec * dec_layer + 4 * d
-        inner, head_dim, glu, max_ctx, tokens = ff, d // heads, False, tgt, src
-        head = 0
-    else:  # T5 family: no biases, relative positions, gated-gelu in Flan-T5
-        enc = _int(cfg, where, "num_layers")
-        dec = _int(cfg, where, "num_decoder_layers", default=enc)
-        heads = _int(cfg, where, "num_heads")
-        head_dim = _int(cfg, where, "d_kv", default=d // heads)
-        ff = _int(cfg, where, "d_ff")
-        glu = "gated" in str(cfg.get("feed_forward_proj", ""))
-        inner_dim = heads * head_dim
-        attn = 4 * d * inner_dim
-        mlp = (3 if glu else 2) * d * ff
-        rel = 32 * heads  # relative attention bias, first layer of each stack
-        tied = cfg.get("tie_word_embeddings", True)
-        head = 0 if tied else vocab * d
-        embed = vocab * d
-        params = embed + head + enc * (attn + mlp + 2 * d) + dec * (2 * attn + mlp + 3 * d)
-        params += 2 * rel + 2 * d
-        inner, max_ctx, tokens = ff, None, None
+    m = (_whisper if model_type == "whisper" else _t5)(cfg, where, d, vocab)
+    width, attn_layers, mlp_layers = m.heads * m.head_dim, m.enc + 2 * m.dec, m.enc + m.dec
     linears = (
-        Linear("q", d, heads * head_dim, 1, enc + 2 * dec),
-        Linear("k", d, heads * head_dim, 1, enc + 2 * dec),
-        Linear("v", d, heads * head_dim, 1, enc + 2 * dec),
-        Linear("o", heads * head_dim, d, 1, enc + 2 * dec),
-        Linear("fc1", d, inner * (2 if glu else 1), 1, enc + dec),
-        Linear("fc2", inner, d, 1, enc + dec),
+        Linear("q", d, width, 1, attn_layers),
+        Linear("k", d, width, 1, attn_layers),
+        Linear("v", d, width, 1, attn_layers),
+        Linear("o", width, d, 1, attn_layers),
+        Linear("fc1", d, m.ff * (2 if m.glu else 1), 1, mlp_layers),
+        Linear("fc2", m.ff, d, 1, mlp_layers),
     )
     return ModelSpec(
         name=name,
         kind="encoder-decoder",
         model_type=model_type,
-        params=params,
-        active_params=params,
-        embedding_params=embed + head,
+        params=m.params,
+        active_params=m.params,
+        embedding_params=m.embed + m.head,
         hidden=d,
-        layers=enc + dec,
-        heads=heads,
-        kv_heads=heads,
-        head_dim=head_dim,
-        kv_width=2 * heads * head_dim,
-        intermediate=inner,
-        glu=glu,
+        layers=m.enc + m.dec,
+        heads=m.heads,
+        kv_heads=m.heads,
+        head_dim=m.head_dim,
+        kv_width=2 * width,
+        intermediate=m.ff,
+        glu=m.glu,
         vocab=vocab,
-        max_context=max_ctx,
-        decoder_layers=dec,
-        encoder_tokens=tokens,
+        max_context=m.max_ctx,
+        decoder_layers=m.dec,
+        encoder_tokens=m.tokens,
         linears=linears,
     )
 

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from rigml._units import GIB, MIB
 from rigml.errors import NotFound
 
 
@@ -140,9 +141,9 @@ def gpus() -> dict[str, Gpu]:
             name=g["name"],
             # what the driver reports: NVML's figure where known, else the marketed GB taken
             # as GiB (consumer cards report exactly that)
-            vram_bytes=int(g["memory_mib"]) * 2**20
+            vram_bytes=int(g["memory_mib"]) * MIB
             if g.get("memory_mib")
-            else int(float(g["vram_gb"]) * 2**30),
+            else int(float(g["vram_gb"]) * GIB),
             bandwidth_gbs=g.get("memory_bandwidth_gbs"),
             bf16_tflops=g.get("bf16_tflops") or g.get("fp16_tflops"),
             fp32_tflops=g.get("fp32_tflops"),

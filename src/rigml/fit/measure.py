@@ -53,36 +53,22 @@ class Measurement:
         return {**asdict(self), "error": self.error}
 
 
-def _check_extras() -> None:
+def _check_extras(req: FitRequest) -> None:
     import importlib.util
 
-    for module in ("torch", "transformers"):
+    modules = ("torch", "transformers", "peft") if req.task in ("lora", "qlora") else ()
+    for module in modules or ("torch", "transformers"):
         if importlib.util.find_spec(module) is None:
             raise MissingExtra("torch", module=module)
 
 
-def measure(
-    spec: ModelSpec,
-    config: dict[str, Any],
-    req: FitRequest,
-    *,
-    device: str = "auto",
-    timeout: float = 900,
-) -> Measurement:
-    """Run ``req`` on a randomly initialised ``config`` and report its peak memory.
+def _check_measurable(spec: ModelSpec, req: FitRequest) -> None:
+    """Refuse what the worker cannot build or run as the estimate assumes.
 
     Raises:
-        MissingExtra: torch or transformers (``rigml[torch]``), or peft for LoRA.
-        InvalidInput: the workload cannot be measured here (QLoRA on the CPU, a model too
-            large for this machine's memory, an architecture Transformers cannot build).
-        MeasureFailed: the child process failed or ran out of time.
+        InvalidInput: not a text decoder/encoder, an option the worker cannot honour, or
+            a context beyond the model's maximum.
     """
-    _check_extras()
-    if req.task in ("lora", "qlora"):
-        import importlib.util
-
-        if importlib.util.find_spec("peft") is None:
-            raise MissingExtra("torch", module="peft")
     if spec.kind not in ("decoder", "encoder") or spec.encoder_tokens:
         raise InvalidInput(
             f"--measure builds text decoders and encoders; {spec.name} is a "
@@ -110,10 +96,24 @@ def measure(
             f"--measure needs a context within {spec.name}'s maximum of {spec.max_context:,}",
             hint=f"pass --context {spec.max_context} or less",
         )
-    # The worker trains in the weights' dtype with torch's AdamW (states in that dtype, no
-    # fp32 master copy): checked above, so the estimate is of exactly that.
-    est = estimate(spec, replace(req, precision="pure"))
-    job = {
+
+
+def check_measurable(spec: ModelSpec, req: FitRequest) -> None:
+    """Raise now, before any slow work, what :func:`measure` would refuse.
+
+    Raises:
+        MissingExtra: torch or transformers (``rigml[torch]``), or peft for LoRA.
+        InvalidInput: the model or an option cannot be measured here.
+    """
+    _check_measurable(spec, req)
+    _check_extras(req)
+
+
+def _job(
+    spec: ModelSpec, config: dict[str, Any], req: FitRequest, device: str, limit: int
+) -> dict[str, Any]:
+    """What the worker process runs, as JSON on its standard input."""
+    return {
         "config": config,
         "task": req.task,
         "dtype": req.dtype,
@@ -126,8 +126,17 @@ def measure(
         "attention": req.attention,
         "encoder": spec.kind == "encoder",
         "device": device,
-        "limit_bytes": est.total,
+        "limit_bytes": limit,
     }
+
+
+def _run_worker(spec: ModelSpec, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run the worker in a child process; its last output line is the result.
+
+    Raises:
+        InvalidInput: the worker refused the input (it says why).
+        MeasureFailed: it failed, printed no result, or ran out of time.
+    """
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "rigml.fit._measure_worker"],
@@ -141,7 +150,7 @@ def measure(
         raise MeasureFailed(f"no result after {timeout:.0f} s") from exc
     lines = proc.stdout.strip().splitlines()
     try:
-        out = json.loads(lines[-1]) if lines else {}
+        out: dict[str, Any] = json.loads(lines[-1]) if lines else {}
     except json.JSONDecodeError:
         out = {}
     if proc.returncode != 0 or "error" in out or "peak_bytes" not in out:
@@ -149,6 +158,30 @@ def measure(
         if out.get("kind") == "input":
             raise InvalidInput(f"cannot measure {spec.name}: {problem}", hint=out.get("hint"))
         raise MeasureFailed(problem)
+    return out
+
+
+def measure(
+    spec: ModelSpec,
+    config: dict[str, Any],
+    req: FitRequest,
+    *,
+    device: str = "auto",
+    timeout: float = 900,
+) -> Measurement:
+    """Run ``req`` on a randomly initialised ``config`` and report its peak memory.
+
+    Raises:
+        MissingExtra: torch or transformers (``rigml[torch]``), or peft for LoRA.
+        InvalidInput: the workload cannot be measured here (QLoRA on the CPU, a model too
+            large for this machine's memory, an architecture Transformers cannot build).
+        MeasureFailed: the child process failed or ran out of time.
+    """
+    check_measurable(spec, req)
+    # The worker trains in the weights' dtype with torch's AdamW (states in that dtype, no
+    # fp32 master copy): checked above, so the estimate is of exactly that.
+    est = estimate(spec, replace(req, precision="pure"))
+    out = _run_worker(spec, _job(spec, config, req, device, est.total), timeout)
     method = out["method"]
     if req.task == "full" and req.dtype != "fp32":
         method += f"; pure {req.dtype} training, compared with that estimate"

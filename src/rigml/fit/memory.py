@@ -52,10 +52,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rigml._units import GIB
 from rigml.fit.architecture import ModelSpec
 from rigml.fit.request import FitRequest
 
-GIB = 2**30
 CUDA_CONTEXT = int(0.5 * GIB)
 PROCESS_RAM = int(1.5 * GIB)  # the Python process with torch and a tokenizer loaded
 MAX_SHARD = 5 * 10**9  # Hub checkpoints are sharded at 5 GB; loading holds one at a time
@@ -225,6 +225,180 @@ def _optimizer_bytes_per_param(req: FitRequest, spec: ModelSpec) -> float:
     return {"adamw": 8.0, "adamw-8bit": 2.0, "sgd": 4.0}[req.optimizer]
 
 
+@dataclass
+class _Tally:
+    """The tensor parts of one estimate while it is worked out (bytes, before sharding)."""
+
+    weights: float
+    kv: float = 0.0
+    acts: float = 0.0
+    grads: float = 0.0
+    opt: float = 0.0
+    adapters: float = 0.0
+    trainable: int = 0
+
+
+def _inference_note(spec: ModelSpec, req: FitRequest) -> str:
+    """What inference means for this family: a prefill that generates, one pass, or a step."""
+    if spec.kind == "diffusion":
+        return (
+            f"inference: one denoising step at a time on a {req.context}x{req.context} px "
+            "image; every component (text encoders, denoiser, VAE) resident on the GPU at "
+            "once, without CPU offload"
+        )
+    if spec.kind == "encoder":
+        what = (
+            f"the image's {spec.encoder_tokens} patch tokens"
+            if spec.encoder_tokens
+            else f"{req.context} tokens"
+        )
+        return (
+            f"inference: one forward pass over {what}; an encoder generates nothing, so "
+            "nothing is cached between passes"
+        )
+    return (
+        "inference: the whole prompt is prefilled at once (no chunking); logits for the "
+        "last token only, as generate() does"
+    )
+
+
+def _inference(spec: ModelSpec, req: FitRequest, tally: _Tally, notes: list[str]) -> None:
+    assert req.context is not None
+    tally.kv = kv_cache_bytes(spec, req, req.context, req.batch)
+    tally.acts = activation_bytes(spec, req, req.context, req.batch)
+    notes.append(_inference_note(spec, req))
+
+
+def _full_training(spec: ModelSpec, req: FitRequest, tally: _Tally, notes: list[str]) -> None:
+    """Every weight trained: gradients and optimizer states as the precision holds them."""
+    a = req.act_bytes
+    trainable = tally.trainable = spec.params
+    half = req.dtype != "fp32"
+    tally.grads = trainable * a
+    tally.opt = trainable * _optimizer_bytes_per_param(req, spec)
+    if half and req.precision == "mixed":
+        tally.opt += trainable * 4
+        notes.append(
+            "mixed precision: 16-bit weights and gradients, fp32 master weights kept "
+            "with the optimizer states (ZeRO accounting, 16 bytes per parameter)"
+        )
+    elif half and req.precision == "amp":
+        # fp32 weights and gradients; autocast's 16-bit weight copies live until backward
+        # has used them.
+        tally.weights, tally.grads = trainable * 4, trainable * 4.0
+        tally.acts += int(trainable * a)
+        notes.append(
+            "AMP: fp32 weights, gradients and optimizer states, plus autocast's 16-bit "
+            "copies of the weights (HF Trainer fp16/bf16 over an fp32 model)"
+        )
+    elif half:
+        notes.append("pure 16-bit training: weights, gradients and states in 16 bits")
+
+
+def _adapter_training(spec: ModelSpec, req: FitRequest, tally: _Tally, notes: list[str]) -> None:
+    """LoRA/QLoRA: frozen base weights, fp32 adapters with their gradients and states."""
+    trainable = spec.lora_params(req.lora_rank, req.targets())
+    if trainable == 0 and spec.kind in ("diffusion", "params-only"):
+        trainable = int(spec.params * 0.005)  # ~0.5% of the weights, a typical rank
+        notes.append("adapter size assumed at 0.5% of the parameters (no layer shapes)")
+    tally.trainable = trainable
+    tally.adapters = trainable * 4.0
+    tally.grads = trainable * 4.0
+    tally.opt = trainable * _optimizer_bytes_per_param(req, spec)
+    notes.append(
+        f"LoRA rank {req.lora_rank} on {req.lora_targets}: adapters, their gradients "
+        "and optimizer states in fp32 (PEFT's default); base weights frozen"
+    )
+
+
+def _training(spec: ModelSpec, req: FitRequest, tally: _Tally, notes: list[str]) -> None:
+    assert req.context is not None
+    tally.acts = activation_bytes(spec, req, req.context, req.batch)
+    if req.task == "full":
+        _full_training(spec, req, tally, notes)
+    else:
+        _adapter_training(spec, req, tally, notes)
+    if spec.kind == "diffusion":
+        what = f"{req.batch} image(s) at {req.context}x{req.context} px"
+    else:
+        what = f"{req.batch} x {req.context} tokens"
+    notes.append(
+        f"training: micro-batch {what}, "
+        + ("gradient checkpointing on" if req.gradient_checkpointing else "no checkpointing")
+        + f", {req.attention} attention"
+    )
+
+
+def _checkpoint_dtype_bytes(spec: ModelSpec) -> int:
+    """Bytes per weight in the published checkpoint: its config's ``torch_dtype``.
+
+    BERT, RoBERTa, ViT, T5 and Whisper checkpoints are mostly fp32; current decoders
+    ship bf16 or fp16. Without the key, 16-bit.
+    """
+    return 4 if str(spec.config.get("torch_dtype", "")).lower() in ("float32", "fp32") else 2
+
+
+def _download_bytes(spec: ModelSpec, req: FitRequest, weights: float) -> int:
+    fmt = req.weight_format()
+    if spec.stored_bytes:
+        return spec.stored_bytes
+    if fmt.family in ("gptq", "awq", "gguf", "fp8", "mxfp4"):
+        return int(weights)  # these checkpoints are downloaded already quantised
+    return int(spec.params * _checkpoint_dtype_bytes(spec))
+
+
+def _load_ram_bytes(spec: ModelSpec, stored: int, notes: list[str]) -> int:
+    """System RAM while loading: the process, plus what the loader holds before the GPU."""
+    if spec.kind == "diffusion":
+        notes.append(
+            "loading: diffusers builds the whole pipeline in system RAM, then .to('cuda') "
+            "moves it (RAM to load counts every component)"
+        )
+        return PROCESS_RAM + stored
+    notes.append(
+        "loading: Transformers reads one checkpoint shard at a time (the Hub shards at 5 GB, "
+        "4.7 GiB)"
+    )
+    if not spec.stored_bytes and _checkpoint_dtype_bytes(spec) == 4:
+        notes.append("the published checkpoint is fp32 (its torch_dtype): 4 bytes per weight")
+    return PROCESS_RAM + min(stored, MAX_SHARD)
+
+
+def _checkpoint_bytes(spec: ModelSpec, req: FitRequest, trainable: int) -> int:
+    """One training checkpoint on disk: what is trained, with its optimizer states."""
+    if req.task == "full":
+        master = 4 if req.dtype != "fp32" and req.precision == "mixed" else 0
+        held = 4 if req.precision == "amp" else req.act_bytes
+        return int(spec.params * (held + _optimizer_bytes_per_param(req, spec) + master))
+    if req.training:
+        return int(trainable * (4 + _optimizer_bytes_per_param(req, spec)))
+    return 0
+
+
+def _per_gpu_parts(req: FitRequest, tally: _Tally) -> dict[str, int]:
+    """Parts for one GPU: inference splits weights, cache and activations (tensor parallel);
+    training shards weights, gradients and states (ZeRO-3/FSDP), activations stay whole."""
+    n = req.gpus
+    if req.task == "infer":
+        weights_n, kv_n, acts_n = tally.weights / n, tally.kv / n, tally.acts / n
+        grads, opt = tally.grads, tally.opt
+    else:
+        weights_n, kv_n, acts_n = tally.weights / n, 0.0, float(tally.acts)
+        grads, opt = tally.grads / n, tally.opt / n
+    tensors = weights_n + kv_n + acts_n + grads + opt + tally.adapters
+    margin = tensors * (0.10 if req.training else 0.05)
+    return {
+        "weights": int(weights_n),
+        "kv_cache": int(kv_n),
+        "activations": int(acts_n),
+        "gradients": int(grads),
+        "optimizer": int(opt),
+        "adapters": int(tally.adapters),
+        "cuda_context": CUDA_CONTEXT,
+        "margin": int(margin),
+    }
+
+
 def estimate(spec: ModelSpec, req: FitRequest) -> MemoryEstimate:
     """Estimate memory for ``spec`` under ``req`` (already :meth:`~FitRequest.resolved`).
 
@@ -234,105 +408,26 @@ def estimate(spec: ModelSpec, req: FitRequest) -> MemoryEstimate:
     micro-batch of ``req.batch``).
     """
     assert req.context is not None, "resolve the request first"
-    n = req.gpus
-    ctx, batch = req.context, req.batch
     notes: list[str] = []
     fmt = req.weight_format()
     weights = weight_bytes(spec, req)
-    a = req.act_bytes
-    trainable = 0
-    grads = opt = adapters = 0.0
-    kv = 0
-    if req.task == "infer":
-        kv = kv_cache_bytes(spec, req, ctx, batch)
-        acts = activation_bytes(spec, req, ctx, batch)
-        notes.append(
-            "inference: the whole prompt is prefilled at once (no chunking); logits for the "
-            "last token only, as generate() does"
-        )
-        weights_n, kv_n, acts_n = weights / n, kv / n, acts / n
-    else:
-        acts = activation_bytes(spec, req, ctx, batch)
-        if req.task == "full":
-            trainable = spec.params
-            states = _optimizer_bytes_per_param(req, spec)
-            half = req.dtype != "fp32"
-            grads = trainable * a
-            opt = trainable * states
-            if half and req.precision == "mixed":
-                opt += trainable * 4
-                notes.append(
-                    "mixed precision: 16-bit weights and gradients, fp32 master weights kept "
-                    "with the optimizer states (ZeRO accounting, 16 bytes per parameter)"
-                )
-            elif half and req.precision == "amp":
-                # fp32 weights and gradients; autocast's 16-bit weight copies live until
-                # backward has used them.
-                weights, grads = trainable * 4, trainable * 4.0
-                acts += int(trainable * a)
-                notes.append(
-                    "AMP: fp32 weights, gradients and optimizer states, plus autocast's 16-bit "
-                    "copies of the weights (HF Trainer fp16/bf16 over an fp32 model)"
-                )
-            elif half:
-                notes.append("pure 16-bit training: weights, gradients and states in 16 bits")
-        else:
-            trainable = spec.lora_params(req.lora_rank, req.targets())
-            if trainable == 0 and spec.kind in ("diffusion", "params-only"):
-                trainable = int(spec.params * 0.005)  # ~0.5% of the weights, a typical rank
-                notes.append("adapter size assumed at 0.5% of the parameters (no layer shapes)")
-            adapters = trainable * 4.0
-            grads = trainable * 4.0
-            opt = trainable * _optimizer_bytes_per_param(req, spec)
-            notes.append(
-                f"LoRA rank {req.lora_rank} on {req.lora_targets}: adapters, their gradients "
-                "and optimizer states in fp32 (PEFT's default); base weights frozen"
-            )
-        notes.append(
-            f"training: micro-batch {batch} x {ctx} tokens, "
-            + ("gradient checkpointing on" if req.gradient_checkpointing else "no checkpointing")
-            + f", {req.attention} attention"
-        )
-        weights_n, kv_n, acts_n = weights / n, 0.0, float(acts)
-        grads, opt = grads / n, opt / n
+    tally = _Tally(weights=weights)
+    (_inference if req.task == "infer" else _training)(spec, req, tally, notes)
     if fmt.quantised:
         notes.append(f"weights in {fmt.name}: {fmt.bits:.3g} bits per weight ({fmt.source})")
-    if n > 1:
+    if req.gpus > 1:
         notes.append(
-            f"sharded over {n} GPUs: "
+            f"sharded over {req.gpus} GPUs: "
             + ("tensor parallel" if req.task == "infer" else "ZeRO-3 / FSDP")
             + "; figures are per GPU"
         )
-    tensors = weights_n + kv_n + acts_n + grads + opt + adapters
-    margin = tensors * (0.10 if req.training else 0.05)
-    parts = {
-        "weights": int(weights_n),
-        "kv_cache": int(kv_n),
-        "activations": int(acts_n),
-        "gradients": int(grads),
-        "optimizer": int(opt),
-        "adapters": int(adapters),
-        "cuda_context": CUDA_CONTEXT,
-        "margin": int(margin),
-    }
-    stored = spec.stored_bytes or int(spec.params * 2)
-    if fmt.family in ("gptq", "awq", "gguf", "fp8", "mxfp4") and not spec.stored_bytes:
-        stored = weights  # these checkpoints are downloaded already quantised
-    ram = PROCESS_RAM + min(stored, MAX_SHARD)
-    if req.task == "full":
-        master = 4 if req.dtype != "fp32" and req.precision == "mixed" else 0
-        held = 4 if req.precision == "amp" else a
-        checkpoint = int(spec.params * (held + _optimizer_bytes_per_param(req, spec) + master))
-    elif req.training:
-        checkpoint = int(trainable * (4 + _optimizer_bytes_per_param(req, spec)))
-    else:
-        checkpoint = 0
+    stored = _download_bytes(spec, req, weights)
     return MemoryEstimate(
-        parts=parts,
-        ram_bytes=ram,
+        parts=_per_gpu_parts(req, tally),
+        ram_bytes=_load_ram_bytes(spec, stored, notes),
         download_bytes=stored,
-        checkpoint_bytes=checkpoint,
-        trainable_params=trainable,
-        gpus=n,
+        checkpoint_bytes=_checkpoint_bytes(spec, req, tally.trainable),
+        trainable_params=tally.trainable,
+        gpus=req.gpus,
         assumptions=(*spec.notes, *notes),
     )

@@ -27,13 +27,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from rigml._units import GIB
 from rigml.errors import InvalidInput
 from rigml.fit import catalogue
 from rigml.fit.architecture import ModelSpec
-from rigml.fit.memory import GIB, MemoryEstimate, estimate, weight_bytes
+from rigml.fit.memory import MemoryEstimate, estimate, weight_bytes
 from rigml.fit.request import FitRequest
 from rigml.fit.sources import load_model
-from rigml.fit.throughput import Throughput, throughput
+from rigml.fit.throughput import Throughput, cpu_training, throughput
 
 Status = Literal["comfortable", "tight", "no"]
 LABELS = {
@@ -463,9 +464,72 @@ def _combine(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | No
     )
 
 
+# What a change costs a diffusion pipeline, where the text above speaks of tokens.
+_DIFFUSION_COSTS = {
+    "weights": "quantised denoiser and text encoders (diffusers with bitsandbytes or GGUF): "
+    "some loss of detail; steps are not faster",
+}
+
+
+def _mitigation(
+    spec: ModelSpec, option: _Option, est: MemoryEstimate, verdict: Verdict
+) -> Mitigation:
+    cost = option.cost
+    if spec.kind == "diffusion":
+        cost = _DIFFUSION_COSTS.get(option.axis, cost)
+    return Mitigation(
+        option.action,
+        option.flags,
+        option.quality,
+        option.speed,
+        cost,
+        est.total,
+        verdict.status,
+    )
+
+
+def _shorter_context(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | None:
+    """The longest context that fits (the largest image, for a diffusion pipeline)."""
+    ctx = solve_context(spec, req, capacity)
+    if not (ctx and req.context and ctx < req.context):
+        return None
+    est, verdict = _evaluate(spec, replace(req, context=ctx), capacity)
+    if spec.kind == "diffusion":
+        action, cost = f"smaller images: {ctx}x{ctx} px", "less detail; upscale afterwards"
+    else:
+        action = f"shorter context: {ctx:,} tokens"
+        cost = "the model sees less text at once (truncate or chunk long inputs)"
+    quality = 2 if req.task == "infer" else 1
+    return Mitigation(action, f"--context {ctx}", quality, 0, cost, est.total, verdict.status)
+
+
+def _more_gpus(spec: ModelSpec, req: FitRequest, capacity: int) -> Mitigation | None:
+    """The fewest copies of this GPU (2, 4 or 8 times the request's) that fit comfortably."""
+    for n in (2, 4, 8):
+        est, verdict = _evaluate(spec, replace(req, gpus=req.gpus * n), capacity)
+        if verdict.status == "comfortable":
+            if spec.kind == "diffusion" and req.task == "infer":
+                how = "diffusers places whole components on separate GPUs (device_map)"
+            elif req.task == "infer":
+                how = "tensor parallel: PCIe traffic between GPUs on every layer"
+            else:
+                how = "ZeRO-3/FSDP: gathers weights every step"
+            return Mitigation(
+                f"{req.gpus * n} of these GPUs",
+                f"--gpus {req.gpus * n}",
+                0,
+                1,
+                "more hardware; " + how,
+                est.total,
+                verdict.status,
+            )
+    return None
+
+
 def _mitigations(
     spec: ModelSpec, req: FitRequest, capacity: int, *, gpu: bool = True
 ) -> tuple[list[Mitigation], Mitigation | None]:
+    """Each change that saves at least 2% on its own, ranked; and the cheapest combination."""
     found: list[Mitigation] = []
     base = _evaluate(spec, req, capacity)[0].total
     for option in MITIGATIONS:
@@ -473,53 +537,13 @@ def _mitigations(
         if new is None:
             continue
         est, verdict = _evaluate(spec, new, capacity)
-        if est.total > 0.98 * base:
-            continue  # saves under 2%: not worth its cost
-        found.append(
-            Mitigation(
-                option.action,
-                option.flags,
-                option.quality,
-                option.speed,
-                option.cost,
-                est.total,
-                verdict.status,
-            )
-        )
-    ctx = solve_context(spec, req, capacity)
-    if ctx and req.context and ctx < req.context:
-        est, verdict = _evaluate(spec, replace(req, context=ctx), capacity)
-        found.append(
-            Mitigation(
-                f"shorter context: {ctx:,} tokens",
-                f"--context {ctx}",
-                2 if req.task == "infer" else 1,
-                0,
-                "the model sees less text at once (truncate or chunk long inputs)",
-                est.total,
-                verdict.status,
-            )
-        )
-    for n in (2, 4, 8) if gpu else ():
-        est, verdict = _evaluate(spec, replace(req, gpus=req.gpus * n), capacity)
-        if verdict.status == "comfortable":
-            found.append(
-                Mitigation(
-                    f"{req.gpus * n} of these GPUs",
-                    f"--gpus {req.gpus * n}",
-                    0,
-                    1,
-                    "more hardware; "
-                    + (
-                        "tensor parallel: PCIe traffic between GPUs on every layer"
-                        if req.task == "infer"
-                        else "ZeRO-3/FSDP: gathers weights every step"
-                    ),
-                    est.total,
-                    verdict.status,
-                )
-            )
-            break
+        if est.total <= 0.98 * base:  # saving under 2% is not worth its cost
+            found.append(_mitigation(spec, option, est, verdict))
+    extra = [
+        _shorter_context(spec, req, capacity),
+        _more_gpus(spec, req, capacity) if gpu else None,
+    ]
+    found += [m for m in extra if m is not None]
     found.sort(key=lambda m: (m.status == "no", m.quality_cost, m.speed_cost, m.total_bytes))
     return found, _combine(spec, req, capacity)
 
@@ -536,29 +560,36 @@ def _offload(
         return None
     if ram_free is not None and excess > ram_free:
         return None
-    pcie = 25.0  # GB/s, PCIe 4.0 x16 in practice
+    cost, flags = _offload_cost(spec, req, excess)
+    return Mitigation("CPU offload", flags, 0, 4, cost, est.total - excess, "tight")
+
+
+_PCIE_GBS = 25.0  # PCIe 4.0 x16 in practice
+
+
+def _offload_cost(spec: ModelSpec, req: FitRequest, excess: int) -> tuple[str, str]:
+    """What offloading ``excess`` bytes costs, and how to ask for it, in the family's tools."""
+    held = f"{excess / GIB:.1f} GiB"
     if req.training:
         cost = (
-            f"{excess / GIB:.1f} GiB of optimizer states and weights in system RAM "
+            f"{held} of optimizer states and weights in system RAM "
             "(DeepSpeed ZeRO-Offload): steps bound by the CPU optimizer and PCIe"
         )
-    else:
-        per_token = excess / 1e9 / pcie
+        return cost, "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl"
+    if spec.kind == "diffusion":
         cost = (
-            f"{excess / GIB:.1f} GiB of weights in system RAM. Accelerate streams them over "
-            f"PCIe for every token: at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at "
-            f"{pcie:.0f} GB/s); llama.cpp (-ngl) runs those layers on the CPU instead, bound "
-            "by RAM bandwidth"
+            f"{held} of the pipeline in system RAM: diffusers moves each component to the GPU "
+            "when it runs (the text encoders once per prompt), slower per image"
         )
-    return Mitigation(
-        "CPU offload",
-        "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl",
-        0,
-        4,
-        cost,
-        est.total - excess,
-        "tight",
+        return cost, "pipe.enable_model_cpu_offload() (diffusers)"
+    per_token = excess / 1e9 / _PCIE_GBS
+    cost = (
+        f"{held} of weights in system RAM. Accelerate streams them over "
+        f"PCIe for every token: at most ~{1 / per_token:.1f} tokens/s (PCIe 4.0 x16 at "
+        f"{_PCIE_GBS:.0f} GB/s); llama.cpp (-ngl) runs those layers on the CPU instead, bound "
+        "by RAM bandwidth"
     )
+    return cost, "device_map='auto' with max_memory (accelerate) or llama.cpp -ngl"
 
 
 def _shipped_format(spec: ModelSpec) -> str | None:
@@ -617,32 +648,12 @@ def _smallest_cloud(spec: ModelSpec, req: FitRequest) -> tuple[catalogue.Gpu | N
 # ---------------------------------------------------------------------------- entry
 
 
-def plan_fit(
-    model: str | ModelSpec,
-    request: FitRequest | None = None,
-    *,
-    gpu: str | None = None,
-    vram_gb: float | None = None,
-    targets: list[Target] | None = None,
-    max_context: bool = False,
-    max_batch: bool = False,
-) -> FitReport:
-    """Estimate ``model`` under ``request`` and judge it against the targets.
-
-    Args:
-        model: A catalogue name, a path, or a :class:`ModelSpec`.
-        request: The workload; defaults to bf16 inference at 4,096 tokens.
-        gpu: Plan for this GPU from the table instead of this machine's.
-        vram_gb: Plan for a GPU with this much memory (GB, 10^9 bytes).
-        targets: Explicit targets (tests, callers with their own inventory).
-        max_context: Also solve for the longest context that fits the first target.
-        max_batch: Also solve for the largest batch that fits the first target.
+def _prepare(spec: ModelSpec, request: FitRequest) -> tuple[FitRequest, list[str]]:
+    """The request resolved for this model, and the warnings that follow from it.
 
     Raises:
-        UnknownModel, InvalidModelConfig, UnknownGpu, InvalidInput: see each.
+        InvalidInput: an option contradicts another or the model (LoRA targets it lacks).
     """
-    spec = model if isinstance(model, ModelSpec) else load_model(model)
-    request = request or FitRequest()
     warnings: list[str] = []
     if spec.kind == "diffusion" and request.context is None:
         request = replace(request, context=spec.default_resolution)  # pixels, not tokens
@@ -665,28 +676,97 @@ def plan_fit(
         )
     if spec.kind == "params-only":
         warnings.append(spec.notes[0])
-    if targets is None:
-        targets = resolve_targets(gpu=gpu, vram_gb=vram_gb)
-    if targets and targets[0].kind == "ram" and req.training:
-        warnings.append("no GPU found: fine-tuning on the CPU is possible but very slow")
-    est = estimate(spec, req)
+    return req, warnings
+
+
+CPU_TRAINING_WARNING = (
+    "no GPU found: the target is system RAM and training runs on the CPU, typically 10 to "
+    "100 times slower than on a GPU (the throughput shown is an estimate); plan for a GPU "
+    "with --gpu NAME or --vram GIB"
+)
+
+
+def _for_task(targets: list[Target], req: FitRequest) -> list[Target]:
+    """RAM targets named for what runs there: CPU training, not CPU inference."""
+    if not req.training:
+        return targets
+    return [
+        replace(t, name="system RAM available (no GPU found: CPU training)")
+        if t.kind == "ram"
+        else t
+        for t in targets
+    ]
+
+
+def _judge_all(
+    spec: ModelSpec, req: FitRequest, est: MemoryEstimate, targets: list[Target]
+) -> list[TargetResult]:
     results = []
     for t in targets:
         verdict = judge(est, t.capacity_bytes, cpu=t.kind == "ram")
-        speed = throughput(spec, req, est, t.gpu) if verdict.status != "no" else None
+        speed = None
+        if verdict.status != "no":
+            on_cpu = t.kind == "ram" and req.training
+            speed = cpu_training(spec, req) if on_cpu else throughput(spec, req, est, t.gpu)
         results.append(TargetResult(t, verdict, speed))
-    primary = results[0]
-    mitigations: list[Mitigation] = []
-    combined = offload = None
-    if primary.verdict.status != "comfortable":
-        capacity = primary.target.capacity_bytes
-        mitigations, combined = _mitigations(spec, req, capacity, gpu=primary.target.kind == "gpu")
-        import psutil
+    return results
 
-        ram = int(psutil.virtual_memory().available) if primary.target.source == "machine" else None
-        offload = _offload(spec, req, est, primary.target, ram)
+
+def _ram_free(target: Target) -> int | None:
+    """System RAM free now for CPU offload (this machine only)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available) if target.source == "machine" else None
+
+
+def _changes(
+    spec: ModelSpec, req: FitRequest, est: MemoryEstimate, primary: TargetResult
+) -> tuple[list[Mitigation], Mitigation | None, Mitigation | None]:
+    """What to change when the first target is not a comfortable fit: each change, the
+    cheapest combination, and CPU offload."""
+    if primary.verdict.status == "comfortable":
+        return [], None, None
+    target = primary.target
+    mitigations, combined = _mitigations(spec, req, target.capacity_bytes, gpu=target.kind == "gpu")
+    return mitigations, combined, _offload(spec, req, est, target, _ram_free(target))
+
+
+def plan_fit(
+    model: str | ModelSpec,
+    request: FitRequest | None = None,
+    *,
+    gpu: str | None = None,
+    vram_gb: float | None = None,
+    targets: list[Target] | None = None,
+    max_context: bool = False,
+    max_batch: bool = False,
+) -> FitReport:
+    """Estimate ``model`` under ``request`` and judge it against the targets.
+
+    Args:
+        model: A catalogue name, a path, or a :class:`ModelSpec`.
+        request: The workload; defaults to bf16 inference at 4,096 tokens.
+        gpu: Plan for this GPU from the table instead of this machine's.
+        vram_gb: Plan for a GPU with this much memory (GiB, as nvidia-smi shows it).
+        targets: Explicit targets (tests, callers with their own inventory).
+        max_context: Also solve for the longest context that fits the first target.
+        max_batch: Also solve for the largest batch that fits the first target.
+
+    Raises:
+        UnknownModel, InvalidModelConfig, UnknownGpu, InvalidInput: see each.
+    """
+    spec = model if isinstance(model, ModelSpec) else load_model(model)
+    req, warnings = _prepare(spec, request or FitRequest())
+    if targets is None:
+        targets = resolve_targets(gpu=gpu, vram_gb=vram_gb)
+    targets = _for_task(targets, req)
+    if targets and targets[0].kind == "ram" and req.training:
+        warnings.append(CPU_TRAINING_WARNING)
+    est = estimate(spec, req)
+    results = _judge_all(spec, req, est, targets)
+    mitigations, combined, offload = _changes(spec, req, est, results[0])
     cloud, count = _smallest_cloud(spec, req)
-    capacity = primary.target.capacity_bytes
+    capacity = results[0].target.capacity_bytes
     return FitReport(
         model=spec,
         request=req,

@@ -133,8 +133,8 @@ def _bad(message: str, hint: str) -> InvalidInput:
     return InvalidInput(message, hint=hint)
 
 
-def check_request(req: FitRequest, max_context: int | None) -> FitRequest:
-    """Validate ``req`` and fill its defaults; see :meth:`FitRequest.resolved`."""
+def _check_choices(req: FitRequest) -> None:
+    """Each named option is one the planner knows; counts are positive."""
     if req.task not in TASKS:
         raise _bad(f"unknown task {req.task!r}", f"one of: {', '.join(TASKS)}")
     if req.dtype not in DTYPE_BYTES:
@@ -150,45 +150,50 @@ def check_request(req: FitRequest, max_context: int | None) -> FitRequest:
             raise _bad(f"{name} must be at least 1, got {value}", f"pass a positive {name}")
     if req.context is not None and req.context < 1:
         raise _bad(f"context must be at least 1 token, got {req.context}", "pass --context 4096")
-    quant = req.quant
-    double = req.double_quant
-    if req.task == "qlora":
-        if req.dtype == "fp32":
-            raise _bad(
-                "QLoRA with fp32 weights contradicts itself: QLoRA keeps the base weights in "
-                "4 bits and computes in bf16 or fp16",
-                "drop --dtype fp32 (QLoRA computes in bf16), or use --task lora or full",
-            )
-        quant = quant or "nf4"
-        fmt = weight_format(quant)
-        if fmt.family != "bnb" or fmt.name.startswith("int8"):
-            raise _bad(
-                f"QLoRA trains adapters over bitsandbytes 4-bit weights, not {quant}",
-                "use --quant nf4 (or fp4) with --task qlora, or --task lora for 16-bit weights",
-            )
-        if double is None:
-            double = True  # the QLoRA paper's recipe
-        weight_format(quant, double_quant=bool(double))
-    elif quant is not None:
-        fmt = weight_format(quant, double_quant=bool(double))
-        if req.task == "full":
-            raise _bad(
-                f"full fine-tuning updates every weight, which {fmt.name} weights cannot hold",
-                "drop --quant for full fine-tuning, or use --task qlora to train adapters "
-                "over quantised weights",
-            )
-        if req.task == "lora" and fmt.family == "bnb" and fmt.name.startswith(("nf4", "fp4")):
-            raise _bad(
-                f"LoRA over {fmt.name} weights is QLoRA",
-                "use --task qlora (it defaults to nf4 with double quantisation)",
-            )
-        if req.training and fmt.family == "gguf":
-            raise _bad(
-                f"{fmt.name} is a llama.cpp inference format; it cannot be fine-tuned here",
-                "fine-tune the 16-bit checkpoint (--task lora/qlora), then quantise to GGUF",
-            )
-    elif double:
-        weight_format(req.dtype, double_quant=True)  # raises: only for 4-bit bitsandbytes
+
+
+def _qlora_quant(req: FitRequest) -> tuple[str, bool]:
+    """QLoRA's base weights: bitsandbytes 4-bit (nf4 by default), double-quantised by default."""
+    if req.dtype == "fp32":
+        raise _bad(
+            "QLoRA with fp32 weights contradicts itself: QLoRA keeps the base weights in "
+            "4 bits and computes in bf16 or fp16",
+            "drop --dtype fp32 (QLoRA computes in bf16), or use --task lora or full",
+        )
+    quant = req.quant or "nf4"
+    fmt = weight_format(quant)
+    if fmt.family != "bnb" or fmt.name.startswith("int8"):
+        raise _bad(
+            f"QLoRA trains adapters over bitsandbytes 4-bit weights, not {quant}",
+            "use --quant nf4 (or fp4) with --task qlora, or --task lora for 16-bit weights",
+        )
+    double = True if req.double_quant is None else req.double_quant  # the QLoRA paper's recipe
+    weight_format(quant, double_quant=double)
+    return quant, double
+
+
+def _check_quant_for_task(req: FitRequest, quant: str) -> None:
+    """Quantised weights other tasks cannot use: full fine-tuning, LoRA on 4-bit, GGUF."""
+    fmt = weight_format(quant, double_quant=bool(req.double_quant))
+    if req.task == "full":
+        raise _bad(
+            f"full fine-tuning updates every weight, which {fmt.name} weights cannot hold",
+            "drop --quant for full fine-tuning, or use --task qlora to train adapters "
+            "over quantised weights",
+        )
+    if req.task == "lora" and fmt.family == "bnb" and fmt.name.startswith(("nf4", "fp4")):
+        raise _bad(
+            f"LoRA over {fmt.name} weights is QLoRA",
+            "use --task qlora (it defaults to nf4 with double quantisation)",
+        )
+    if req.training and fmt.family == "gguf":
+        raise _bad(
+            f"{fmt.name} is a llama.cpp inference format; it cannot be fine-tuned here",
+            "fine-tune the 16-bit checkpoint (--task lora/qlora), then quantise to GGUF",
+        )
+
+
+def _check_kv_and_targets(req: FitRequest) -> None:
     if req.kv_dtype is not None:
         kv_bytes(req.kv_dtype)
     if req.training and req.kv_dtype not in (None, "fp16", "bf16", "fp32"):
@@ -199,6 +204,19 @@ def check_request(req: FitRequest, max_context: int | None) -> FitRequest:
     targets = req.targets()
     if req.task in ("lora", "qlora") and targets is not None and not targets:
         raise _bad("no LoRA target modules given", "e.g. --lora-targets q_proj,v_proj")
+
+
+def check_request(req: FitRequest, max_context: int | None) -> FitRequest:
+    """Validate ``req`` and fill its defaults; see :meth:`FitRequest.resolved`."""
+    _check_choices(req)
+    quant, double = req.quant, req.double_quant
+    if req.task == "qlora":
+        quant, double = _qlora_quant(req)
+    elif quant is not None:
+        _check_quant_for_task(req, quant)
+    elif double:
+        weight_format(req.dtype, double_quant=True)  # raises: only for 4-bit bitsandbytes
+    _check_kv_and_targets(req)
     context = req.context
     if context is None:
         context = DEFAULT_CONTEXT[req.task]

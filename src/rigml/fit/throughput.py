@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 DECODE_EFFICIENCY = 0.70
 PREFILL_MFU = 0.50
 TRAIN_MFU = 0.40
+# Dense matmul rate PyTorch sustains on a many-core desktop or server CPU (AVX2/AVX-512):
+# an assumption for CPU training, not a measurement of this machine.
+CPU_TFLOPS = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ def throughput(
         if flops:
             per_token = 2.0 * spec.active_params + _attention_flops(spec, ctx)
             prefill = PREFILL_MFU * flops * 1e12 * n / per_token
-            notes.append(f"prefill: {PREFILL_MFU:.0%} of {flops:g} dense TFLOPS")
-        if gpu.bandwidth_gbs:
+            step = "forward" if spec.kind == "encoder" else "prefill"
+            notes.append(f"{step}: {PREFILL_MFU:.0%} of {flops:g} dense TFLOPS")
+        if gpu.bandwidth_gbs and spec.kind != "encoder":  # encoders do not decode
             if spec.is_moe:
                 # a batch of B tokens touches 1 - (1 - k/E)^B of the experts
                 touched = 1 - (1 - spec.active_experts / spec.experts) ** req.batch
@@ -88,10 +92,7 @@ def throughput(
                 f"read per step and a full KV cache, batch {req.batch}"
             )
     elif flops:
-        mult = 6.0 if req.task == "full" else 4.0
-        if req.gradient_checkpointing:
-            mult += 2.0
-        per_token = mult * spec.active_params + 3 * _attention_flops(spec, ctx)
+        mult, per_token = _train_flops_per_token(spec, req)
         train = TRAIN_MFU * flops * 1e12 * n / per_token
         notes.append(
             f"training: {mult:g} FLOPs per active parameter per token at {TRAIN_MFU:.0%} of "
@@ -102,3 +103,27 @@ def throughput(
     if spec.is_moe:
         notes.append(f"MoE: {spec.active_params / 1e9:.3g}B of {spec.params / 1e9:.3g}B active")
     return Throughput(decode, prefill, train, tuple(notes))
+
+
+def _train_flops_per_token(spec: ModelSpec, req: FitRequest) -> tuple[float, float]:
+    """FLOPs per active parameter per token, and per token in all, for one training step."""
+    mult = 6.0 if req.task == "full" else 4.0
+    if req.gradient_checkpointing:
+        mult += 2.0
+    return mult, mult * spec.active_params + 3 * _attention_flops(spec, req.context or 1)
+
+
+def cpu_training(spec: ModelSpec, req: FitRequest) -> Throughput | None:
+    """Training speed on the CPU at :data:`CPU_TFLOPS`: an order of magnitude, no more."""
+    if not req.training or spec.kind in ("diffusion", "params-only"):
+        return None
+    mult, per_token = _train_flops_per_token(spec, req)
+    return Throughput(
+        None,
+        None,
+        CPU_TFLOPS * 1e12 / per_token,
+        (
+            f"CPU training: {mult:g} FLOPs per active parameter per token at an assumed "
+            f"{CPU_TFLOPS:g} TFLOPS sustained (not measured on this machine)",
+        ),
+    )
