@@ -19,6 +19,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
     │   ├── InvalidQuery
+    │   │   └── InvalidSortSpec             a --sort spec with an unknown key or a stray word
     │   ├── NotFittedError   (AttributeError)  an estimator used before fit
     │   ├── InvalidDatasetRef
     │   ├── InvalidContract
@@ -372,3 +373,16 @@ class OutputNotWritable(StoreUnavailable):
             hint=hint or "choose a path in a folder you can write to (-o/--output)",
         )
         self.path, self.reason = path, reason
+
+
+class InvalidSortSpec(InvalidQuery):
+    """A sort spec (``rig runs list --sort``) that names an unknown key or is malformed."""
+
+    def __init__(self, spec: str, problem: str) -> None:
+        InvalidInput.__init__(
+            self,
+            f"cannot sort by {spec!r}: {problem}",
+            hint="sort by one or more comma-separated keys, '-' first for descending: "
+            "-metrics.acc,name",
+        )
+        self.query = spec
