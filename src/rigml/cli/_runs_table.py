@@ -148,24 +148,29 @@ def _common(dicts: list[dict[str, Any]], limit: int) -> list[str]:
 
 
 def fit(
-    fixed: list[Column], optional: list[Column], width: int
+    fixed: list[Column], optional: list[Column], width: int, *, urgent: int = 0
 ) -> tuple[list[Column], list[int], list[Column]]:
     """Choose column widths for ``width`` terminal columns.
 
     Text columns of ``fixed`` shrink (widest first) until the table fits; then each
     ``optional`` column, in order, joins if it fits, shrinking long text columns down to
-    a comfortable width to make room. Returns the columns kept, their widths, and the
-    optional columns left out.
+    a comfortable width to make room (the first ``urgent`` ones, the sort keys, down to
+    the narrowest). Returns the columns kept, their widths, and the optional columns
+    left out.
     """
     widths = [min(c.natural, _CAP) if c.text else c.natural for c in fixed]
     least = [c.least for c in fixed]
     _shrink(widths, least, _ui.table_width(widths) - width, whole=False)
     kept, dropped = list(fixed), []
-    for column in optional:
+    for n, column in enumerate(optional):
         w = min(column.natural, _DYNAMIC_CAP)
         excess = _ui.table_width([*widths, w]) - width
-        comfortable = [max(m, min(n, _COMFORTABLE)) for m, n in zip(least, widths, strict=True)]
-        if excess <= 0 or _shrink(widths, comfortable, excess):
+        floors = (
+            least
+            if n < urgent
+            else [max(m, min(x, _COMFORTABLE)) for m, x in zip(least, widths, strict=True)]
+        )
+        if excess <= 0 or _shrink(widths, floors, excess):
             kept.append(column)
             widths.append(w)
             least.append(min(w, _MIN_TEXT) if column.text else w)
@@ -208,7 +213,10 @@ def print_runs(
     else:
         fixed, ranked = default_keys(runs, sort_keys)
         kept, widths, dropped = fit(
-            [build_column(runs, k) for k in fixed], [build_column(runs, k) for k in ranked], width
+            [build_column(runs, k) for k in fixed],
+            [build_column(runs, k) for k in ranked],
+            width,
+            urgent=len([k for k in ranked if k in sort_keys]),
         )
         order = {k: i for i, k in enumerate(fixed + sorted(ranked, key=_display_order))}
         pairs = sorted(zip(kept, widths, strict=True), key=lambda p: order[p[0].key])
