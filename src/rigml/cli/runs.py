@@ -49,7 +49,7 @@ def list_(
             "--columns",
             "-c",
             help="Columns to show, e.g. 'id,name,status,metrics.acc'; 'params' or 'metrics' "
-            "folds every key into one column. Default: what fits the terminal.",
+            "folds every key into one column. Default: what fits the terminal. Not used by --json.",
         ),
     ] = None,
 ) -> None:
