@@ -28,6 +28,12 @@ def _fixed_ids(monkeypatch: pytest.MonkeyPatch, *ids: str) -> None:
 
 
 @pytest.fixture
+def lab(any_lab):
+    """The tests below run on SQLite and, when RIG_TEST_PG_URL is set, PostgreSQL."""
+    return any_lab
+
+
+@pytest.fixture
 def named(lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Runs with known ids: name -> id."""
     _fixed_ids(monkeypatch, "abc1", "abd2", "f3", "c4", "c5")

@@ -32,10 +32,21 @@ FieldKind = Literal["metric", "param", "tag", "attr"]
 ValueKind = Literal["number", "string", "bool"]
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
 
-TEXT_ATTRS = ("id", "name", "status", "experiment", "git_commit", "git_branch", "host", "user")
 TIME_ATTRS = ("start_time", "end_time")  # epoch seconds; dates and ISO datetimes accepted
 DURATION_ATTRS = ("duration",)  # seconds; 90s, 10m, 1.5h, 2d accepted
-ATTRIBUTES = (*TEXT_ATTRS[:4], *TIME_ATTRS, *DURATION_ATTRS, *TEXT_ATTRS[4:])
+ATTRIBUTES = (  # in the order error messages list them
+    "id",
+    "name",
+    "status",
+    "experiment",
+    "start_time",
+    "end_time",
+    "duration",
+    "git_commit",
+    "git_branch",
+    "host",
+    "user",
+)
 PREFIXES = {
     "metrics": "metric",
     "metric": "metric",
