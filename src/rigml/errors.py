@@ -19,6 +19,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
     │   ├── InvalidQuery
+    │   │   └── InvalidSortSpec             a --sort spec with an unknown key or a stray word
     │   ├── NotFittedError   (AttributeError)  an estimator used before fit
     │   ├── InvalidDatasetRef
     │   ├── InvalidContract
@@ -96,16 +97,31 @@ class LabNotFound(NotFound):
 
 
 class RunNotFound(NotFound):
-    def __init__(self, run_id: str, *, ambiguous: list[str] | None = None) -> None:
+    """No run, or several, answer to a reference (an id, a prefix of one, or a name).
+
+    ``ambiguous`` describes the candidates (e.g. ``"3f2a9c1d0e4b brisk-otter-1 (started
+    2026-11-01 12:30)"``); ``total`` is how many there are when more were found than shown.
+    """
+
+    def __init__(
+        self, run_id: str, *, ambiguous: list[str] | None = None, total: int | None = None
+    ) -> None:
         if ambiguous:
-            shown = ", ".join(ambiguous[:5])
+            count = max(total or 0, len(ambiguous))
+            shown = "; ".join(ambiguous[:5]) + (f"; and {count - 5} more" if count > 5 else "")
             super().__init__(
-                f"run id prefix {run_id!r} matches several runs: {shown}",
-                hint="give more characters of the id",
+                f"run {run_id!r} matches {count} runs: {shown}",
+                hint="give more characters of the id, or a name only one run has",
             )
         else:
-            super().__init__(f"no run with id {run_id!r}", hint="see `rig runs list`")
+            hexadecimal = bool(run_id) and all(c in "0123456789abcdef" for c in run_id.lower())
+            what = "with id" if hexadecimal else "named"
+            super().__init__(
+                f"no run {what} {run_id!r}",
+                hint="give a run id, a unique prefix of one, or a run name; see `rig runs list`",
+            )
         self.run_id = run_id
+        self.candidates = list(ambiguous or [])
 
 
 class ObjectNotFound(NotFound):
@@ -372,3 +388,16 @@ class OutputNotWritable(StoreUnavailable):
             hint=hint or "choose a path in a folder you can write to (-o/--output)",
         )
         self.path, self.reason = path, reason
+
+
+class InvalidSortSpec(InvalidQuery):
+    """A sort spec (``rig runs list --sort``) that names an unknown key or is malformed."""
+
+    def __init__(self, spec: str, problem: str) -> None:
+        InvalidInput.__init__(
+            self,
+            f"cannot sort by {spec!r}: {problem}",
+            hint="sort by one or more comma-separated keys, '-' first for descending: "
+            "-metrics.acc,name",
+        )
+        self.query = spec

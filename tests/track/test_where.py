@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from rigml.errors import InvalidQuery
+from rigml.errors import InvalidQuery, InvalidSortSpec
 from rigml.store.schema import experiments, latest_metrics, metadata, params, runs, tags
 from rigml.track._where import compile_sort, compile_where
 
@@ -157,6 +157,27 @@ WHERE_CASES: list[tuple[str, set[str]]] = [
     ("name = 'keen-lynx-5'", _ids(5)),
     ("id in (r1, r2)", _ids(1, 2)),
     ("host like gpu-_ and not host = gpu-a", _ids(3, 4, 6, 8)),
+    # times: dates (local midnight), ISO datetimes quoted or not, with a zone or without
+    ("start_time > 1970-01-02", set()),
+    ("start_time > 1969-12-31", ALL),
+    ("start_time >= 1970-01-01T01:23:20Z", _ids(5, 6, 7, 8)),
+    ("start_time < '1970-01-01 02:00:00Z'", _ids(1, 2, 3, 4, 5, 6, 7)),
+    ("start_time < 1970-01-01 02:00:00+00:00", _ids(1, 2, 3, 4, 5, 6, 7)),
+    ("start_time >= 1970-01-01T01:23:20+00:00 and end_time < 1970-01-01T02:00Z", _ids(5, 6)),
+    ("start_time in (1970-01-01T00:16:40Z, 2000)", _ids(1, 2)),
+    ("start_time > '3000'", _ids(4, 5, 6, 7, 8)),
+    ("end_time is null or end_time < 1970-01-01 00:30Z", _ids(1, 4)),
+    # durations: a bare number is seconds
+    ("duration > 4m", _ids(2, 5, 8)),
+    ("duration >= 10m", _ids(5, 8)),
+    ("duration < 1.5m", _ids(3, 6)),
+    ("duration > 0.1h", _ids(5, 8)),
+    ("duration <= 1m 40s", _ids(1, 3, 6)),
+    ("duration <= '1m 40s'", _ids(1, 3, 6)),
+    ("duration in (100s, 5m)", _ids(1, 2)),
+    ("duration < 1d", ALL - _ids(4)),
+    ("duration > 90s and duration < 250", _ids(1, 7)),
+    ("duration >= 15M", _ids(8)),
 ]
 
 ERROR_CASES: list[tuple[str, str]] = [
@@ -190,6 +211,12 @@ ERROR_CASES: list[tuple[str, str]] = [
     ("metrics.acc like '0.9%'", "'like' matches text, but metrics.acc is a number"),
     ("params.use_amp > true", "cannot order params.use_amp by the boolean true"),
     ("tags.priority > 2", "tags.priority is text"),
+    ("start_time > 2026-13-45", "start_time is in epoch seconds or a date/time, and the string"),
+    ("end_time < true", "end_time is in epoch seconds or a date/time, and the boolean true"),
+    ("start_time > 2026-11-01 noon", "expected 'and', 'or' or the end of the filter at column 25"),
+    ("duration > soon", "duration is in seconds, and the string 'soon' at column 12 is not a"),
+    ("duration > 10 minutes", "expected 'and', 'or' or the end of the filter at column 15"),
+    ("duration like '1%'", "'like' matches text, but duration is a number"),
 ]
 
 SORT_CASES: list[tuple[str, list[str]]] = [
@@ -211,7 +238,10 @@ SORT_CASES: list[tuple[str, list[str]]] = [
 
 SORT_ERRORS: list[tuple[str, str]] = [
     ("metrics.acc sideways", "expected ',', 'asc' or 'desc' at column 13, found 'sideways'"),
-    ("acc", "unknown field 'acc'"),
+    ("acc", "unknown sort key 'acc' at column 1; valid keys: id, name, status, experiment, "),
+    ("bogus", "cannot sort by 'bogus': unknown sort key 'bogus'"),
+    ("name, foo.bar", "unknown sort key 'foo.bar' at column 7; valid keys: "),
+    ("metrics.acc ! 1", "unexpected character '!' at column 13"),
     ("metrics.acc,,name", "expected a field such as metrics.acc at column 13, found ','"),
     ("metrics.acc,", "expected a field such as metrics.acc at column 13, but the sort spec ends"),
     ("-metrics.acc asc", "'asc' at column 14 contradicts the sign before 'metrics.acc'"),
@@ -360,9 +390,40 @@ def test_malformed_filters_say_what_and_where(query: str, message: str) -> None:
 
 @pytest.mark.parametrize(("spec", "message"), SORT_ERRORS, ids=[s for s, _ in SORT_ERRORS])
 def test_malformed_sort_specs_say_what_and_where(spec: str, message: str) -> None:
-    with pytest.raises(InvalidQuery) as info:
+    with pytest.raises(InvalidSortSpec) as info:
         compile_sort(spec)
     assert message in info.value.message
+    assert "cannot read filter" not in info.value.message
+    assert isinstance(info.value, InvalidQuery) and info.value.query == spec
+
+
+def test_sort_keys_listed_as_valid_are_the_ones_that_sort() -> None:
+    with pytest.raises(InvalidSortSpec) as info:
+        compile_sort("bogus")
+    listed = info.value.message.split("valid keys: ")[1].split(", ")
+    for key in listed:
+        compile_sort(key.replace("<key>", "k"))  # every listed key is accepted
+
+
+def test_parse_gives_a_tree_of_frozen_nodes() -> None:
+    import dataclasses
+
+    from rigml.track._filter._syntax import And, Compare, Field, IsNull, Not, SortKey, Value
+    from rigml.track._where import parse_sort, parse_where
+
+    tree = parse_where("metrics.acc > 0.9 and not params.lr is null")
+    assert tree == And(
+        (
+            Compare(Field("metric", "acc", "metrics.acc", 0), ">", Value("number", "0.9", 14, 0.9)),
+            Not(IsNull(Field("param", "lr", "params.lr", 26))),
+        )
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tree.operands = ()  # type: ignore[misc]
+    assert parse_sort("-metrics.acc, name") == [
+        SortKey(Field("metric", "acc", "metrics.acc", 1), descending=True),
+        SortKey(Field("attr", "name", "name", 14)),
+    ]
 
 
 def test_keyed_comparisons_are_correlated_exists_on_the_primary_key() -> None:

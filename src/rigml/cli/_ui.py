@@ -75,16 +75,52 @@ def write_json(data: Any) -> None:
 
 
 def table(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    truncate: bool = False,
+    max_widths: Sequence[int | None] | None = None,
 ) -> None:
+    """Print a table; long cells fold onto more lines, or with ``truncate`` end in "…".
+
+    ``max_widths`` caps each column (None: no cap); a truncated table never wraps a cell,
+    so words are never split across lines.
+    """
     from rich.table import Table
 
     t = Table(title=title, header_style="bold", title_justify="left")
-    for c in columns:
-        t.add_column(c, overflow="fold")
+    caps = list(max_widths or [])
+    for i, c in enumerate(columns):
+        cap = caps[i] if i < len(caps) else None
+        if truncate:
+            t.add_column(c, overflow="ellipsis", no_wrap=True, max_width=cap)
+        else:
+            t.add_column(c, overflow="fold", max_width=cap)
     for row in rows:
         t.add_row(*(fmt(v) for v in row))
     console().print(t)
+
+
+TABLE_OVERHEAD = (3, 1)  # a bordered table spends 3 columns per column (padding, rule) + 1
+
+
+def table_width(widths: Sequence[int]) -> int:
+    """The terminal columns a bordered table with these column widths takes."""
+    per_column, edge = TABLE_OVERHEAD
+    return sum(widths) + per_column * len(widths) + edge
+
+
+def cell_width(v: Any) -> int:
+    """How many terminal columns ``fmt(v)`` takes once its markup is drawn."""
+    from rich.text import Text
+
+    return Text.from_markup(fmt(v)).cell_len
+
+
+def width() -> int:
+    """The width output is drawn at (the terminal's, COLUMNS, or 160 when piped)."""
+    return console().width
 
 
 def confirm(question: str, *, default: bool = False) -> bool:
@@ -123,13 +159,10 @@ def when(ts: float | None, *, short: bool = False) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+    """``42.5s``, ``12m34s``, ``2h03m``; ``-`` when unknown (see :mod:`rigml._units`)."""
+    from rigml._units import format_duration
+
+    return format_duration(seconds)
 
 
 STATUS_STYLE = {

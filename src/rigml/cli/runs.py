@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rigml.track.queries import RunInfo
 
 app = typer.Typer(
     help=(
@@ -18,28 +22,44 @@ _WHERE = typer.Option(
     None,
     "--where",
     "-w",
-    help="Filter: metrics.K / params.K / tags.K / status / name / experiment / duration "
-    "compared with = != < <= > >= like in; joined with and / or / not.",
+    help="Filter: metrics.K / params.K / tags.K / status / name / experiment / start_time / "
+    "duration ... compared with = != < <= > >= like in; joined with and / or / not. "
+    'Times and durations read naturally: "start_time > 2026-11-01 and duration > 10m".',
 )
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
-_MAX_METRIC_COLS = 6
-_MAX_PARAM_COLS = 5
+_GROUP_OF = {"metric": "metrics", "param": "params", "tag": "tags"}
 
 
 @app.command("list")
 def list_(
     where: str | None = _WHERE,
     sort: str | None = typer.Option(
-        None, "--sort", "-s", help="Sort keys, e.g. '-metrics.acc' (descending) or 'start_time'."
+        None,
+        "--sort",
+        "-s",
+        help="Sort keys, comma-separated, '-' for descending: '-metrics.acc,name'. "
+        "Keys: the --where fields (metrics.K, params.K, tags.K, name, start_time, duration...).",
     ),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="At most this many runs (0: all)."),
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this one."),
     json_out: bool = _JSON,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            "-c",
+            help="Columns to show, e.g. 'id,name,status,metrics.acc'; 'params' or 'metrics' "
+            "folds every key into one column. Default: what fits the terminal. Not used by --json.",
+        ),
+    ] = None,
 ) -> None:
     """List runs, newest first."""
     from rigml.cli import _state, _ui
+    from rigml.cli._runs_table import parse_columns, print_runs
     from rigml.track.queries import list_runs
 
+    if columns:
+        parse_columns(columns)  # fail before reading anything
     lab = _state.open_lab()
     runs = list_runs(lab, where=where, sort=sort, limit=limit or None, experiment=experiment)
     if json_out:
@@ -48,78 +68,39 @@ def list_(
     if not runs:
         _ui.write("no runs match" if where else "no runs yet: track one with rigml.start_run()")
         return
-    pkeys = _common_keys([r.params for r in runs], _MAX_PARAM_COLS)
-    mkeys = _common_keys(
-        [{k: v for k, v in r.metrics.items() if not k.startswith("sys/")} for r in runs],
-        _MAX_METRIC_COLS,
-    )
-    columns = ["id", "name", "experiment", "status", "started", "duration"]
-    columns += [f"params.{k}" for k in pkeys] + [f"metrics.{k}" for k in mkeys]
-    rows = [
-        [
-            r.id[:8],
-            r.name,
-            r.experiment,
-            _ui.status(r.status),
-            _ui.when(r.start_time, short=True),
-            _ui.duration(r.duration),
-            *(r.params.get(k) for k in pkeys),
-            *(r.metrics.get(k) for k in mkeys),
-        ]
-        for r in runs
-    ]
-    _ui.table(columns, rows)
+    print_runs(runs, columns=columns, sort_keys=_sorted_by(sort))
 
 
-def _common_keys(dicts: list[dict[str, object]], limit: int) -> list[str]:
-    """The keys most runs have, in a stable order, at most ``limit`` of them."""
-    counts: dict[str, int] = {}
-    for d in dicts:
-        for k in d:
-            counts[k] = counts.get(k, 0) + 1
-    ranked = sorted(counts, key=lambda k: (-counts[k], k))[:limit]
-    return sorted(ranked)
+def _sorted_by(sort: str | None) -> list[str]:
+    """The param, metric and tag columns ``sort`` names (shown first when space is short)."""
+    from rigml.track._where import parse_sort
+
+    keys = parse_sort(sort) if sort else []
+    return [f"{_GROUP_OF[k.field.kind]}.{k.field.name}" for k in keys if k.field.kind != "attr"]
 
 
 @app.command("show")
 def show(
-    run: str = typer.Argument(..., help="Run id or a unique prefix of it."),
+    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or the run's name."),
     json_out: bool = _JSON,
 ) -> None:
-    """Show one run: status, code and environment, params, metrics, tags, artifacts."""
+    """Show one run: status, code and environment, datasets, params, metrics, tags, artifacts."""
     from rigml.cli import _state, _ui
+    from rigml.data.lineage import versions_used_by
     from rigml.track.artifacts import list_artifacts
     from rigml.track.queries import get_run
 
     lab = _state.open_lab()
     info = get_run(lab, run)
     artifacts = list_artifacts(lab, info.id)
+    datasets = versions_used_by(lab, info.id)
     if json_out:
         data = info.to_dict()
+        data["datasets"] = datasets
         data["artifacts"] = [a.__dict__ for a in artifacts]
         _ui.write_json(data)
         return
-    git = "-"
-    if info.git_commit:
-        git = f"{info.git_commit[:10]} on {info.git_branch or '(detached)'}"
-        git += " (uncommitted changes saved as rig/git.diff)" if info.git_dirty else ""
-    _ui.table(
-        ["field", "value"],
-        [
-            ["id", info.id],
-            ["name", info.name],
-            ["experiment", info.experiment],
-            ["status", _ui.status(info.status)],
-            ["started", _ui.when(info.start_time)],
-            ["ended", _ui.when(info.end_time)],
-            ["duration", _ui.duration(info.duration)],
-            ["git", git],
-            ["command", info.command],
-            ["python", info.python],
-            ["host / pid / user", f"{info.host} / {info.pid} / {info.user or '-'}"],
-        ],
-        title=f"run {info.id[:8]}",
-    )
+    _ui.table(["field", "value"], _summary_rows(info, datasets), title=f"run {info.id[:8]}")
     if info.params:
         _ui.table(["param", "value"], sorted(info.params.items()), title="params")
     if info.metrics:
@@ -141,18 +122,39 @@ def show(
         _ui.write(info.error.rstrip(), markup=False)
 
 
+def _summary_rows(info: RunInfo, datasets: list[str]) -> list[list[object]]:
+    from rigml.cli import _ui
+
+    git = "-"
+    if info.git_commit:
+        git = f"{info.git_commit[:10]} on {info.git_branch or '(detached)'}"
+        git += " (uncommitted changes saved as rig/git.diff)" if info.git_dirty else ""
+    return [
+        ["id", info.id],
+        ["name", info.name],
+        ["experiment", info.experiment],
+        ["status", _ui.status(info.status)],
+        ["started", _ui.when(info.start_time)],
+        ["ended", _ui.when(info.end_time)],
+        ["duration", _ui.duration(info.duration)],
+        ["git", git],
+        ["command", info.command],
+        ["python", info.python],
+        ["host / pid / user", f"{info.host} / {info.pid} / {info.user or '-'}"],
+        ["datasets", ", ".join(datasets) or "-"],
+    ]
+
+
 def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+    """Bytes as ``1.5 KiB`` (cli/data.py imports this name too)."""
+    from rigml._units import format_bytes
+
+    return format_bytes(n)
 
 
 @app.command("compare")
 def compare(
-    runs: list[str] = typer.Argument(..., help="Two or more run ids (or prefixes)."),
+    runs: list[str] = typer.Argument(..., help="Two or more run ids, prefixes or names."),
     system: bool = typer.Option(False, "--system", help="Include sys/ metrics."),
     json_out: bool = _JSON,
 ) -> None:
@@ -202,7 +204,7 @@ def compare(
 
 @app.command("plot")
 def plot(
-    runs: list[str] = typer.Argument(..., help="Run ids (or prefixes) to overlay."),
+    runs: list[str] = typer.Argument(..., help="Run ids, prefixes or names to overlay."),
     metric: list[str] = typer.Option(..., "--metric", "-m", help="Metric to plot (repeatable)."),
     output: Path = typer.Option(Path("runs.png"), "--output", "-o", help="PNG file to write."),
     x: str = typer.Option("step", "--x", help="x axis: step or time."),
@@ -223,11 +225,13 @@ def export(
     fmt: str | None = typer.Option(None, "--format", help="csv or parquet (default: by suffix)."),
 ) -> None:
     """Export runs (params, final metrics, tags, attributes) as CSV or Parquet."""
+    from rigml._output import check_output_dir
     from rigml.cli import _state, _ui
     from rigml.track.export import export_runs, format_for
     from rigml.track.queries import list_runs
 
     format_for(output, fmt)  # fail before reading anything
+    check_output_dir(output)
     infos = list_runs(_state.open_lab(), where=where, experiment=experiment)
     dest = export_runs(infos, output, fmt=fmt)
     _ui.write(f"wrote {len(infos)} runs to {dest}", markup=False)
@@ -235,7 +239,7 @@ def export(
 
 @app.command("delete")
 def delete(
-    runs: list[str] = typer.Argument(None, help="Run ids (or prefixes)."),
+    runs: list[str] = typer.Argument(None, help="Run ids, prefixes or names."),
     where: str | None = _WHERE,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = _JSON,

@@ -45,10 +45,10 @@ def _load_json(lab: Lab, digest: str | None) -> dict[str, Any] | None:
 
 
 def compare_runs(lab: Lab, refs: Sequence[str], *, system_metrics: bool = False) -> Comparison:
-    """Line up ``refs`` (ids or prefixes); environments are diffed against the first run.
+    """Line up ``refs`` (ids, prefixes or names); environments are diffed against the first.
 
     Raises:
-        RunNotFound: a reference matches no run.
+        RunNotFound: a reference matches no run, or several.
     """
     from rigml.track.queries import get_run
 

@@ -1,10 +1,18 @@
-"""Export runs as a table: one row per run, params/metrics/tags as prefixed columns."""
+"""Export runs as a table: one row per run, params/metrics/tags as prefixed columns.
+
+Times are ISO-8601 in UTC (``2026-11-01T12:30:00.123+00:00``) in CSV and timestamp
+columns in Parquet; durations stay seconds. The file is written through
+:mod:`rigml._output`: whole or not at all, never into a folder that does not exist.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 import os
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,13 +21,16 @@ from rigml.errors import InvalidInput, MissingExtra
 if TYPE_CHECKING:
     from rigml.track.queries import RunInfo
 
+__all__ = ["Format", "export_runs", "format_for", "runs_table"]
+
 Format = Literal["csv", "parquet"]
 _BASE = ["id", "name", "experiment", "status", "start_time", "end_time", "duration", "host",
          "user", "git_commit", "git_branch", "git_dirty", "python", "command"]  # fmt: skip
+_TIMES = ("start_time", "end_time")
 
 
 def runs_table(infos: Sequence[RunInfo]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows of the export, in a stable column order."""
+    """Columns and rows of the export, in a stable column order; times as epoch seconds."""
     pkeys = sorted({k for r in infos for k in r.params})
     mkeys = sorted({k for r in infos for k in r.metrics})
     tkeys = sorted({k for r in infos for k in r.tags})
@@ -40,13 +51,20 @@ def runs_table(infos: Sequence[RunInfo]) -> tuple[list[str], list[dict[str, Any]
 
 
 def format_for(path: str | os.PathLike[str], fmt: str | None) -> Format:
-    chosen = fmt or Path(path).suffix.lstrip(".").lower()
-    if chosen not in ("csv", "parquet"):
-        raise InvalidInput(
-            f"cannot export to {chosen or 'a file without extension'!r}",
-            hint="name the file .csv or .parquet, or pass --format csv|parquet",
-        )
-    return chosen  # type: ignore[return-value]
+    """The format asked for, or the one the file name implies.
+
+    Raises:
+        InvalidInput: neither names CSV or Parquet.
+    """
+    chosen = (fmt or Path(path).suffix.lstrip(".")).lower()
+    if chosen == "csv":
+        return "csv"
+    if chosen == "parquet":
+        return "parquet"
+    raise InvalidInput(
+        f"cannot export to {chosen or 'a file without extension'!r}",
+        hint="name the file .csv or .parquet, or pass --format csv|parquet",
+    )
 
 
 def export_runs(
@@ -58,40 +76,60 @@ def export_runs(
     writes NaN and infinities as ``nan``, ``inf``, ``-inf``.
 
     Raises:
+        InvalidInput: the format is neither CSV nor Parquet.
         MissingExtra: Parquet without pyarrow.
+        OutputNotWritable: the file cannot be written there (missing folder, read-only...).
     """
-    import json
+    from rigml._output import check_output_dir, output_path, write_output
 
     kind = format_for(path, fmt)
-    dest = Path(path)
+    dest = check_output_dir(path)
     columns, rows = runs_table(infos)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-                )
-    else:
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as exc:
-            raise MissingExtra("parquet", module="pyarrow") from exc
-        data: dict[str, list[Any]] = {}
-        for c in columns:
-            values = [row[c] for row in rows]
-            if c.startswith("params.") and not all(
-                v is None or (isinstance(v, int | float) and not isinstance(v, bool))
-                for v in values
-            ):
-                values = [None if v is None else json.dumps(v) for v in values]
-            if c.startswith("metrics."):
-                values = [None if v is None else float(v) for v in values]
-            data[c] = values
-        pq.write_table(pa.table(data), tmp)
-    os.replace(tmp, dest)
+        return write_output(dest, _csv_text(columns, rows))
+    try:  # pyarrow ships no type stubs
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise MissingExtra("parquet", module="pyarrow") from exc
+    table = _arrow_table(pa, columns, rows)
+    with output_path(dest) as tmp:
+        pq.write_table(table, tmp)
     return dest
+
+
+def iso_time(ts: float | None) -> str | None:
+    """Epoch seconds as ISO-8601 in UTC, to the millisecond."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        cells = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        cells.update({k: iso_time(row[k]) for k in _TIMES})
+        writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def _arrow_table(pa: Any, columns: list[str], rows: list[dict[str, Any]]) -> Any:
+    """A pyarrow table: UTC timestamps, float metrics, params typed or as JSON text."""
+    data: dict[str, Any] = {}
+    for c in columns:
+        values = [row[c] for row in rows]
+        if c in _TIMES:
+            stamps = [None if v is None else datetime.fromtimestamp(v, tz=UTC) for v in values]
+            data[c] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
+            continue
+        if c.startswith("params.") and not all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+        ):
+            values = [None if v is None else json.dumps(v) for v in values]
+        if c.startswith("metrics."):
+            values = [None if v is None else float(v) for v in values]
+        data[c] = values
+    return pa.table(data)

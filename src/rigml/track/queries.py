@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rigml.errors import RunNotFound
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from rigml.track._segments import History
 
 _CHUNK = 900  # ids per IN (...) clause; well under SQLite's variable limit
+_SHOWN_CANDIDATES = 5  # runs an ambiguous reference lists
 
 
 @dataclass
@@ -129,32 +131,49 @@ def reconcile_crashed(lab: Lab) -> list[str]:
 
 
 def resolve_run_id(lab: Lab, ref: str) -> str:
-    """A full run id from an id or a unique prefix of one (at least 4 characters).
+    """A full run id from an id, a unique prefix of one (any length), or a run name.
+
+    A reference that is both a prefix of some ids and the name of some runs stands for
+    all of them, so it must be unique across both to resolve.
 
     Raises:
-        RunNotFound: no run matches, or the prefix is ambiguous.
+        RunNotFound: no run matches, or several do (the error lists them: id, name, start).
     """
-    from sqlalchemy import select
+    from sqlalchemy import func, or_, select
 
     from rigml.store.schema import runs
 
-    ref = ref.strip().lower()
-    if len(ref) < 4 or not all(c in "0123456789abcdef" for c in ref):
+    text = ref.strip()
+    prefix = text.lower()
+    if not text:
         raise RunNotFound(ref)
+    matches = [runs.c.name == text]
+    if all(c in "0123456789abcdef" for c in prefix):
+        matches.append(runs.c.id == prefix if len(prefix) == 32 else runs.c.id.startswith(prefix))
+    condition = or_(*matches)
     with lab.store.read() as conn:
-        if len(ref) == 32:
-            found = conn.execute(select(runs.c.id).where(runs.c.id == ref)).scalars().all()
-        else:
-            found = (
-                conn.execute(select(runs.c.id).where(runs.c.id.startswith(ref)).limit(6))
-                .scalars()
-                .all()
-            )
+        found = conn.execute(
+            select(runs.c.id, runs.c.name, runs.c.start_time)
+            .where(condition)
+            .order_by(runs.c.start_time.desc(), runs.c.id)
+            .limit(_SHOWN_CANDIDATES + 1)
+        ).all()
+        total = len(found)
+        if total > _SHOWN_CANDIDATES:
+            total = conn.execute(
+                select(func.count()).select_from(runs).where(condition)
+            ).scalar_one()
     if not found:
-        raise RunNotFound(ref)
-    if len(found) > 1:
-        raise RunNotFound(ref, ambiguous=[f[:12] for f in found])
-    return str(found[0])
+        raise RunNotFound(text)
+    if total > 1:
+        shown = [_describe_candidate(*row) for row in found[:_SHOWN_CANDIDATES]]
+        raise RunNotFound(text, ambiguous=shown, total=total)
+    return str(found[0].id)
+
+
+def _describe_candidate(run_id: str, name: str, start_time: float) -> str:
+    started = datetime.fromtimestamp(start_time).strftime("%Y-%m-%d %H:%M")
+    return f"{run_id[:12]} {name} (started {started})"
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -194,10 +213,10 @@ def _to_info(row: Any) -> RunInfo:
 
 
 def get_run(lab: Lab, ref: str) -> RunInfo:
-    """One run by id or unique id prefix.
+    """One run by id, unique id prefix, or name (see :func:`resolve_run_id`).
 
     Raises:
-        RunNotFound: no such run.
+        RunNotFound: no such run, or the reference is ambiguous.
     """
     from rigml.store.schema import runs
 
@@ -221,19 +240,24 @@ def list_runs(
 ) -> list[RunInfo]:
     """Runs matching ``where`` (see :mod:`rigml.track._where`), newest first by default.
 
+    ``sort`` is checked before anything is read, so a typo such as ``sort="bogus"``
+    fails the same way from Python as from ``rig runs list --sort``.
+
     Raises:
-        InvalidQuery: ``where`` or ``sort`` cannot be parsed.
+        InvalidQuery: ``where`` cannot be parsed.
+        InvalidSortSpec: ``sort`` is malformed or names an unknown key; the message lists
+            the valid keys.
     """
     from rigml.store.schema import experiments, runs
-    from rigml.track._where import compile_sort, compile_where
+    from rigml.track._where import compile_sort, compile_where, parse_sort
 
+    keys = parse_sort(sort) if sort else []
     stmt = _runs_select()
     if where:
         stmt = stmt.where(compile_where(where))
     if experiment:
         stmt = stmt.where(experiments.c.name == experiment)
-    order = compile_sort(sort) if sort else []
-    stmt = stmt.order_by(*order, runs.c.start_time.desc(), runs.c.id)
+    stmt = stmt.order_by(*compile_sort(keys), runs.c.start_time.desc(), runs.c.id)
     if limit is not None:
         stmt = stmt.limit(limit)
     reconcile_crashed(lab)
