@@ -25,11 +25,11 @@ from rigml.machine.inventory import (
     Inventory,
     _amd,
     _chassis,
-    _disks,
     chassis_kind,
     inventory,
     parse_rocm_smi,
 )
+from rigml.machine.readings import _disks
 
 RECORDED = Path(__file__).parent / "recorded"
 LINUX = sys.platform.startswith("linux")

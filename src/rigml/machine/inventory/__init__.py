@@ -15,14 +15,17 @@ The JSON form (:meth:`Inventory.to_dict`, printed by ``rig machine --json``) is 
 :data:`SCHEMA_VERSION` and documented field by field, with units and when each is null, in
 ``schema.md`` in the ``rigml.machine`` package (``src/rigml/machine/schema.md``).
 
-Each section is read by a private module of this package: ``_system`` (OS, host, Python),
-``_chassis`` (DMI, battery, VM, container), ``_cpu``, ``_memory``, ``_disks`` (psutil and
-``/sys/class/block``), ``_nvidia`` (through :mod:`rigml.machine.gpu`), ``_amd``
-(``rocm-smi``) and ``_software`` (torch, CUDA toolkit, container runtimes, ML packages).
+CPU, memory, disks, NVIDIA GPUs, torch and the ML packages are read through the reading
+layer (:mod:`rigml.machine.readings`), which the fingerprint, the doctor and env capture
+share; the private modules here shape those readings into the sections of the schema
+(``_cpu``, ``_memory``, ``_disks``, ``_nvidia``, ``_software``) and read what only the
+inventory needs: ``_system`` (OS, host, Python), ``_chassis`` (DMI, battery, VM,
+container), ``_amd`` (``rocm-smi``) and the CUDA toolkit and container runtimes.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Callable
@@ -126,12 +129,13 @@ def inventory(*, gpu: GpuSource | None = None) -> Inventory:
     rocm_smi = shutil.which("rocm-smi")
     nvcc = shutil.which("nvcc")
     jobs: dict[str, Callable[[], Any]] = {
-        f"runtime:{name}": (lambda p=path: _runtime_version(p)) for name, path in runtimes.items()
+        f"runtime:{name}": functools.partial(_runtime_version, path)
+        for name, path in runtimes.items()
     }
     if rocm_smi:
-        jobs["rocm-smi"] = lambda: _run_rocm_smi(rocm_smi)
+        jobs["rocm-smi"] = functools.partial(_run_rocm_smi, rocm_smi)
     if nvcc:
-        jobs["nvcc"] = lambda: _version_output(nvcc)
+        jobs["nvcc"] = functools.partial(_version_output, nvcc)
 
     # The subprocesses run while this thread reads everything else.
     with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="rig-inv") as pool:
