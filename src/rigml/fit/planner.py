@@ -207,43 +207,34 @@ class FitReport:
 
 def machine_targets() -> list[Target]:
     """This machine's NVIDIA GPUs, largest first; system RAM when there is none."""
-    import psutil  # type: ignore[import-untyped,unused-ignore]
-
-    from rigml.machine.gpu import default_source
+    from rigml.machine.readings import read_gpus, read_memory
 
     targets: list[Target] = []
-    try:
-        source = default_source()
-        readings = {r.index: r for r in source.read()} if source.available() else {}
-        infos = source.inventory() if source.available() else []
-    except Exception:  # no driver, a broken one: plan against RAM, as without a GPU
-        infos, readings = [], {}
-    for info in infos:
-        total = info.memory_total or (
-            readings[info.index].memory_total if info.index in readings else None
-        )
+    gpus = read_gpus()  # no driver, a broken one: no GPUs, plan against RAM
+    for info in gpus.gpus:
+        total = gpus.memory_total(info)
         if not total:
             continue
-        used = readings[info.index].memory_used if info.index in readings else None
+        reading = gpus.reading(info.index)
         targets.append(
             Target(
                 name=f"GPU {info.index}: {info.name}",
                 capacity_bytes=int(total),
                 source="machine",
                 gpu=catalogue.find_gpu(info.name),
-                used_bytes=used,
+                used_bytes=reading.memory_used if reading else None,
             )
         )
     if targets:
         return sorted(targets, key=lambda t: -t.capacity_bytes)
-    mem = psutil.virtual_memory()
+    mem = read_memory()
     return [
         Target(
             name="system RAM available (no GPU found: CPU inference)",
-            capacity_bytes=int(mem.available),
+            capacity_bytes=mem.available_bytes,
             kind="ram",
             source="ram",
-            used_bytes=int(mem.total - mem.available),
+            used_bytes=mem.used_bytes,
         )
     ]
 
@@ -681,9 +672,10 @@ def plan_fit(
     if primary.verdict.status != "comfortable":
         capacity = primary.target.capacity_bytes
         mitigations, combined = _mitigations(spec, req, capacity, gpu=primary.target.kind == "gpu")
-        import psutil
+        from rigml.machine.readings import read_memory
 
-        ram = int(psutil.virtual_memory().available) if primary.target.source == "machine" else None
+        here = primary.target.source == "machine"
+        ram = read_memory().available_bytes if here else None
         offload = _offload(spec, req, est, primary.target, ram)
     cloud, count = _smallest_cloud(spec, req)
     capacity = primary.target.capacity_bytes
