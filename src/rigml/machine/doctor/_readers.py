@@ -14,7 +14,6 @@ import platform
 import sys
 from typing import TYPE_CHECKING
 
-from rigml.errors import RigError
 from rigml.machine.doctor._errors import FactUnavailable
 from rigml.machine.doctor._facts import (
     GIB,
@@ -98,15 +97,8 @@ def _read_memory(ctx: DoctorContext) -> MemoryFacts:
 
 
 def _read_gpu(ctx: DoctorContext) -> GpuFacts:
+    gpus = read_gpus(ctx.gpu_source)  # the process's default source when None
     node = os.path.exists("/dev/nvidia0")
-    if ctx.gpu_source is None:
-        try:
-            from rigml.machine.gpu import default_source
-
-            ctx.gpu_source = default_source()
-        except RigError as exc:  # a bad RIG_GPU_RECORDING
-            return GpuFacts(False, exc.message, device_node=node)
-    gpus = read_gpus(ctx.gpu_source)
     return GpuFacts(gpus.available, gpus.reason, gpus.gpus, gpus.readings, node)
 
 
