@@ -12,7 +12,8 @@ it reads through (:mod:`rigml.machine.gpu`); every name below is loaded on first
         print(gpus.reason)
 
 Readers: :func:`read_os`, :func:`read_cpu`, :func:`read_memory`, :func:`read_disks`,
-:func:`disk_usage`, :func:`read_partitions`, :func:`read_gpus`, :func:`read_power`,
+:func:`disk_usage`, :func:`read_partitions`, :func:`read_gpus`, :func:`read_amd_gpus`,
+:func:`read_power`,
 :func:`read_gpu_power`, :func:`rapl_power`, :func:`read_pressure`, :func:`read_frameworks`,
 :func:`read_torch`, :func:`read_packages`; each returns a small frozen dataclass. GPU sources:
 :class:`GpuSource`, :class:`NvmlSource`, :class:`RecordedSource`, :func:`default_source`.
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from rigml.machine.readings import (
         ML_PACKAGES,
         POWERCAP,
+        AmdGpu,
+        AmdGpusReading,
         CpuReading,
         Disk,
         DisksReading,
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
         TorchBuild,
         disk_usage,
         rapl_power,
+        read_amd_gpus,
         read_cpu,
         read_disks,
         read_frameworks,
@@ -76,6 +80,8 @@ __all__ = [
     "ML_PACKAGES",
     "POWERCAP",
     "RECORDING_ENV",
+    "AmdGpu",
+    "AmdGpusReading",
     "CpuReading",
     "Disk",
     "DiskUsage",
@@ -99,6 +105,7 @@ __all__ = [
     "default_source",
     "disk_usage",
     "rapl_power",
+    "read_amd_gpus",
     "read_cpu",
     "read_disks",
     "read_frameworks",

@@ -16,6 +16,7 @@ function                     returns                     reads
 :func:`disk_usage`           :class:`DiskUsage`          psutil, ``os.stat``
 :func:`read_partitions`      list of :class:`Partition`  psutil
 :func:`read_gpus`            :class:`GpusReading`        a :class:`~rigml.machine.gpu.GpuSource`
+:func:`read_amd_gpus`        :class:`AmdGpusReading`     ``rocm-smi``
 :func:`read_power`           :class:`PowerReading`       RAPL (``/sys/class/powercap``), NVML
 :func:`read_frameworks`      :class:`FrameworksReading`  ``torch/version.py``, package metadata
 ===========================  ==========================  ====================================
@@ -30,6 +31,7 @@ Heavy modules (psutil, pynvml) are imported inside the readers.
 
 from __future__ import annotations
 
+from rigml.machine.readings._amd import AmdGpu, AmdGpusReading, parse_rocm_smi, read_amd_gpus
 from rigml.machine.readings._cpu import CpuReading, read_cpu
 from rigml.machine.readings._disks import (
     PSEUDO_FS,
@@ -68,6 +70,8 @@ __all__ = [
     "ML_PACKAGES",
     "POWERCAP",
     "PSEUDO_FS",
+    "AmdGpu",
+    "AmdGpusReading",
     "CpuReading",
     "Disk",
     "DiskKind",
@@ -84,8 +88,10 @@ __all__ = [
     "TorchBuild",
     "disk_usage",
     "os_pretty_name",
+    "parse_rocm_smi",
     "parse_torch_version_file",
     "rapl_power",
+    "read_amd_gpus",
     "read_cpu",
     "read_disks",
     "read_frameworks",
