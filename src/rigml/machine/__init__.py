@@ -11,11 +11,12 @@ it reads through (:mod:`rigml.machine.gpu`); every name below is loaded on first
     if not gpus.available:
         print(gpus.reason)
 
-Readers: :func:`read_os`, :func:`read_cpu`, :func:`read_memory`, :func:`read_disks`,
-:func:`disk_usage`, :func:`read_partitions`, :func:`read_gpus`, :func:`read_amd_gpus`,
-:func:`read_power`,
-:func:`read_gpu_power`, :func:`rapl_power`, :func:`read_pressure`, :func:`read_frameworks`,
-:func:`read_torch`, :func:`read_packages`; each returns a small frozen dataclass. GPU sources:
+Readers, each returning a small frozen dataclass: :func:`read_os`, :func:`read_cpu`,
+:func:`read_memory`, :func:`read_pressure`, :func:`read_disks`, :func:`disk_usage`,
+:func:`read_partitions`, :func:`read_gpus`, :func:`read_amd_gpus`, :func:`read_power`,
+:func:`read_gpu_power`, :func:`rapl_power`, :func:`read_frameworks`, :func:`read_torch`,
+:func:`read_packages`; and :func:`nvidia_device_node` (whether ``/dev/nvidia0`` exists).
+GPU sources:
 :class:`GpuSource`, :class:`NvmlSource`, :class:`RecordedSource`, :func:`default_source`.
 
 Built on them, imported from their modules: the inventory behind ``rig machine``
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         RaplReading,
         TorchBuild,
         disk_usage,
+        nvidia_device_node,
         rapl_power,
         read_amd_gpus,
         read_cpu,
@@ -104,6 +106,7 @@ __all__ = [
     "TorchBuild",
     "default_source",
     "disk_usage",
+    "nvidia_device_node",
     "rapl_power",
     "read_amd_gpus",
     "read_cpu",

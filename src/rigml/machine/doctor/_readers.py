@@ -26,6 +26,7 @@ from rigml.machine.doctor._facts import (
 )
 from rigml.machine.readings import (
     disk_usage,
+    nvidia_device_node,
     read_gpus,
     read_memory,
     read_partitions,
@@ -98,8 +99,7 @@ def _read_memory(ctx: DoctorContext) -> MemoryFacts:
 
 def _read_gpu(ctx: DoctorContext) -> GpuFacts:
     gpus = read_gpus(ctx.gpu_source)  # the process's default source when None
-    node = os.path.exists("/dev/nvidia0")
-    return GpuFacts(gpus.available, gpus.reason, gpus.gpus, gpus.readings, node)
+    return GpuFacts(gpus.available, gpus.reason, gpus.gpus, gpus.readings, nvidia_device_node())
 
 
 def _read_torch(ctx: DoctorContext) -> TorchFacts:

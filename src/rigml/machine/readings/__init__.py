@@ -53,7 +53,7 @@ from rigml.machine.readings._frameworks import (
     read_packages,
     read_torch,
 )
-from rigml.machine.readings._gpus import GpusReading, read_gpus
+from rigml.machine.readings._gpus import GpusReading, nvidia_device_node, read_gpus
 from rigml.machine.readings._memory import MemoryReading, read_memory, read_pressure
 from rigml.machine.readings._power import (
     POWERCAP,
@@ -87,6 +87,7 @@ __all__ = [
     "RaplReading",
     "TorchBuild",
     "disk_usage",
+    "nvidia_device_node",
     "os_pretty_name",
     "parse_rocm_smi",
     "parse_torch_version_file",

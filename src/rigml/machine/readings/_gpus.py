@@ -7,6 +7,7 @@ through :func:`read_gpus` and never calls a source itself.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from rigml.errors import RigError
@@ -64,3 +65,9 @@ def read_gpus(source: GpuSource | None = None, *, live: bool = True) -> GpusRead
     except Exception as exc:  # a broken driver is reported, never fatal to the caller
         return GpusReading(False, f"reading the NVIDIA GPUs failed: {type(exc).__name__}: {exc}")
     return GpusReading(True, None, infos, readings)
+
+
+def nvidia_device_node() -> bool:
+    """Whether ``/dev/nvidia0`` exists: the kernel driver made a GPU device, whatever NVML
+    says (a container may have the node without the library, or the other way round)."""
+    return os.path.exists("/dev/nvidia0")
