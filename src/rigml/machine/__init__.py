@@ -16,8 +16,8 @@ Readers, each returning a small frozen dataclass: :func:`read_os`, :func:`read_c
 :func:`read_partitions`, :func:`read_gpus`, :func:`read_amd_gpus`, :func:`read_power`,
 :func:`read_gpu_power`, :func:`rapl_power`, :func:`read_frameworks`, :func:`read_torch`,
 :func:`read_packages`; and :func:`nvidia_device_node` (whether ``/dev/nvidia0`` exists).
-GPU sources:
-:class:`GpuSource`, :class:`NvmlSource`, :class:`RecordedSource`, :func:`default_source`.
+GPU sources: :class:`GpuSource`, :class:`NvmlSource`, :class:`RecordedSource`,
+:func:`default_source`.
 
 Built on them, imported from their modules: the inventory behind ``rig machine``
 (:mod:`rigml.machine.inventory`), a run's fingerprint (:mod:`rigml.machine.fingerprint`),
