@@ -57,7 +57,8 @@ def test_capture_writes_a_file_atomically(captured: Path) -> None:
 def test_capture_into_a_missing_folder_is_a_clear_error(capsys, tmp_path: Path) -> None:
     code, out, err = rig(capsys, "env", "capture", "-o", str(tmp_path / "no" / "f.json"))
     assert code == 1 and out == ""
-    assert "cannot write the environment lock" in err and "hint:" in err
+    assert "cannot write" in err and "does not exist" in err and "hint:" in err
+    assert not (tmp_path / "no").exists()
 
 
 def test_a_fresh_capture_has_no_breaking_differences(capsys, captured: Path) -> None:

@@ -78,3 +78,12 @@ def test_a_bad_recording_does_not_crash_the_command(
     code, out, err = rig(capsys, "machine")
     assert code == 0, err
     assert "no NVIDIA GPU visible: cannot read GPU recording" in out
+
+
+def test_sizes_use_the_shared_binary_units() -> None:
+    from rigml.cli.machine import _size
+
+    assert _size(None) is None
+    assert _size(3 * 2**40) == "3.0 TiB"
+    assert _size(int(23.5 * 2**30)) == "23.5 GiB"
+    assert _size(512 * 2**20) == "512.0 MiB"

@@ -23,13 +23,12 @@ from rigml.machine.inventory import (
     ML_PACKAGES,
     SCHEMA_VERSION,
     Inventory,
-    _amd,
     _chassis,
-    _disks,
     chassis_kind,
     inventory,
     parse_rocm_smi,
 )
+from rigml.machine.readings import _amd, _disks
 
 RECORDED = Path(__file__).parent / "recorded"
 LINUX = sys.platform.startswith("linux")

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rigml.errors import InvalidInput, NotFound, RunNotFound
+from rigml.errors import InvalidInput, NotFound, OutputNotWritable, RunNotFound
 from rigml.machine.env import capture_environment
 from rigml.track.environment import (
     EnvironmentFileNotFound,
-    EnvironmentNotWritable,
     InvalidEnvironmentFile,
     NoEnvironmentRecorded,
     compare_environments,
@@ -103,8 +102,17 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path: Path, lock: dict)
     save_environment(lock, dest)
     assert json.loads(dest.read_text()) == lock
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env.json"]
-    with pytest.raises(EnvironmentNotWritable, match="cannot write the environment lock"):
+    with pytest.raises(OutputNotWritable, match="does not exist"):
         save_environment(lock, tmp_path / "missing" / "env.json")
+    assert not (tmp_path / "missing").exists()  # a parent folder is never created
+
+
+def test_save_into_an_unwritable_place_is_output_not_writable(tmp_path: Path, lock: dict) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputNotWritable, match="is a file"):
+        save_environment(lock, tmp_path / "file" / "env.json")
+    with pytest.raises(OutputNotWritable):
+        save_environment(lock, "/proc/env.json")
 
 
 def test_a_missing_file_is_not_found(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from rigml._units import format_bytes
+
 if TYPE_CHECKING:
     from rigml.machine.inventory import Inventory
     from rigml.machine.profile import MachineProfile
-
-_GIB = float(2**30)
 
 
 def machine(
@@ -40,18 +40,27 @@ def machine(
 
 
 def _size(n: int | None) -> str | None:
-    if n is None:
-        return None
-    gib = n / _GIB
-    if gib >= 1024:
-        return f"{gib / 1024:.1f} TiB"
-    return f"{gib:.1f} GiB" if gib >= 1 else f"{n / 2**20:.0f} MiB"
+    return None if n is None else format_bytes(n)
 
 
 def _render(inv: Inventory, profile: MachineProfile) -> None:
     from rigml.cli import _ui
 
-    s, ch, cpu, mem = inv.system, inv.chassis, inv.cpu, inv.memory
+    _render_system(inv)
+    _render_cpu(inv)
+    _render_memory(inv)
+    _render_disks(inv)
+    _render_gpus(inv)
+    _render_software(inv)
+    _render_profile(profile)
+    for note in inv.notes:
+        _ui.write(f"[dim]note: {_escape(note)}[/]")
+
+
+def _render_system(inv: Inventory) -> None:
+    from rigml.cli import _ui
+
+    s, ch = inv.system, inv.chassis
     virt = []
     if ch.virtual_machine:
         virt.append("virtual machine")
@@ -70,6 +79,12 @@ def _render(inv: Inventory, profile: MachineProfile) -> None:
         ],
         title="system",
     )
+
+
+def _render_cpu(inv: Inventory) -> None:
+    from rigml.cli import _ui
+
+    cpu = inv.cpu
     freqs = [
         f"{name} {value:.0f} MHz"
         for name, value in (
@@ -79,25 +94,27 @@ def _render(inv: Inventory, profile: MachineProfile) -> None:
         )
         if value
     ]
+    sets = ", ".join(cpu.instruction_sets) or None
+    if sets is None and cpu.flags is not None:
+        sets = "none of AVX2, AVX-512, AMX, NEON"
+    counts = f"{cpu.sockets or '?'} / {cpu.physical_cores or '?'} / {cpu.logical_cores or '?'}"
     _ui.table(
         ["", "value"],
         [
             ["model", cpu.model],
             ["vendor", cpu.vendor],
-            [
-                "sockets / cores / threads",
-                f"{cpu.sockets or '?'} / {cpu.physical_cores or '?'} / {cpu.logical_cores or '?'}",
-            ],
+            ["sockets / cores / threads", counts],
             ["frequency", ", ".join(freqs) or None],
-            [
-                "ML instruction sets",
-                ", ".join(cpu.instruction_sets)
-                if cpu.instruction_sets
-                else ("none of AVX2, AVX-512, AMX, NEON" if cpu.flags is not None else None),
-            ],
+            ["ML instruction sets", sets],
         ],
         title="CPU",
     )
+
+
+def _render_memory(inv: Inventory) -> None:
+    from rigml.cli import _ui
+
+    mem = inv.memory
     _ui.table(
         ["", "total", "available / used"],
         [
@@ -110,30 +127,37 @@ def _render(inv: Inventory, profile: MachineProfile) -> None:
         ],
         title="memory",
     )
-    if inv.disks:
-        _ui.table(
-            ["mount", "device", "kind", "fs", "size", "free", "model"],
-            [
-                [
-                    d.mountpoint
-                    + (f" (+{len(d.also_mounted_at)} more)" if d.also_mounted_at else ""),
-                    d.device
-                    if not d.parent or d.device.endswith(d.parent)
-                    else f"{d.device} on {d.parent}",
-                    d.kind + (", removable" if d.removable else ""),
-                    d.fstype,
-                    _size(d.total_bytes),
-                    _size(d.free_bytes),
-                    d.model,
-                ]
-                for d in inv.disks
-            ],
-            title="disks",
-        )
-    else:
+
+
+def _render_disks(inv: Inventory) -> None:
+    from rigml.cli import _ui
+
+    if not inv.disks:
         _ui.write("[dim]disks: no local filesystem could be read[/]")
-    _render_gpus(inv)
-    _render_software(inv)
+        return
+    _ui.table(
+        ["mount", "device", "kind", "fs", "size", "free", "model"],
+        [
+            [
+                d.mountpoint + (f" (+{len(d.also_mounted_at)} more)" if d.also_mounted_at else ""),
+                d.device
+                if not d.parent or d.device.endswith(d.parent)
+                else f"{d.device} on {d.parent}",
+                d.kind + (", removable" if d.removable else ""),
+                d.fstype,
+                _size(d.total_bytes),
+                _size(d.free_bytes),
+                d.model,
+            ]
+            for d in inv.disks
+        ],
+        title="disks",
+    )
+
+
+def _render_profile(profile: MachineProfile) -> None:
+    from rigml.cli import _ui
+
     _ui.write(f"[bold]profile:[/] {profile.archetype}  [dim]{_escape(profile.reason)}[/]")
     _ui.table(
         ["resource", "amount", "band", "comfortable from", "heavy from", "why"],
@@ -150,8 +174,6 @@ def _render(inv: Inventory, profile: MachineProfile) -> None:
         ],
         title="bands",
     )
-    for note in inv.notes:
-        _ui.write(f"[dim]note: {_escape(note)}[/]")
 
 
 _BAND_STYLE = {"none": "dim", "entry": "yellow", "comfortable": "green", "heavy": "bold green"}

@@ -208,43 +208,34 @@ class FitReport:
 
 def machine_targets() -> list[Target]:
     """This machine's NVIDIA GPUs, largest first; system RAM when there is none."""
-    import psutil  # type: ignore[import-untyped,unused-ignore]
-
-    from rigml.machine.gpu import default_source
+    from rigml.machine.readings import read_gpus, read_memory
 
     targets: list[Target] = []
-    try:
-        source = default_source()
-        readings = {r.index: r for r in source.read()} if source.available() else {}
-        infos = source.inventory() if source.available() else []
-    except Exception:  # no driver, a broken one: plan against RAM, as without a GPU
-        infos, readings = [], {}
-    for info in infos:
-        total = info.memory_total or (
-            readings[info.index].memory_total if info.index in readings else None
-        )
+    gpus = read_gpus()  # no driver, a broken one: no GPUs, plan against RAM
+    for info in gpus.gpus:
+        total = gpus.memory_total(info)
         if not total:
             continue
-        used = readings[info.index].memory_used if info.index in readings else None
+        reading = gpus.reading(info.index)
         targets.append(
             Target(
                 name=f"GPU {info.index}: {info.name}",
                 capacity_bytes=int(total),
                 source="machine",
                 gpu=catalogue.find_gpu(info.name),
-                used_bytes=used,
+                used_bytes=reading.memory_used if reading else None,
             )
         )
     if targets:
         return sorted(targets, key=lambda t: -t.capacity_bytes)
-    mem = psutil.virtual_memory()
+    mem = read_memory()
     return [
         Target(
             name="system RAM available (no GPU found: CPU inference)",
-            capacity_bytes=int(mem.available),
+            capacity_bytes=mem.available_bytes,
             kind="ram",
             source="ram",
-            used_bytes=int(mem.total - mem.available),
+            used_bytes=mem.used_bytes,
         )
     ]
 
@@ -714,9 +705,9 @@ def _judge_all(
 
 def _ram_free(target: Target) -> int | None:
     """System RAM free now for CPU offload (this machine only)."""
-    import psutil
+    from rigml.machine.readings import read_memory
 
-    return int(psutil.virtual_memory().available) if target.source == "machine" else None
+    return read_memory().available_bytes if target.source == "machine" else None
 
 
 def _changes(

@@ -4,7 +4,8 @@
 where it came from (PEP 610 ``direct_url.json``), the ML frameworks and their CUDA builds,
 the CUDA driver and the environment variables with secrets redacted. It imports none of the
 frameworks: torch's CUDA build is read from ``torch/version.py`` as text, which keeps capture
-fast (it runs for every tracked run) and side-effect free.
+fast (it runs for every tracked run) and side-effect free. torch's build and the driver are
+read through the reading layer (:mod:`rigml.machine.readings`), like every machine fact.
 
 :func:`diff_environments` lists the changes and flags those known to change results or
 break loading: another Python minor, another torch/jax/tensorflow, another torch CUDA build,
@@ -13,7 +14,6 @@ another numpy major, another NVIDIA driver major or CUDA driver version.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import platform
@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from rigml.machine.readings import parse_torch_version_file, read_gpus, read_torch
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -195,80 +197,29 @@ def installed_packages() -> list[dict[str, str]]:
 # --------------------------------------------------------------------------- frameworks
 
 
-def parse_torch_version_file(text: str) -> dict[str, Any]:
-    """Read ``__version__``, ``cuda``, ``hip`` and ``git_version`` from torch's version.py.
-
-    Parsing the text (never executing it) is how we learn torch's CUDA build without the
-    seconds and the GPU initialisation that ``import torch`` costs.
-    """
-    wanted = {"__version__": "version", "cuda": "cuda", "hip": "hip", "git_version": "git"}
-    out: dict[str, Any] = dict.fromkeys(wanted.values())
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return out
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in wanted:
-            try:
-                out[wanted[target.id]] = ast.literal_eval(value)
-            except ValueError:
-                continue
-    return out
-
-
 def _torch(packages: Mapping[str, str]) -> dict[str, Any] | None:
-    from importlib.util import find_spec
-
-    try:
-        spec = find_spec("torch")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    torch = read_torch()
+    if not torch.importable:
         if "torch" not in packages:
             return None
         return {"version": packages["torch"], "cuda": None, "hip": None}
-    for folder in spec.submodule_search_locations:
-        try:
-            with open(os.path.join(folder, "version.py"), encoding="utf-8") as f:
-                info = parse_torch_version_file(f.read())
-        except OSError:
-            continue
-        return {
-            "version": info["version"] or packages.get("torch"),
-            "cuda": info["cuda"],
-            "hip": info["hip"],
-        }
-    return {"version": packages.get("torch"), "cuda": None, "hip": None}
+    return {
+        "version": torch.file_version or packages.get("torch"),
+        "cuda": torch.cuda,
+        "hip": torch.hip,
+    }
 
 
 def _cuda() -> dict[str, Any]:
-    from rigml.errors import RigError
-    from rigml.machine.gpu import default_source
-
-    out: dict[str, Any] = {
-        "driver_version": None,
-        "cuda_driver_version": None,
+    # The driver's versions only: a lock says what the GPUs are, not what they are doing.
+    gpus = read_gpus(live=False)
+    first = gpus.gpus[0] if gpus.gpus else None
+    return {
+        "driver_version": first.driver_version if first else None,
+        "cuda_driver_version": first.cuda_driver_version if first else None,
         "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "note": None,
+        "note": gpus.reason,
     }
-    try:
-        source = default_source()
-        gpus = source.inventory()
-    except RigError as exc:  # a bad RIG_GPU_RECORDING must not stop a run from starting
-        out["note"] = exc.message
-        return out
-    if gpus:
-        out["driver_version"] = gpus[0].driver_version
-        out["cuda_driver_version"] = gpus[0].cuda_driver_version
-    else:
-        out["note"] = source.why_unavailable()
-    return out
 
 
 # --------------------------------------------------------------------------- capture

@@ -1,7 +1,8 @@
 """What machine ran this: a JSON-ready description recorded with every tracked run.
 
-It is captured for every run, so it reads only cheap sources (``/proc``, ``/etc/os-release``,
-psutil, NVML's inventory) and no subprocess: well under 100 ms without a GPU. On systems
+It is captured for every run, so it reads only cheap sources through the reading layer
+(:mod:`rigml.machine.readings`: ``/proc``, ``/etc/os-release``, psutil, NVML's inventory)
+and no subprocess: well under 100 ms without a GPU. On systems
 without ``/proc`` the fields it cannot read are ``None`` and ``notes`` says which.
 """
 
@@ -9,15 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
-import socket
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from rigml.errors import RigError
-from rigml.machine.gpu import GpuSource, default_source
+from rigml.machine.gpu import GpuSource
+from rigml.machine.readings import read_cpu, read_gpus, read_memory, read_os
 
 __all__ = ["CPU_FLAGS_OF_INTEREST", "fingerprint_id", "machine_fingerprint"]
 
@@ -33,74 +30,29 @@ CPU_FLAGS_OF_INTEREST = (
 )
 """Instruction-set flags that change how fast CPU inference and data loading run."""
 
-_CPUINFO = Path("/proc/cpuinfo")
-_OS_RELEASE = (Path("/etc/os-release"), Path("/usr/lib/os-release"))
-
-
-def _first_cpu_block() -> dict[str, str]:
-    """Key/value pairs of the first processor in /proc/cpuinfo.
-
-    Every core repeats the same model and flags, so reading one block keeps this fast on
-    machines with hundreds of cores.
-    """
-    block: dict[str, str] = {}
-    try:
-        with _CPUINFO.open(encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if not line.strip():
-                    if block:
-                        break
-                    continue
-                key, sep, value = line.partition(":")
-                if sep:
-                    block.setdefault(key.strip(), value.strip())
-    except OSError:
-        return {}
-    return block
-
-
-def _os_pretty_name() -> str | None:
-    for path in _OS_RELEASE:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() == "PRETTY_NAME":
-                return value.strip().strip("\"'") or None
-    return None
-
 
 def _cpu(notes: list[str]) -> dict[str, Any]:
-    import psutil
-
-    block = _first_cpu_block()
-    # x86 says "model name"; some ARM kernels only say "Hardware" or "Model".
-    model = block.get("model name") or block.get("Model") or block.get("Hardware")
-    if not model:
-        model = platform.processor() or platform.machine() or None
+    cpu = read_cpu()
     flags: list[str] | None = None
-    raw_flags = block.get("flags") or block.get("Features")
-    if raw_flags is not None:
-        present = set(raw_flags.split())
+    if cpu.flags is not None:
+        present = set(cpu.flags)
         flags = [f for f in CPU_FLAGS_OF_INTEREST if f in present]
     else:
         notes.append("CPU flags unknown: /proc/cpuinfo is not readable on this system")
-    max_freq: float | None = None
-    try:
-        freq = psutil.cpu_freq()
-    except (OSError, NotImplementedError, RuntimeError):
-        freq = None
-    if freq is not None and freq.max:
-        max_freq = round(float(freq.max), 1)
     return {
-        "model": model,
-        "physical_cores": psutil.cpu_count(logical=False),
-        "logical_cores": os.cpu_count(),
-        "max_freq_mhz": max_freq,
+        "model": cpu.model or cpu.arch or None,
+        "physical_cores": cpu.physical_cores,
+        "logical_cores": cpu.logical_cores,
+        "max_freq_mhz": cpu.freq_max_mhz,
         "flags": flags,
     }
+
+
+def _memory(notes: list[str]) -> dict[str, Any]:
+    mem = read_memory()
+    if mem.swap_total_bytes is None:
+        notes.append("swap size unknown")
+    return {"total_bytes": mem.total_bytes, "swap_total_bytes": mem.swap_total_bytes}
 
 
 def machine_fingerprint(gpu: GpuSource | None = None) -> dict[str, Any]:
@@ -114,40 +66,26 @@ def machine_fingerprint(gpu: GpuSource | None = None) -> dict[str, Any]:
         dict per GPU; ``gpu_note`` says why there are none when the source is unavailable;
         ``notes`` lists anything else that could not be read.
     """
-    import psutil
-
     notes: list[str] = []
-    gpu_note: str | None
-    try:
-        source = gpu if gpu is not None else default_source()
-        gpus = [asdict(g) for g in source.inventory()]
-        gpu_note = source.why_unavailable()
-    except RigError as exc:  # a bad RIG_GPU_RECORDING must not stop a run from starting
-        gpus, gpu_note = [], exc.message
+    # No live reading: a fingerprint says what the GPUs are, and must not advance a replay.
+    readout = read_gpus(gpu, live=False)
+    gpus = [asdict(g) for g in readout.gpus]
     first = gpus[0] if gpus else {}
-    uname = platform.uname()
-    try:
-        swap_total: int | None = int(psutil.swap_memory().total)
-    except (OSError, RuntimeError):
-        swap_total = None
-        notes.append("swap size unknown")
+    host = read_os()
     return {
-        "hostname": socket.gethostname(),
+        "hostname": host.hostname,
         "os": {
-            "system": uname.system,
-            "release": uname.release,
-            "version": uname.version,
-            "distro": _os_pretty_name(),
+            "system": host.system,
+            "release": host.release,
+            "version": host.version,
+            "distro": host.distro,
         },
-        "kernel": uname.release or None,
-        "arch": uname.machine,
+        "kernel": host.release or None,
+        "arch": host.arch,
         "cpu": _cpu(notes),
-        "memory": {
-            "total_bytes": int(psutil.virtual_memory().total),
-            "swap_total_bytes": swap_total,
-        },
+        "memory": _memory(notes),
         "gpus": gpus,
-        "gpu_note": gpu_note,
+        "gpu_note": readout.reason,
         "driver_version": first.get("driver_version"),
         "cuda_driver_version": first.get("cuda_driver_version"),
         "notes": notes,

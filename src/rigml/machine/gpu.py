@@ -203,7 +203,7 @@ def _import_pynvml() -> Any:
     # we use is the same module, so the notice is noise here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        import pynvml
+        import pynvml  # type: ignore[import-untyped,unused-ignore]  # no stubs; used as Any
 
     return pynvml
 
@@ -277,7 +277,7 @@ class NvmlSource:
     """
 
     def __init__(self, *, nvml: Any | None = None) -> None:
-        self._nvml = nvml
+        self._nvml: Any = nvml  # the binding module, or None until started
         self._lock = threading.Lock()
         self._started = False
         self._reason: str | None = None

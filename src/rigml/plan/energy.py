@@ -12,7 +12,9 @@ measured per run
 measured now
     NVML's enforced power limit, and the RAPL energy counters
     (``/sys/class/powercap/intel-rapl:*/energy_uj``) sampled twice over 0.25 s when
-    readable: an *idle* reading of the machine while ``rig cost`` itself runs, labelled so;
+    readable: an *idle* reading of the machine while ``rig cost`` itself runs, labelled so.
+    Both are read through :func:`rigml.machine.read_power` (``RaplReading`` and
+    ``rapl_power`` are re-exported from there);
 catalogue
     the GPU table's board power (``tdp_w``), an upper bound under full load.
 """
@@ -20,11 +22,19 @@ catalogue
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rigml.machine.readings import (
+    POWERCAP,
+    PowerReading,
+    RaplReading,
+    rapl_power,
+    read_gpu_power,
+    read_power,
+)
 from rigml.plan._constants import REST_OF_SYSTEM_W, board_power_w
 
 if TYPE_CHECKING:
@@ -48,7 +58,6 @@ __all__ = [
     "run_energies",
 ]
 
-POWERCAP = Path("/sys/class/powercap")
 MAX_GAP_S = 60.0
 """The shortest gap that may count as a hole: a gap between two power samples longer than
 ``max(MAX_GAP_S, 3 x the median interval)`` (a paused or suspended run) is not integrated:
@@ -59,67 +68,6 @@ GPU and without power samples; scaled by the run's mean ``sys/cpu_percent`` when
 _CHUNK = 500
 
 Source = Literal["measured", "measured-idle", "nvml-limit", "catalogue", "assumed"]
-
-
-@dataclass(frozen=True)
-class RaplReading:
-    """Average package power over a short interval, from the RAPL energy counters."""
-
-    zones: dict[str, float]  # zone name (package-0...) -> watts
-    interval_s: float
-
-    @property
-    def total_w(self) -> float:
-        """The CPU side's power: the ``psys`` (platform) zone alone where there is one, since
-        it already contains the packages; else the sum of the package zones."""
-        if "psys" in self.zones:
-            return self.zones["psys"]
-        return sum(self.zones.values())
-
-
-def _read_uj(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def rapl_power(
-    *,
-    root: Path = POWERCAP,
-    interval_s: float = 0.25,
-    sleep: Callable[[float], None] = time.sleep,
-) -> RaplReading | None:
-    """CPU package power from RAPL, or ``None`` where the counters are absent or unreadable.
-
-    Since Linux 5.10 ``energy_uj`` is readable by root only (a side channel), so on most
-    machines a normal user gets ``None`` and the caller falls back to an assumption.
-    Only top-level zones (``intel-rapl:N``) are summed: sub-zones are parts of them.
-    """
-    zones = sorted(p for p in root.glob("intel-rapl:*") if p.name.count(":") == 1)
-    first: dict[Path, int] = {}
-    for z in zones:
-        v = _read_uj(z / "energy_uj")
-        if v is not None:
-            first[z] = v
-    if not first:
-        return None
-    t0 = time.monotonic()
-    sleep(interval_s)
-    elapsed = max(time.monotonic() - t0, interval_s, 1e-6)
-    out: dict[str, float] = {}
-    for z, a in first.items():
-        b = _read_uj(z / "energy_uj")
-        if b is None:
-            continue
-        if b < a:  # the counter wrapped
-            wrap = _read_uj(z / "max_energy_range_uj")
-            if not wrap:
-                continue
-            b += wrap
-        name = (z / "name").read_text().strip() if (z / "name").is_file() else z.name
-        out[name] = (b - a) / 1e6 / elapsed
-    return RaplReading(out, elapsed) if out else None
 
 
 @dataclass(frozen=True)
@@ -156,6 +104,15 @@ def _measured_gpu_w(lab: Lab, limit: int = 200) -> tuple[float, int] | None:
     return joules / seconds, len(measured)
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One side of a power draw: watts, where they came from, and the note saying so."""
+
+    watts: float
+    source: Source
+    note: str | None
+
+
 def power_draw(
     gpu: Gpu | None,
     *,
@@ -170,80 +127,85 @@ def power_draw(
     GPU: ``override_w``, else the mean measured over this lab's runs (when ``gpu`` is this
     machine's GPU), else NVML's enforced power limit, else the catalogue's board power.
     The rest: RAPL package power measured now plus :data:`REST_OF_SYSTEM_W` minus a typical
-    CPU share when readable, else :data:`REST_OF_SYSTEM_W`.
+    CPU share when readable, else :data:`REST_OF_SYSTEM_W`. Both are read through
+    :func:`rigml.machine.read_power`.
     """
-    notes: list[str] = []
-    gpu_w: float | None = None
-    gpu_source: Source = "assumed"
-    here = machine_gpus(source)
-    is_here = gpu is not None and any(name == gpu.name for name, _ in here)
+    power = read_power(source, live=False, powercap=powercap or POWERCAP)
+    gpu_part = _gpu_draw(gpu, count, lab, _catalogue_gpus(power), override_w)
+    rest_part = _rest_draw(power.rapl)
+    notes = [p.note for p in (gpu_part, rest_part) if p.note]
+    return PowerDraw(gpu_part.watts, rest_part.watts, gpu_part.source, rest_part.source, notes)
+
+
+def _gpu_draw(
+    gpu: Gpu | None,
+    count: int,
+    lab: Lab | None,
+    here: list[tuple[str, float | None]],
+    override_w: float | None,
+) -> _Part:
+    """The GPU side: as given, measured by the lab's runs, NVML's limit, or the catalogue."""
     if override_w is not None:
-        gpu_w, gpu_source = override_w, "measured"
-        notes.append(f"GPU power {override_w:g} W as given")
-    elif lab is not None and is_here and (m := _measured_gpu_w(lab)) is not None:
-        gpu_w, gpu_source = m[0], "measured"
-        notes.append(f"GPU power {m[0]:.0f} W: mean of {m[1]} tracked runs' NVML samples")
-    elif is_here and gpu is not None:
-        limits = [lim for name, lim in here if name == gpu.name and lim]
-        if limits:
-            gpu_w, gpu_source = limits[0] * count, "nvml-limit"
-            notes.append(
-                f"GPU power {limits[0]:.0f} W x {count}: NVML's enforced power limit (no "
-                "tracked run logged sys/gpu*/power_w yet)"
-            )
-    if gpu_w is None:
-        if gpu is not None and gpu.tdp_w:
-            gpu_w, gpu_source = gpu.tdp_w * count, "catalogue"
-            notes.append(
-                f"GPU power {gpu.tdp_w:.0f} W x {count}: catalogue board power of {gpu.name} "
-                "(not measured here; an upper bound)"
-            )
-        elif gpu is not None:
-            gpu_w = board_power_w(gpu) * count
-            notes.append(
-                f"GPU power assumed {board_power_w(gpu):.0f} W x {count}: the table gives no "
-                "board power"
-            )
-        else:
-            gpu_w = 0.0
-    rapl = rapl_power(root=powercap or POWERCAP)
-    if rapl is not None:
-        rest_w, rest_source = rapl.total_w + REST_OF_SYSTEM_W / 2, "measured-idle"
-        zone = "platform (psys)" if "psys" in rapl.zones else "CPU package"
-        notes.append(
-            f"rest of the system {rest_w:.0f} W: RAPL {zone} {rapl.total_w:.0f} W (idle, "
-            f"measured now over {rapl.interval_s:.2f} s while rig itself ran, so a lower "
-            f"bound under load) plus {REST_OF_SYSTEM_W / 2:.0f} W for RAM, board, fans and "
-            "PSU losses"
+        return _Part(float(override_w), "measured", f"GPU power {override_w:g} W as given")
+    if gpu is None:
+        return _Part(0.0, "assumed", None)
+    is_here = any(name == gpu.name for name, _ in here)
+    if lab is not None and is_here and (m := _measured_gpu_w(lab)) is not None:
+        note = f"GPU power {m[0]:.0f} W: mean of {m[1]} tracked runs' NVML samples"
+        return _Part(m[0], "measured", note)
+    limits = [lim for name, lim in here if name == gpu.name and lim]
+    if limits:
+        note = (
+            f"GPU power {limits[0]:.0f} W x {count}: NVML's enforced power limit (no "
+            "tracked run logged sys/gpu*/power_w yet)"
         )
-    else:
-        rest_w, rest_source = REST_OF_SYSTEM_W, "assumed"
-        notes.append(
+        return _Part(limits[0] * count, "nvml-limit", note)
+    if gpu.tdp_w:
+        note = (
+            f"GPU power {gpu.tdp_w:.0f} W x {count}: catalogue board power of {gpu.name} "
+            "(not measured here; an upper bound)"
+        )
+        return _Part(gpu.tdp_w * count, "catalogue", note)
+    w = board_power_w(gpu)
+    note = f"GPU power assumed {w:.0f} W x {count}: the table gives no board power"
+    return _Part(w * count, "assumed", note)
+
+
+def _rest_draw(rapl: RaplReading | None) -> _Part:
+    """The rest of the system: RAPL's idle reading plus RAM, board and fans, or assumed."""
+    if rapl is None:
+        note = (
             f"rest of the system {REST_OF_SYSTEM_W:.0f} W assumed (RAPL counters not readable "
             "here: root only since Linux 5.10, or not an Intel/AMD RAPL CPU)"
         )
-    return PowerDraw(float(gpu_w), float(rest_w), gpu_source, rest_source, notes)
+        return _Part(REST_OF_SYSTEM_W, "assumed", note)
+    rest_w = rapl.total_w + REST_OF_SYSTEM_W / 2
+    zone = "platform (psys)" if "psys" in rapl.zones else "CPU package"
+    note = (
+        f"rest of the system {rest_w:.0f} W: RAPL {zone} {rapl.total_w:.0f} W (idle, "
+        f"measured now over {rapl.interval_s:.2f} s while rig itself ran, so a lower "
+        f"bound under load) plus {REST_OF_SYSTEM_W / 2:.0f} W for RAM, board, fans and "
+        "PSU losses"
+    )
+    return _Part(rest_w, "measured-idle", note)
+
+
+def _catalogue_gpus(power: PowerReading) -> list[tuple[str, float | None]]:
+    """The GPUs in a power reading that the catalogue knows, as (catalogue name, limit W)."""
+    from rigml.fit import catalogue
+
+    out = []
+    for g in power.gpus:
+        found = catalogue.find_gpu(g.name)
+        if found is not None:
+            out.append((found.name, g.limit_w))
+    return out
 
 
 def machine_gpus(source: GpuSource | None) -> list[tuple[str, float | None]]:
-    """This machine's NVIDIA GPUs as (catalogue name, NVML power limit W)."""
-    from rigml.fit import catalogue
-
-    try:
-        if source is None:
-            from rigml.machine.gpu import default_source
-
-            source = default_source()
-        if not source.available():
-            return []
-        out = []
-        for info in source.inventory():
-            g = catalogue.find_gpu(info.name)
-            if g is not None:
-                out.append((g.name, info.power_limit_w))
-        return out
-    except Exception:  # no driver or a broken one: nothing measured here
-        return []
+    """This machine's NVIDIA GPUs as (catalogue name, NVML power limit W); ``[]`` without
+    a driver or with a broken one."""
+    return _catalogue_gpus(read_gpu_power(source, live=False))
 
 
 # ---------------------------------------------------------------------------- per run
@@ -354,8 +316,6 @@ def run_energies(
     :data:`CPU_ONLY_W` scaled by its logged CPU load. Still-running runs count up to
     ``now``. Segments are read in chunks of runs, so thousands of runs cost a few queries.
     """
-    import numpy as np
-
     runs = list(runs)
     now = time.time() if now is None else now
     ids = [r.id for r in runs]
@@ -364,77 +324,90 @@ def run_energies(
     out: dict[str, RunEnergy] = {}
     for r in runs:
         seconds = max(0.0, (r.end_time if r.end_time is not None else now) - r.start_time)
-        rest_kwh = rest_w * seconds / 3.6e6
         keys = series.get(r.id)
         if keys:
-            joules = covered_sum = 0.0
-            points = 0
-            sparse = 0
-            for parts in keys.values():
-                t = np.concatenate([p[0] for p in parts])
-                v = np.concatenate([p[1] for p in parts])
-                finite = v[np.isfinite(v)]
-                points += len(v)
-                j, c = _integrate(t, v)
-                if c > 0:
-                    mean_w = j / c
-                elif len(finite):  # too sparse to integrate: the samples' mean
-                    mean_w, sparse = float(np.mean(finite)), sparse + 1
-                else:
-                    mean_w = 0.0
-                # the part of the run this GPU's samples do not cover ran at its own mean
-                joules += j + mean_w * max(0.0, seconds - c)
-                covered_sum += min(c, seconds) if seconds > 0 else c
-            n = len(keys)
-            coverage = min(1.0, covered_sum / (n * seconds)) if seconds > 0 else 1.0
-            note = f"NVML samples over {coverage:.0%} of the run"
-            if sparse:
-                note = (
-                    f"only {points} NVML sample(s), too sparse to integrate on {sparse} of {n} "
-                    "GPU(s): the mean of their samples over the whole run"
-                )
-            elif coverage < 0.999:
-                note += "; the rest at each GPU's measured mean"
-            mean_total = joules / seconds if seconds > 0 else 0.0
-            out[r.id] = RunEnergy(
-                r.id,
-                seconds,
-                joules / 3.6e6,
-                rest_kwh,
-                "measured",
-                coverage,
-                mean_total,
-                points,
-                note,
-            )
+            out[r.id] = _measured_energy(r.id, keys, seconds, rest_w)
         elif fallback_gpu is not None:
-            w = board_power_w(fallback_gpu)
-            out[r.id] = RunEnergy(
-                r.id,
-                seconds,
-                w * seconds / 3.6e6,
-                rest_kwh,
-                "catalogue",
-                0.0,
-                w,
-                0,
-                f"no power samples: {fallback_gpu.name} board power {w:.0f} W from the "
-                "catalogue for the whole run (an upper bound)",
-            )
+            out[r.id] = _catalogue_energy(r.id, fallback_gpu, seconds, rest_w)
         else:
-            load = cpu.get(r.id)
-            w = CPU_ONLY_W * (load / 100 if load is not None else 1.0)
-            how = f"at its logged CPU load {load:.0f}%" if load is not None else "at full load"
-            out[r.id] = RunEnergy(
-                r.id,
-                seconds,
-                0.0,
-                (w + rest_w / 2) * seconds / 3.6e6,
-                "assumed",
-                0.0,
-                0.0,
-                0,
-                f"no GPU and no power samples: a {CPU_ONLY_W:.0f} W CPU {how} plus "
-                f"{rest_w / 2:.0f} W for the rest (assumed)",
-            )
+            out[r.id] = _assumed_energy(r.id, cpu.get(r.id), seconds, rest_w)
     return out
+
+
+@dataclass(frozen=True)
+class _GpuSeries:
+    """One GPU's samples over a run, integrated: joules including the uncovered part."""
+
+    joules: float
+    covered_s: float
+    points: int
+    sparse: bool
+
+
+def _gpu_series(parts: list[tuple[Any, Any]], seconds: float) -> _GpuSeries:
+    """Integrate one GPU's power segments; the part of the run they do not cover ran at
+    the GPU's own mean (the samples' mean when they are too sparse to integrate)."""
+    import numpy as np
+
+    t = np.concatenate([p[0] for p in parts])
+    v = np.concatenate([p[1] for p in parts])
+    finite = v[np.isfinite(v)]
+    j, c = _integrate(t, v)
+    sparse = False
+    if c > 0:
+        mean_w = j / c
+    elif len(finite):  # too sparse to integrate: the samples' mean
+        mean_w, sparse = float(np.mean(finite)), True
+    else:
+        mean_w = 0.0
+    covered = min(c, seconds) if seconds > 0 else c
+    return _GpuSeries(j + mean_w * max(0.0, seconds - c), covered, len(v), sparse)
+
+
+def _measured_energy(
+    run_id: str, keys: dict[str, list[tuple[Any, Any]]], seconds: float, rest_w: float
+) -> RunEnergy:
+    """A run with ``sys/gpu*/power_w`` samples: each GPU's series integrated and summed."""
+    gpus = [_gpu_series(parts, seconds) for parts in keys.values()]
+    joules = sum(g.joules for g in gpus)
+    points = sum(g.points for g in gpus)
+    sparse = sum(g.sparse for g in gpus)
+    n = len(gpus)
+    covered = sum(g.covered_s for g in gpus)
+    coverage = min(1.0, covered / (n * seconds)) if seconds > 0 else 1.0
+    note = f"NVML samples over {coverage:.0%} of the run"
+    if sparse:
+        note = (
+            f"only {points} NVML sample(s), too sparse to integrate on {sparse} of {n} "
+            "GPU(s): the mean of their samples over the whole run"
+        )
+    elif coverage < 0.999:
+        note += "; the rest at each GPU's measured mean"
+    mean_total = joules / seconds if seconds > 0 else 0.0
+    rest_kwh = rest_w * seconds / 3.6e6
+    return RunEnergy(
+        run_id, seconds, joules / 3.6e6, rest_kwh, "measured", coverage, mean_total, points, note
+    )
+
+
+def _catalogue_energy(run_id: str, gpu: Gpu, seconds: float, rest_w: float) -> RunEnergy:
+    """A run without samples on a known GPU: its board power for the whole run."""
+    w = board_power_w(gpu)
+    note = (
+        f"no power samples: {gpu.name} board power {w:.0f} W from the "
+        "catalogue for the whole run (an upper bound)"
+    )
+    rest_kwh = rest_w * seconds / 3.6e6
+    return RunEnergy(run_id, seconds, w * seconds / 3.6e6, rest_kwh, "catalogue", 0.0, w, 0, note)
+
+
+def _assumed_energy(run_id: str, load: float | None, seconds: float, rest_w: float) -> RunEnergy:
+    """A run without samples nor GPU: a typical CPU at its logged load, plus the rest."""
+    w = CPU_ONLY_W * (load / 100 if load is not None else 1.0)
+    how = f"at its logged CPU load {load:.0f}%" if load is not None else "at full load"
+    note = (
+        f"no GPU and no power samples: a {CPU_ONLY_W:.0f} W CPU {how} plus "
+        f"{rest_w / 2:.0f} W for the rest (assumed)"
+    )
+    rest_kwh = (w + rest_w / 2) * seconds / 3.6e6
+    return RunEnergy(run_id, seconds, 0.0, rest_kwh, "assumed", 0.0, 0.0, 0, note)

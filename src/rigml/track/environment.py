@@ -21,23 +21,22 @@ Errors, beneath the tree in :mod:`rigml.errors`::
     └── NoEnvironmentRecorded       the run has no environment lock
     InvalidInput
     └── InvalidEnvironmentFile      not JSON, or not an environment lock
-    RigError
-    └── EnvironmentNotWritable      ``rig env capture -o`` could not write
+
+``rig env capture -o FILE`` writes through :mod:`rigml._output`, so a place it cannot write
+is an :class:`~rigml.errors.OutputNotWritable` like every other output file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rigml.errors import InvalidInput, NotFound, RigError
+from rigml.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from rigml.lab import Lab
@@ -48,7 +47,6 @@ __all__ = [
     "NOW",
     "EnvironmentDiff",
     "EnvironmentFileNotFound",
-    "EnvironmentNotWritable",
     "InvalidEnvironmentFile",
     "NoEnvironmentRecorded",
     "compare_environments",
@@ -99,17 +97,6 @@ class NoEnvironmentRecorded(NotFound):
             hint="compare a run that recorded one, or a file from `rig env capture`",
         )
         self.run_id = run_id
-
-
-class EnvironmentNotWritable(RigError):
-    """An environment lock could not be written."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(
-            f"cannot write the environment lock to {path}: {reason}",
-            hint="check that the folder exists and is writable, or choose another -o FILE",
-        )
-        self.path = path
 
 
 # --------------------------------------------------------------------------- loading
@@ -223,29 +210,15 @@ def load_environment(lab: Lab | None, spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def save_environment(env: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write a lock as indented JSON, atomically: a temporary file, then a rename.
+    """Write a lock as indented JSON, atomically (through :func:`rigml._output.write_output`).
 
     Raises:
-        EnvironmentNotWritable: The folder does not exist or cannot be written.
+        OutputNotWritable: The folder does not exist (it is not created) or cannot be
+            written.
     """
-    dest = Path(path)
-    text = json.dumps(env, indent=2, default=str) + "\n"
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-        tmp = None
-    except OSError as exc:
-        raise EnvironmentNotWritable(str(dest), exc.strerror or str(exc)) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return dest
+    from rigml._output import write_output
+
+    return write_output(path, json.dumps(env, indent=2, default=str) + "\n")
 
 
 # --------------------------------------------------------------------------- diff

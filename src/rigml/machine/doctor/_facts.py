@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rigml.machine.gpu import GpuInfo, GpuReading
+from rigml.machine.readings import DiskUsage
 
 GIB = float(2**30)
 
@@ -13,16 +14,8 @@ def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-@dataclass(frozen=True)
-class DiskFacts:
-    """Usage of the filesystem holding ``path``; sizes in bytes, ``device`` is ``st_dev``."""
-
-    path: str
-    total: int
-    used: int
-    free: int
-    percent: float
-    device: int | None = None
+DiskFacts = DiskUsage
+"""Usage of the filesystem holding ``path`` (the reading layer's :class:`DiskUsage`)."""
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class DoctorReport:
     @property
     def counts(self) -> dict[str, int]:
         """How many results have each status, every status present (zero or more)."""
-        counts = dict.fromkeys(STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for r in self.results:
             counts[r.status] += 1
         return counts

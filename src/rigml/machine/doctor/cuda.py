@@ -14,7 +14,7 @@ from typing import Any
 
 from rigml.machine.doctor._context import DoctorContext, _need_gpus
 from rigml.machine.doctor._errors import FactUnavailable
-from rigml.machine.doctor._facts import TorchFacts
+from rigml.machine.doctor._facts import TorchFacts, TorchProbe
 from rigml.machine.doctor._registry import _check
 from rigml.machine.doctor._results import Outcome
 
@@ -127,71 +127,120 @@ def check_driver_vs_torch(ctx: DoctorContext) -> Outcome:
     gpus = _need_gpus(ctx)
     torch = _torch_with_cuda(ctx)
     info = gpus.gpus[0]
-    driver = info.driver_version
-    if not driver:
+    if not info.driver_version:
         raise FactUnavailable("NVML did not report the driver version")
     assert torch.cuda is not None
-    req = driver_requirement(torch.cuda)
-    table = compat_table()["about"]
-    evidence: dict[str, Any] = {
-        "driver_version": driver,
-        "driver_cuda": info.cuda_driver_version,
-        "torch_version": torch.version,
-        "torch_cuda": torch.cuda,
-        "table_written": table.get("written"),
-        "table_source": table.get("source"),
-    }
-    if req is not None:
-        evidence |= {
-            "minimum_driver": req.minimum,
-            "toolkit_driver": req.toolkit_driver,
-            "minor_version_compat_driver": req.minor_compat_driver,
-        }
-    have = _version_tuple(driver)
     torch_cuda = _version_tuple(torch.cuda)
     if not torch_cuda:
         raise FactUnavailable(f"cannot read torch's CUDA version {torch.cuda!r}")
-    driver_cuda = _version_tuple(info.cuda_driver_version)
-    what = f"driver {driver} (CUDA {info.cuda_driver_version or '?'}), torch {torch.version}"
-    if driver_cuda and driver_cuda[0] < torch_cuda[0]:
-        need = req.minimum if req else f"a CUDA {torch_cuda[0]} driver"
-        return Outcome(
-            "fail",
-            f"{what} built for CUDA {torch.cuda}: the driver only supports CUDA "
-            f"{info.cuda_driver_version}",
-            evidence,
-            _driver_fix(need, torch_cuda[0]),
+    case = _DriverCase(
+        driver=info.driver_version,
+        driver_cuda_text=info.cuda_driver_version,
+        torch_version=torch.version,
+        torch_cuda_text=torch.cuda,
+        torch_cuda=torch_cuda,
+        req=driver_requirement(torch.cuda),
+        table=compat_table()["about"],
+    )
+    if case.driver_cuda and case.driver_cuda[0] < torch_cuda[0]:
+        return _driver_too_old_for_major(case)
+    if case.req is None:
+        return _judge_unlisted_cuda(case)
+    return _judge_listed_cuda(case, case.req)
+
+
+@dataclass(frozen=True)
+class _DriverCase:
+    """The driver NVML reports and the CUDA build torch was made for, with the table's say."""
+
+    driver: str
+    driver_cuda_text: str | None
+    torch_version: str | None
+    torch_cuda_text: str
+    torch_cuda: tuple[int, ...]
+    req: DriverRequirement | None
+    table: dict[str, Any]
+
+    @property
+    def have(self) -> tuple[int, ...]:
+        return _version_tuple(self.driver)
+
+    @property
+    def driver_cuda(self) -> tuple[int, ...]:
+        return _version_tuple(self.driver_cuda_text)
+
+    @property
+    def what(self) -> str:
+        return (
+            f"driver {self.driver} (CUDA {self.driver_cuda_text or '?'}), "
+            f"torch {self.torch_version} built for CUDA {self.torch_cuda_text}"
         )
-    if req is None:
-        if driver_cuda and driver_cuda >= torch_cuda[:2]:
-            return Outcome("pass", f"{what} built for CUDA {torch.cuda}", evidence)
-        return Outcome(
-            "skip",
-            f"CUDA {torch.cuda} is not in the compatibility table (written "
-            f"{table.get('written')}): update rigml to judge it",
-            evidence,
-        )
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        evidence: dict[str, Any] = {
+            "driver_version": self.driver,
+            "driver_cuda": self.driver_cuda_text,
+            "torch_version": self.torch_version,
+            "torch_cuda": self.torch_cuda_text,
+            "table_written": self.table.get("written"),
+            "table_source": self.table.get("source"),
+        }
+        if self.req is not None:
+            evidence |= {
+                "minimum_driver": self.req.minimum,
+                "toolkit_driver": self.req.toolkit_driver,
+                "minor_version_compat_driver": self.req.minor_compat_driver,
+            }
+        return evidence
+
+
+def _driver_too_old_for_major(case: _DriverCase) -> Outcome:
+    """The driver supports an older CUDA major than torch's build: it cannot start."""
+    need = (case.req.minimum if case.req else None) or f"a CUDA {case.torch_cuda[0]} driver"
+    return Outcome(
+        "fail",
+        f"{case.what}: the driver only supports CUDA {case.driver_cuda_text}",
+        case.evidence,
+        _driver_fix(need, case.torch_cuda[0]),
+    )
+
+
+def _judge_unlisted_cuda(case: _DriverCase) -> Outcome:
+    """A CUDA version newer than the table: pass only when the driver says it supports it."""
+    if case.driver_cuda and case.driver_cuda >= case.torch_cuda[:2]:
+        return Outcome("pass", case.what, case.evidence)
+    return Outcome(
+        "skip",
+        f"CUDA {case.torch_cuda_text} is not in the compatibility table (written "
+        f"{case.table.get('written')}): update rigml to judge it",
+        case.evidence,
+    )
+
+
+def _judge_listed_cuda(case: _DriverCase, req: DriverRequirement) -> Outcome:
+    """A CUDA version in the table: below the minimum fails, below the toolkit's warns."""
     assert req.minimum is not None
-    if have < _version_tuple(req.minimum):
+    if case.have < _version_tuple(req.minimum):
         return Outcome(
             "fail",
-            f"{what} built for CUDA {torch.cuda} needs driver ≥ {req.minimum}",
-            evidence,
-            _driver_fix(req.toolkit_driver or req.minimum, torch_cuda[0]),
+            f"{case.what} needs driver ≥ {req.minimum}",
+            case.evidence,
+            _driver_fix(req.toolkit_driver or req.minimum, case.torch_cuda[0]),
         )
-    below_toolkit = req.toolkit_driver and have < _version_tuple(req.toolkit_driver)
-    if below_toolkit or (driver_cuda and driver_cuda < torch_cuda[:2]):
+    below_toolkit = req.toolkit_driver and case.have < _version_tuple(req.toolkit_driver)
+    if below_toolkit or (case.driver_cuda and case.driver_cuda < case.torch_cuda[:2]):
         full = req.toolkit_driver or req.minimum
         return Outcome(
             "warn",
-            f"{what} built for CUDA {torch.cuda}: runs through minor-version compatibility "
+            f"{case.what}: runs through minor-version compatibility "
             f"(CUDA {req.cuda}'s own driver is ≥ {full})",
-            evidence,
+            case.evidence,
             f"for every CUDA {req.cuda} feature (and PTX JIT on new GPUs) update the driver to "
             f"{full} or newer, or install a torch built for CUDA "
-            f"{info.cuda_driver_version or 'the driver supports'} or older",
+            f"{case.driver_cuda_text or 'the driver supports'} or older",
         )
-    return Outcome("pass", f"{what} built for CUDA {torch.cuda} (needs ≥ {req.minimum})", evidence)
+    return Outcome("pass", f"{case.what} (needs ≥ {req.minimum})", case.evidence)
 
 
 @_check("gpu.visible_to_torch", "GPU visible to torch")
@@ -235,7 +284,6 @@ def check_visible_to_torch(ctx: DoctorContext) -> Outcome:
         "error": probe.error,
         "torch_stderr": probe.stderr_tail or None,
     }
-    seen = f"{nvml_count} GPU(s)" if nvml_count else "/dev/nvidia0"
     if probe.timed_out:
         return Outcome(
             "warn",
@@ -252,21 +300,35 @@ def check_visible_to_torch(ctx: DoctorContext) -> Outcome:
             "reinstall torch in this environment (`pip install --force-reinstall torch`)",
         )
     if not probe.cuda_available:
-        if torch.cuda is None:
-            why = f"torch {torch.version} is a CPU-only build"
-            fix = (
-                "install a CUDA build: `pip install torch --index-url "
-                "https://download.pytorch.org/whl/cu124` (pick the CUDA your driver supports)"
-            )
-        elif cvd is not None and cvd.strip() in ("", "-1"):
-            why = f"CUDA_VISIBLE_DEVICES={cvd!r} hides every GPU"
-            fix = "unset CUDA_VISIBLE_DEVICES (or list the GPUs to use, e.g. =0,1)"
-        else:
-            last = probe.stderr_tail.splitlines()[-1] if probe.stderr_tail else ""
-            why = "torch.cuda.is_available() is False" + (f" ({last.strip()})" if last else "")
-            fix = "see `rig doctor --explain gpu.driver_vs_torch_cuda`; check `nvidia-smi` works"
+        seen = f"{nvml_count} GPU(s)" if nvml_count else "/dev/nvidia0"
+        why, fix = _why_torch_sees_none(torch, probe, cvd)
         return Outcome("fail", f"the OS sees {seen} but torch sees none: {why}", evidence, fix)
-    count = probe.device_count or 0
+    return _judge_count(torch, probe.device_count or 0, nvml_count, cvd, evidence)
+
+
+def _why_torch_sees_none(torch: TorchFacts, probe: TorchProbe, cvd: str | None) -> tuple[str, str]:
+    """Why torch sees no GPU the OS sees, and the fix: its build, CUDA_VISIBLE_DEVICES, or
+    what torch itself said."""
+    if torch.cuda is None:
+        return (
+            f"torch {torch.version} is a CPU-only build",
+            "install a CUDA build: `pip install torch --index-url "
+            "https://download.pytorch.org/whl/cu124` (pick the CUDA your driver supports)",
+        )
+    if cvd is not None and cvd.strip() in ("", "-1"):
+        return (
+            f"CUDA_VISIBLE_DEVICES={cvd!r} hides every GPU",
+            "unset CUDA_VISIBLE_DEVICES (or list the GPUs to use, e.g. =0,1)",
+        )
+    last = probe.stderr_tail.splitlines()[-1] if probe.stderr_tail else ""
+    why = "torch.cuda.is_available() is False" + (f" ({last.strip()})" if last else "")
+    return why, "see `rig doctor --explain gpu.driver_vs_torch_cuda`; check `nvidia-smi` works"
+
+
+def _judge_count(
+    torch: TorchFacts, count: int, nvml_count: int | None, cvd: str | None, evidence: dict[str, Any]
+) -> Outcome:
+    """torch sees GPUs: as many as NVML, or fewer because CUDA_VISIBLE_DEVICES says so."""
     if nvml_count and count < nvml_count:
         if cvd is not None:
             return Outcome(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rigml._units import format_bytes
 from rigml.machine.doctor._context import DoctorContext
-from rigml.machine.doctor._facts import GIB, CacheFacts, DiskFacts, _gib
+from rigml.machine.doctor._facts import GIB, CacheFacts, DiskFacts
 from rigml.machine.doctor._registry import _check
 from rigml.machine.doctor._results import Outcome, Status, _worst
 from rigml.machine.doctor._thresholds import Thresholds
@@ -41,7 +42,7 @@ def check_system_disk(ctx: DoctorContext) -> Outcome:
     verdicts = [(d, _judge_disk(d, t)) for d in disks]
     status = _worst(s for _, s in verdicts)
     parts = [
-        f"{d.path}: {_gib(d.free)} free of {_gib(d.total)} ({d.percent:.0f}% used)"
+        f"{d.path}: {format_bytes(d.free)} free of {format_bytes(d.total)} ({d.percent:.0f}% used)"
         for d, _ in verdicts
     ]
     evidence = {
@@ -153,14 +154,16 @@ def check_caches(ctx: DoctorContext) -> Outcome:
         if var and c.size and c.size.bytes >= GIB / 4:
             slug = c.name.replace(" ", "-")
             moves.append(f"`export {var}={target}/{slug}` (then `mv {c.path} {target}/{slug}`)")
-    where = f"{target} has {_gib(data[0].free)} free" if data else "if the machine has a data disk"
+    where = "if the machine has a data disk"
+    if data:
+        where = f"{target} has {format_bytes(data[0].free)} free"
     prune = sorted({_CACHE_PRUNE[c.name] for c in on_system if c.name in _CACHE_PRUNE})
     fix = f"move them off the system disk ({where}): " + "; ".join(moves or ["see --explain"])
     if prune:
         fix += "; or prune: " + ", ".join(f"`{p}`" for p in prune)
     why = "together" if big else f"while {root.path} is {root.percent:.0f}% full"
     return Outcome(
-        "warn", f"{_gib(total)} of caches on the system disk {why}: {listed}", evidence, fix
+        "warn", f"{format_bytes(total)} of caches on the system disk {why}: {listed}", evidence, fix
     )
 
 

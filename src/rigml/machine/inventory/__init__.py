@@ -15,14 +15,17 @@ The JSON form (:meth:`Inventory.to_dict`, printed by ``rig machine --json``) is 
 :data:`SCHEMA_VERSION` and documented field by field, with units and when each is null, in
 ``schema.md`` in the ``rigml.machine`` package (``src/rigml/machine/schema.md``).
 
-Each section is read by a private module of this package: ``_system`` (OS, host, Python),
-``_chassis`` (DMI, battery, VM, container), ``_cpu``, ``_memory``, ``_disks`` (psutil and
-``/sys/class/block``), ``_nvidia`` (through :mod:`rigml.machine.gpu`), ``_amd``
-(``rocm-smi``) and ``_software`` (torch, CUDA toolkit, container runtimes, ML packages).
+CPU, memory, disks, NVIDIA and AMD GPUs, torch and the ML packages are read through the
+reading layer (:mod:`rigml.machine.readings`), which the fingerprint, the doctor and env
+capture share; the private modules here shape those readings into the sections of the
+schema (``_cpu``, ``_memory``, ``_disks``, ``_nvidia``, ``_software``) and read what only
+the inventory needs: ``_system`` (OS, host, Python), ``_chassis`` (DMI, battery, VM,
+container) and the CUDA toolkit and container runtimes.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Callable
@@ -31,7 +34,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rigml.machine.gpu import GpuSource
-from rigml.machine.inventory._amd import AmdGpu, _amd_missing_note, _run_rocm_smi, parse_rocm_smi
 from rigml.machine.inventory._chassis import CHASSIS_TYPES, Chassis, _read_chassis, chassis_kind
 from rigml.machine.inventory._cpu import INSTRUCTION_SETS, Cpu, _read_cpu
 from rigml.machine.inventory._disks import Disk, _read_disks
@@ -49,6 +51,7 @@ from rigml.machine.inventory._software import (
     _version_output,
 )
 from rigml.machine.inventory._system import SystemInfo, _read_system
+from rigml.machine.readings import AmdGpu, AmdGpusReading, parse_rocm_smi, read_amd_gpus
 
 __all__ = [
     "CHASSIS_TYPES",
@@ -123,15 +126,14 @@ def inventory(*, gpu: GpuSource | None = None) -> Inventory:
     """
     notes: list[str] = []
     runtimes = {name: path for name in CONTAINER_RUNTIMES if (path := shutil.which(name))}
-    rocm_smi = shutil.which("rocm-smi")
     nvcc = shutil.which("nvcc")
     jobs: dict[str, Callable[[], Any]] = {
-        f"runtime:{name}": (lambda p=path: _runtime_version(p)) for name, path in runtimes.items()
+        f"runtime:{name}": functools.partial(_runtime_version, path)
+        for name, path in runtimes.items()
     }
-    if rocm_smi:
-        jobs["rocm-smi"] = lambda: _run_rocm_smi(rocm_smi)
+    jobs["amd"] = read_amd_gpus  # rocm-smi, when it is installed
     if nvcc:
-        jobs["nvcc"] = lambda: _version_output(nvcc)
+        jobs["nvcc"] = functools.partial(_version_output, nvcc)
 
     # The subprocesses run while this thread reads everything else.
     with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="rig-inv") as pool:
@@ -148,10 +150,7 @@ def inventory(*, gpu: GpuSource | None = None) -> Inventory:
         results = {k: f.result() for k, f in futures.items()}
         toolkit = _cuda_toolkit(nvcc, results.get("nvcc"))
 
-    if rocm_smi:
-        amd, amd_note = results["rocm-smi"]
-    else:
-        amd, amd_note = [], _amd_missing_note()
+    amd: AmdGpusReading = results["amd"]
     software = Software(
         torch=torch,
         cuda_toolkit=toolkit,
@@ -168,7 +167,7 @@ def inventory(*, gpu: GpuSource | None = None) -> Inventory:
         cpu=cpu,
         memory=memory,
         disks=disks,
-        gpus=Gpus(nvidia=nvidia, nvidia_note=nvidia_note, amd=amd, amd_note=amd_note),
+        gpus=Gpus(nvidia=nvidia, nvidia_note=nvidia_note, amd=list(amd.gpus), amd_note=amd.note),
         software=software,
         notes=notes,
     )

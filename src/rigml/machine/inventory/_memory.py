@@ -1,8 +1,10 @@
-"""RAM and swap."""
+"""RAM and swap, as the inventory reports them (read by :func:`rigml.machine.read_memory`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from rigml.machine.readings import read_memory
 
 
 @dataclass(frozen=True)
@@ -16,18 +18,11 @@ class Memory:
 
 
 def _read_memory(notes: list[str]) -> Memory:
-    import psutil
-
-    vm = psutil.virtual_memory()
-    try:
-        swap = psutil.swap_memory()
-        swap_total, swap_used = int(swap.total), int(swap.used)
-    except (OSError, RuntimeError):
-        swap_total = swap_used = None
-        notes.append("swap unknown: the system does not report it")
+    mem = read_memory()
+    notes.extend(mem.notes)
     return Memory(
-        total_bytes=int(vm.total),
-        available_bytes=int(vm.available),
-        swap_total_bytes=swap_total,
-        swap_used_bytes=swap_used,
+        total_bytes=mem.total_bytes,
+        available_bytes=mem.available_bytes,
+        swap_total_bytes=mem.swap_total_bytes,
+        swap_used_bytes=mem.swap_used_bytes,
     )

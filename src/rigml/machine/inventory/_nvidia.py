@@ -1,11 +1,11 @@
-"""NVIDIA GPUs, read through a :class:`~rigml.machine.gpu.GpuSource`."""
+"""NVIDIA GPUs as the inventory reports them (read by :func:`rigml.machine.read_gpus`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rigml.errors import RigError
-from rigml.machine.gpu import GpuSource, default_source
+from rigml.machine.gpu import GpuInfo, GpuSource
+from rigml.machine.readings import GpusReading, read_gpus
 
 
 @dataclass(frozen=True)
@@ -33,43 +33,33 @@ class NvidiaGpu:
 
 
 def _read_nvidia(gpu: GpuSource | None) -> tuple[list[NvidiaGpu], str | None]:
-    try:
-        source = gpu if gpu is not None else default_source()
-        infos = source.inventory()
-        if not infos:
-            return [], source.why_unavailable() or "NVML lists no GPU"
-        readings = {r.index: r for r in source.read()}
-    except RigError as exc:  # a bad RIG_GPU_RECORDING says what is wrong with it
-        return [], exc.message
-    except Exception as exc:  # a diagnostic tool reports a broken driver, it does not die of it
-        return [], f"reading the NVIDIA GPUs failed: {type(exc).__name__}: {exc}"
-    gpus = []
-    for info in infos:
-        r = readings.get(info.index)
-        total = info.memory_total or (r.memory_total if r else None)
-        used = r.memory_used if r else None
-        gpus.append(
-            NvidiaGpu(
-                index=info.index,
-                name=info.name,
-                uuid=info.uuid,
-                memory_total_bytes=total,
-                memory_used_bytes=used,
-                memory_free_bytes=max(0, total - used)
-                if total is not None and used is not None
-                else None,
-                driver_version=info.driver_version,
-                cuda_driver_version=info.cuda_driver_version,
-                compute_capability=info.compute_capability,
-                pcie_gen_current=info.pcie_gen_current,
-                pcie_gen_max=info.pcie_gen_max,
-                pcie_width_current=info.pcie_width_current,
-                pcie_width_max=info.pcie_width_max,
-                power_limit_w=info.power_limit_w,
-                power_default_limit_w=info.power_default_limit_w,
-                power_w=r.power_w if r else None,
-                temperature_c=r.temperature_c if r else None,
-                utilization_percent=r.utilization_percent if r else None,
-            )
-        )
-    return gpus, None
+    reading = read_gpus(gpu)
+    if not reading.available:
+        return [], reading.reason
+    return [_nvidia_gpu(info, reading) for info in reading.gpus], None
+
+
+def _nvidia_gpu(info: GpuInfo, reading: GpusReading) -> NvidiaGpu:
+    r = reading.reading(info.index)
+    total = reading.memory_total(info)
+    used = r.memory_used if r else None
+    return NvidiaGpu(
+        index=info.index,
+        name=info.name,
+        uuid=info.uuid,
+        memory_total_bytes=total,
+        memory_used_bytes=used,
+        memory_free_bytes=max(0, total - used) if total is not None and used is not None else None,
+        driver_version=info.driver_version,
+        cuda_driver_version=info.cuda_driver_version,
+        compute_capability=info.compute_capability,
+        pcie_gen_current=info.pcie_gen_current,
+        pcie_gen_max=info.pcie_gen_max,
+        pcie_width_current=info.pcie_width_current,
+        pcie_width_max=info.pcie_width_max,
+        power_limit_w=info.power_limit_w,
+        power_default_limit_w=info.power_default_limit_w,
+        power_w=r.power_w if r else None,
+        temperature_c=r.temperature_c if r else None,
+        utilization_percent=r.utilization_percent if r else None,
+    )

@@ -11,29 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from rigml.machine.inventory._readers import _read
+from rigml.machine.readings import ML_PACKAGES, read_packages, read_torch
 
-ML_PACKAGES: dict[str, tuple[str, ...]] = {
-    "torch": ("torch",),
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly"),
-    "jax": ("jax",),
-    "transformers": ("transformers",),
-    "accelerate": ("accelerate",),
-    "peft": ("peft",),
-    "bitsandbytes": ("bitsandbytes",),
-    "vllm": ("vllm",),
-    "xformers": ("xformers",),
-    "flash-attn": ("flash-attn",),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
-    "scikit-learn": ("scikit-learn",),
-    "numpy": ("numpy",),
-    "pandas": ("pandas",),
-    "polars": ("polars",),
-    "pyarrow": ("pyarrow",),
-    "ray": ("ray",),
-    "mlflow": ("mlflow",),
-    "wandb": ("wandb",),
-}
-"""Key ML packages: the name reported, and the distributions that provide it (first wins)."""
+__all__ = ["CONTAINER_RUNTIMES", "ML_PACKAGES", "ContainerRuntime", "Software"]
 
 CONTAINER_RUNTIMES = ("docker", "podman", "apptainer", "singularity", "nvidia-ctk")
 """Container tools looked for on ``PATH``; ``nvidia-ctk`` is the NVIDIA Container Toolkit."""
@@ -66,24 +46,11 @@ def _version_in(text: str) -> str | None:
 
 
 def _torch() -> dict[str, Any] | None:
-    """torch's version and CUDA/ROCm build, read from ``torch/version.py`` without importing."""
-    from importlib.util import find_spec
-
-    from rigml.machine.env import parse_torch_version_file
-
-    try:
-        spec = find_spec("torch")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    """torch's version and CUDA/ROCm build (``None`` when it is not importable)."""
+    torch = read_torch()
+    if not torch.importable:
         return None
-    for folder in spec.submodule_search_locations:
-        text = _read(Path(folder) / "version.py")
-        if text is None:
-            continue
-        info = parse_torch_version_file(text)
-        return {"version": info["version"], "cuda": info["cuda"], "hip": info["hip"]}
-    return {"version": None, "cuda": None, "hip": None}
+    return {"version": torch.version, "cuda": torch.cuda, "hip": torch.hip}
 
 
 def _nvcc_version(text: str) -> str | None:
@@ -134,18 +101,7 @@ def _cuda_toolkit(nvcc: str | None, nvcc_output: str | None) -> dict[str, Any] |
 
 
 def _ml_packages() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for name, dists in ML_PACKAGES.items():
-        out[name] = None
-        for dist in dists:
-            try:
-                out[name] = version(dist)
-                break
-            except (PackageNotFoundError, ValueError):
-                continue
-    return out
+    return read_packages()
 
 
 def _version_output(path: str) -> str | None:

@@ -8,6 +8,8 @@ import socket
 import sys
 from dataclasses import dataclass
 
+from rigml.machine.readings import os_pretty_name
+
 
 @dataclass(frozen=True)
 class SystemInfo:
@@ -25,13 +27,11 @@ class SystemInfo:
 
 
 def _read_system() -> SystemInfo:
-    from rigml.machine.fingerprint import _os_pretty_name
-
     uname = platform.uname()
     return SystemInfo(
         hostname=socket.gethostname(),
         os=uname.system or sys.platform,
-        distro=_os_pretty_name() if uname.system == "Linux" else _non_linux_distro(),
+        distro=os_pretty_name() if uname.system == "Linux" else _non_linux_distro(),
         kernel=uname.release or None,
         arch=uname.machine,
         python=platform.python_version(),

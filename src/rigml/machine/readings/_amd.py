@@ -1,16 +1,23 @@
-"""AMD GPUs, read through ``rocm-smi`` when it is installed."""
+"""AMD GPUs, read through ``rocm-smi`` when it is installed.
+
+NVIDIA GPUs are read through a :class:`~rigml.machine.gpu.GpuSource` (:func:`read_gpus`);
+AMD has no such binding here yet, so :func:`read_amd_gpus` asks ``rocm-smi`` with a short
+timeout and says so when an AMD GPU is on the bus but the tool is missing.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rigml.machine.inventory._readers import _read, _to_int
+from rigml.machine.readings._files import read_small as _read
+from rigml.machine.readings._files import to_int as _to_int
 
 _ROCM_SMI_TIMEOUT_S = 0.8
 _SYS_DRM = Path("/sys/class/drm")
@@ -119,3 +126,20 @@ def _amd_missing_note() -> str | None:
     if _amd_on_pci():
         return "an AMD GPU is on the PCI bus but rocm-smi is not installed, so it is not read"
     return None
+
+
+@dataclass(frozen=True)
+class AmdGpusReading:
+    """The AMD GPUs ``rocm-smi`` lists; ``note`` says why the list is empty, when it is."""
+
+    gpus: tuple[AmdGpu, ...]
+    note: str | None = None
+
+
+def read_amd_gpus() -> AmdGpusReading:
+    """AMD GPUs through ``rocm-smi`` (a subprocess, under a second); never raises."""
+    exe = shutil.which("rocm-smi")
+    if exe is None:
+        return AmdGpusReading((), _amd_missing_note())
+    gpus, note = _run_rocm_smi(exe)
+    return AmdGpusReading(tuple(gpus), note)
