@@ -89,12 +89,12 @@ def add(
     json_out: bool = _JSON,
 ) -> None:
     """Snapshot a file or folder as the next version of NAME (content stored once)."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import add_version
 
     lab = _state.open_lab()
     with _progress() as progress:
-        res = add_version(
+        res = rigml.data.add(
             lab,
             path,
             name=name,
@@ -123,10 +123,10 @@ def add(
 @app.command("list")
 def list_(json_out: bool = _JSON) -> None:
     """Every dataset with its latest version."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import list_datasets
 
-    items = list_datasets(_state.open_lab())
+    items = rigml.data.list_datasets(_state.open_lab())
     if json_out:
         _ui.write_json(items)
         return
@@ -157,16 +157,14 @@ def show(
     json_out: bool = _JSON,
 ) -> None:
     """One version: files, sizes, tabular schemas and rows, runs that used it, checks."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.contracts import checks_of
-    from rigml.data.lineage import runs_using
-    from rigml.data.versions import resolve, version_files
 
     lab = _state.open_lab()
-    info = resolve(lab, ref)
-    files = version_files(lab, info)
-    used = runs_using(lab, info)
-    checks = checks_of(lab, info)
+    info = rigml.data.resolve(lab, ref)
+    files = rigml.data.version_files(lab, info)
+    used = rigml.data.runs_using(lab, info)
+    checks = rigml.data.checks_of(lab, info)
     if json_out:
         data = info.to_dict()
         data["file_list"] = [f.to_dict() for f in files]
@@ -236,10 +234,10 @@ def _schema_text(meta: dict[str, Any]) -> str:
 @app.command("log")
 def log_(name: str = typer.Argument(..., help="Dataset name."), json_out: bool = _JSON) -> None:
     """Every version of NAME, newest first."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import log
 
-    versions = log(_state.open_lab(), name)
+    versions = rigml.data.history(_state.open_lab(), name)
     if json_out:
         _ui.write_json(versions)
         return
@@ -269,10 +267,10 @@ def diff(
     json_out: bool = _JSON,
 ) -> None:
     """Files added, removed and changed; rows, schema and statistics of tables."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.diff import diff_versions
 
-    d = diff_versions(_state.open_lab(), a, b, rows=not no_rows)
+    d = rigml.data.diff(_state.open_lab(), a, b, rows=not no_rows)
     if json_out:
         _ui.write_json(d)
         return
@@ -324,8 +322,8 @@ def checkout(
     json_out: bool = _JSON,
 ) -> None:
     """Write the files of a version to DEST: complete, or not at all."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.checkout import checkout as do_checkout
     from rigml.errors import InvalidInput
 
     if link not in ("auto", "reflink", "hardlink", "copy"):
@@ -333,7 +331,7 @@ def checkout(
             f"--link must be auto, reflink, hardlink or copy, got {link!r}", hint="--link copy"
         )
     with _progress() as progress:
-        res = do_checkout(_state.open_lab(), ref, dest, link=link, progress=progress)  # type: ignore[arg-type]
+        res = rigml.data.checkout(_state.open_lab(), ref, dest, link=link, progress=progress)  # type: ignore[arg-type]
     if json_out:
         _ui.write_json(res)
         return
@@ -351,10 +349,10 @@ def tag(
     json_out: bool = _JSON,
 ) -> None:
     """Point a tag at a version (moving it if it exists); address it as NAME@TAG."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import tag as do_tag
 
-    info = do_tag(_state.open_lab(), ref, name, delete=delete)
+    info = rigml.data.tag(_state.open_lab(), ref, name, delete=delete)
     if json_out:
         _ui.write_json(info)
         return
@@ -370,11 +368,11 @@ def verify(
     json_out: bool = _JSON,
 ) -> None:
     """Re-hash stored objects; report any corrupted or missing one. Exit 1 if any."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.verify import verify as do_verify
 
     with _progress() as progress:
-        report = do_verify(_state.open_lab(), ref, progress=progress)
+        report = rigml.data.verify(_state.open_lab(), ref, progress=progress)
     if json_out:
         _ui.write_json(report)
     elif report.ok:
@@ -407,8 +405,8 @@ def gc(
     json_out: bool = _JSON,
 ) -> None:
     """Remove objects no dataset version, run or other record references."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.gc import collect, plan_gc
     from rigml.errors import InvalidInput
 
     if json_out and not (yes or dry_run):
@@ -416,7 +414,7 @@ def gc(
             "--json cannot ask for confirmation", hint="add --yes to delete, or --dry-run"
         )
     lab = _state.open_lab()
-    plan = plan_gc(lab, grace_s=grace)
+    plan = rigml.data.plan_gc(lab, grace_s=grace)
     n = len(plan.objects) + len(plan.temp_files)
     summary = (
         f"{len(plan.objects)} unreferenced objects and {len(plan.temp_files)} stale temporary "
@@ -435,7 +433,7 @@ def gc(
     if not yes and not _ui.confirm("Delete them?"):
         _ui.write("nothing deleted")
         raise typer.Exit(1)
-    report = collect(lab, plan)
+    report = rigml.data.collect(lab, plan)
     if json_out:
         _ui.write_json({"plan": plan.to_dict(), "deleted": report.to_dict()})
         return
@@ -463,11 +461,11 @@ def contract_infer(
     """Propose a contract (YAML) from the data: types, nulls, ranges, categories, rows."""
     import sys
 
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.contracts import contract_to_yaml, infer_contract
 
-    contract = infer_contract(_state.open_lab(), ref, file=file)
-    text = contract_to_yaml(contract)
+    contract = rigml.data.infer_contract(_state.open_lab(), ref, file=file)
+    text = rigml.data.contract_to_yaml(contract)
     if output is None:
         sys.stdout.write(text)
         return
@@ -492,13 +490,12 @@ def check(
     json_out: bool = _JSON,
 ) -> None:
     """Validate a version against a contract (pandera); exit 1 when a check fails."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.contracts import check as do_check
-    from rigml.data.contracts import load_contract
 
-    spec = load_contract(contract)
+    spec = rigml.data.load_contract(contract)
     with _progress() as progress:
-        report = do_check(
+        report = rigml.data.check(
             _state.open_lab(), ref, spec, file=file, examples=examples, progress=progress
         )
     if json_out:
@@ -545,12 +542,12 @@ def profile(
     json_out: bool = _JSON,
 ) -> None:
     """Per-column statistics and histograms; optionally an HTML report with plots."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.profile import profile as do_profile
-    from rigml.data.profile import sparkline, write_html
+    from rigml.data._profile import sparkline, write_html
 
     with _progress() as progress:
-        prof = do_profile(_state.open_lab(), ref, file=file, progress=progress)
+        prof = rigml.data.profile(_state.open_lab(), ref, file=file, progress=progress)
     if html is not None:
         write_html(prof, html)
     if json_out:

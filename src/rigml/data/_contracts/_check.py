@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rigml.data.contracts._model import Contract, _to_ts, contract_to_yaml, parse_age
-from rigml.data.contracts._results import CheckReport, Failure, _store
+from rigml.data._contracts._model import Contract, _to_ts, contract_to_yaml, parse_age
+from rigml.data._contracts._results import CheckReport, Failure, _store
 from rigml.errors import MissingExtra
 
 if TYPE_CHECKING:
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from rigml.data.tabular import TablePart
-    from rigml.data.versions import Progress
+    from rigml.data._tabular import TablePart
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 CHUNK_ROWS = 500_000
@@ -230,7 +230,7 @@ def _frames(
     """Chunks as pandas frames with (first chunk row, file, first file row) spans."""
     import pyarrow as pa
 
-    from rigml.data.tabular import table_batches
+    from rigml.data._tabular import table_batches
 
     wanted = None if contract.strict else [c.name for c in contract.columns]
     pending: list[pa.RecordBatch] = []

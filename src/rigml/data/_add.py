@@ -1,6 +1,6 @@
 """Adding a dataset version: scan a file or folder, hash and stage its content, register it.
 
-``add_version`` works in two phases. The first hashes and stages content without holding any
+``add`` works in two phases. The first hashes and stages content without holding any
 lock (a stat cache skips files unchanged since they were last hashed). The second, under
 the lab's data lock, moves staged objects into place, checks every object the manifest
 names still exists (``rig data gc`` takes the same lock), and inserts the version in one
@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rigml.data.refs import VersionInfo, _dataset_id, check_manifest_path, check_name, resolve
+from rigml.data._refs import VersionInfo, _dataset_id, check_manifest_path, check_name, resolve
 from rigml.errors import BadDataFile, DataChanged, EmptyDataset, MissingExtra
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from rigml.data._stat_cache import Stat
-    from rigml.data.versions import Progress
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 _BATCH = 2000
@@ -152,7 +152,7 @@ def fingerprint(entries: list[tuple[str, str, int]]) -> str:
     return h.hexdigest()
 
 
-def add_version(
+def add(
     lab: Lab,
     path: str | os.PathLike[str],
     *,
@@ -273,7 +273,8 @@ def _inspect(
     progress: Progress,
     allow_mixed: bool,
 ) -> None:
-    from rigml.data import _hashing, tabular
+    from rigml.data import _hashing
+    from rigml.data import _tabular as tabular
 
     table_files = [f for f in found if tabular.format_of(f.rel)]
     if not table_files:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from rigml.errors import CheckoutTargetExists, InvalidInput
 
 if TYPE_CHECKING:
-    from rigml.data.versions import FileEntry, Progress
+    from rigml.data._versions import FileEntry, Progress
     from rigml.lab import Lab
 
 LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
@@ -129,7 +129,8 @@ def checkout(
         CheckoutTargetExists: ``dest`` is in the way; nothing is written.
         ObjectNotFound, ObjectCorrupted: an object is missing or damaged (nothing is left).
     """
-    from rigml.data.versions import resolve, version_files
+    from rigml.data._refs import resolve
+    from rigml.data._versions import version_files
 
     info = resolve(lab, ref)
     files = version_files(lab, info)
@@ -140,7 +141,7 @@ def checkout(
         raise CheckoutTargetExists(str(target))
     if info.kind == "file" and target.is_dir():
         raise CheckoutTargetExists(str(target))
-    from rigml.data.refs import check_manifest_path
+    from rigml.data._refs import check_manifest_path
 
     for f in files:
         check_manifest_path(f.path)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from rigml.data.versions import Progress
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 SAMPLE_SIZE = 200_000
@@ -79,7 +79,7 @@ class _Column:
 
     def __init__(self, name: str, dtype: pa.DataType, sample_size: int, rng: Any) -> None:
         from rigml.data._stats import ColumnStats
-        from rigml.data.tabular import family
+        from rigml.data._tabular import family
 
         self.name, self.dtype, self.family = name, dtype, family(dtype)
         self.stats = ColumnStats()
@@ -154,7 +154,7 @@ class _Column:
     def result(self, bins: int) -> ColumnProfile:
         import numpy as np
 
-        from rigml.data.tabular import _jsonable
+        from rigml.data._tabular import _jsonable
 
         st = self.stats
         total = st.count + st.nulls
@@ -281,7 +281,7 @@ def profile(
     progress: Progress | None = None,
 ) -> Profile:
     """Profile the tabular files of a version, read as one table."""
-    from rigml.data.tabular import table_batches
+    from rigml.data._tabular import table_batches
 
     t0 = time.perf_counter()
     info, parts = table_parts(lab, ref, file=file)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rigml.data.versions import Progress
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 
@@ -68,7 +68,8 @@ def verify(
     Returns a report; it never raises for a bad object, so one pass finds all of them.
     """
     from rigml.data._hashing import parallel_map
-    from rigml.data.versions import resolve, version_files
+    from rigml.data._refs import resolve
+    from rigml.data._versions import version_files
     from rigml.store.queries import referenced
 
     if ref is not None:

@@ -34,9 +34,9 @@ sample of at most ``SAMPLE_SIZE`` values per column (exact below that).
 
 from __future__ import annotations
 
-from rigml.data.contracts._check import CHUNK_ROWS, SAMPLE_SIZE, check
-from rigml.data.contracts._infer import infer_contract
-from rigml.data.contracts._model import (
+from rigml.data._contracts._check import CHUNK_ROWS, SAMPLE_SIZE, check
+from rigml.data._contracts._infer import infer_contract
+from rigml.data._contracts._model import (
     TYPES,
     Bounds,
     ColumnSpec,
@@ -46,7 +46,7 @@ from rigml.data.contracts._model import (
     load_contract,
     parse_age,
 )
-from rigml.data.contracts._results import (
+from rigml.data._contracts._results import (
     CheckReport,
     Failure,
     StoredCheck,
