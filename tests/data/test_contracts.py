@@ -135,7 +135,9 @@ def test_dataset_level_expectations(table_lab) -> None:
     assert unseen.examples and unseen.examples[0]["value"] in ("pro", "team")
     assert report.observed["score: mean"] == pytest.approx(df["score"].mean())
     assert report.observed["age: null rate"] == 0.0
-    assert failed["missing: type int"].detail == "the column is missing"
+    assert failed["missing: type int"].detail.startswith(
+        "the column 'missing' is missing; the table has "
+    )
     assert 3600 <= report.observed["seen: freshness"] < 3700
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from rigml._units import format_bytes
+
 app = typer.Typer(
     help=(
         "Versioned datasets without putting data in git, and contracts that catch bad data "
@@ -21,12 +23,6 @@ app.add_typer(contract_app, name="contract")
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 _REF = typer.Argument(..., help="NAME, NAME@3, NAME@latest or NAME@TAG.")
-
-
-def _size(n: int | None) -> str:
-    from rigml.cli.runs import _size as size
-
-    return "-" if n is None else size(n)
 
 
 _PHASES = {
@@ -109,9 +105,10 @@ def add(
     v = res.version
     if res.created:
         change = f"+{v.added} ~{v.changed} -{v.removed} files" if v.version > 1 else "new"
+        stored = f"{res.stored} new objects ({format_bytes(res.stored_bytes)})"
         _ui.write(
-            f"[bold]{v.ref}[/]: {res.files} files, {_size(v.bytes)} ({change}); "
-            f"stored {res.stored} new objects ({_size(res.stored_bytes)}) in {res.seconds:.2f}s",
+            f"[bold]{v.ref}[/]: {res.files} files, {format_bytes(v.bytes)} ({change}); "
+            f"stored {stored} in {res.seconds:.2f}s",
         )
     else:
         _ui.write(f"unchanged: the content is already [bold]{v.ref}[/] ({res.seconds:.2f}s)")
@@ -141,7 +138,7 @@ def list_(json_out: bool = _JSON) -> None:
                 f"@{d.latest}",
                 d.versions,
                 d.files,
-                _size(d.bytes),
+                format_bytes(d.bytes),
                 _ui.when(d.latest_at, short=True),
                 ", ".join(f"{t}→@{v}" for t, v in sorted(d.tags.items())) or None,
             ]
@@ -180,7 +177,7 @@ def show(
             ["added", f"{_ui.when(info.created_at)} by {info.user or '-'} on {info.host or '-'}"],
             ["message", info.message],
             ["source", info.source],
-            ["files", f"{info.files} ({_size(info.bytes)})"],
+            ["files", f"{info.files} ({format_bytes(info.bytes)})"],
             ["changes", f"+{info.added} ~{info.changed} -{info.removed} files vs previous"],
         ],
         title=info.ref,
@@ -191,7 +188,7 @@ def show(
         [
             [
                 f.path,
-                _size(f.size),
+                format_bytes(f.size),
                 f.tabular["rows"] if f.tabular else None,
                 _schema_text(f.tabular) if f.tabular else None,
                 f.object[:12],
@@ -248,7 +245,7 @@ def log_(name: str = typer.Argument(..., help="Dataset name."), json_out: bool =
                 f"@{v.version}",
                 _ui.when(v.created_at, short=True),
                 v.files,
-                _size(v.bytes),
+                format_bytes(v.bytes),
                 f"+{v.added} ~{v.changed} -{v.removed}",
                 ", ".join(v.tags) or None,
                 v.message,
@@ -285,7 +282,7 @@ def diff(
             [
                 c.path,
                 _ui.Styled(f"[{style[c.status]}]{c.status}[/]"),
-                f"{_size(c.size_a)} → {_size(c.size_b)}",
+                f"{format_bytes(c.size_a)} → {format_bytes(c.size_b)}",
                 f"{c.table.rows_a} → {c.table.rows_b}" if c.table else None,
                 f"+{c.table.rows_added} -{c.table.rows_removed}"
                 if c.table and c.table.rows_added is not None
@@ -337,7 +334,8 @@ def checkout(
         return
     how = ", ".join(f"{n} by {m}" for m, n in sorted(res.methods.items()))
     _ui.write(
-        f"{res.ref} → {res.dest}: {res.files} files, {_size(res.bytes)} ({how})", markup=False
+        f"{res.ref} → {res.dest}: {res.files} files, {format_bytes(res.bytes)} ({how})",
+        markup=False,
     )
 
 
@@ -376,7 +374,7 @@ def verify(
     if json_out:
         _ui.write_json(report)
     elif report.ok:
-        _ui.write(f"ok: {report.checked} objects ({_size(report.bytes)}) match their hashes")
+        _ui.write(f"ok: {report.checked} objects ({format_bytes(report.bytes)}) match their hashes")
     else:
         _ui.table(
             ["object", "problem", "used by"],
@@ -399,13 +397,16 @@ def verify(
 def gc(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be freed."),
-    grace: float = typer.Option(
-        3600.0, "--grace", help="Keep unreferenced objects younger than this many seconds."
+    grace: str = typer.Option(
+        "1h",
+        "--grace",
+        help="Keep unreferenced objects younger than this: 30m, 1h, 2d, or seconds.",
     ),
     json_out: bool = _JSON,
 ) -> None:
     """Remove objects no dataset version, run or other record references."""
     import rigml.data
+    from rigml._units import format_duration
     from rigml.cli import _state, _ui
     from rigml.errors import InvalidInput
 
@@ -413,13 +414,14 @@ def gc(
         raise InvalidInput(
             "--json cannot ask for confirmation", hint="add --yes to delete, or --dry-run"
         )
+    grace_s = _duration(grace, "--grace")
     lab = _state.open_lab()
-    plan = rigml.data.plan_gc(lab, grace_s=grace)
+    plan = rigml.data.plan_gc(lab, grace_s=grace_s)
     n = len(plan.objects) + len(plan.temp_files)
     summary = (
         f"{len(plan.objects)} unreferenced objects and {len(plan.temp_files)} stale temporary "
-        f"files: {_size(plan.bytes)} to free ({plan.referenced} referenced objects kept"
-        + (f", {plan.young} younger than {grace:g}s kept" if plan.young else "")
+        f"files: {format_bytes(plan.bytes)} to free ({plan.referenced} referenced objects kept"
+        + (f", {plan.young} younger than {format_duration(grace_s)} kept" if plan.young else "")
         + ")"
     )
     if dry_run or n == 0:
@@ -439,9 +441,19 @@ def gc(
         return
     _ui.write(
         f"removed {report.deleted} objects and {report.temp_files} temporary files, "
-        f"freed {_size(report.bytes_freed)}"
+        f"freed {format_bytes(report.bytes_freed)}"
         + (f"; {report.kept} were referenced again and kept" if report.kept else "")
     )
+
+
+def _duration(text: str, option: str) -> float:
+    from rigml._units import parse_duration
+    from rigml.errors import InvalidInput
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: {exc}", hint=f"e.g. {option} 30m, 1h or 3600") from exc
 
 
 # -- contracts -------------------------------------------------------------------------------
@@ -450,7 +462,9 @@ def gc(
 @contract_app.command("infer")
 def contract_infer(
     ref: str = _REF,
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "--out", "-o", help="Write here, not stdout (its folder must exist)."
+    ),
     file: str | None = typer.Option(
         None,
         "--file",
@@ -469,9 +483,9 @@ def contract_infer(
     if output is None:
         sys.stdout.write(text)
         return
-    from rigml.data._atomic import write_text_atomic
+    from rigml._output import write_output
 
-    write_text_atomic(output, text)
+    write_output(output, text)
     n = contract.count_checks()
     _ui.write(f"wrote {output}: {n} checks over {len(contract.columns)} columns", markup=False)
 
@@ -508,12 +522,13 @@ def check(
         )
         if report.failures:
             _ui.table(
-                ["check", "column", "failing rows", "examples"],
+                ["check", "column", "failing rows", "what", "examples"],
                 [
                     [
                         f.check,
                         f.column,
                         f.failing_rows,
+                        f.detail,
                         "; ".join(_example(e) for e in f.examples),
                     ]
                     for f in report.failures
@@ -532,7 +547,9 @@ def _example(e: dict[str, Any]) -> str:
 @app.command("profile")
 def profile(
     ref: str = _REF,
-    html: Path | None = typer.Option(None, "--html", help="Also write an HTML report here."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write an HTML report here (its folder must exist)."
+    ),
     file: str | None = typer.Option(
         None,
         "--file",

@@ -403,7 +403,11 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:4px 8px;te
 
 
 def write_html(prof: Profile, path: str | os.PathLike[str]) -> None:
-    """Write :func:`render_html` atomically."""
-    from rigml.data._atomic import write_text_atomic
+    """Write :func:`render_html` atomically.
 
-    write_text_atomic(path, render_html(prof))
+    Raises:
+        OutputNotWritable: ``path`` cannot be written (its folder is not created).
+    """
+    from rigml._output import write_output
+
+    write_output(path, render_html(prof))
