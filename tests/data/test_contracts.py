@@ -22,7 +22,7 @@ from rigml.data import (
     require_passing_check,
     resolve,
 )
-from rigml.data._profile import render_html, sparkline
+from rigml.data._profile_report import render_html, sparkline
 from rigml.errors import ContractFailed, InvalidContract, NotFittedError, NotFound
 
 from .conftest import write

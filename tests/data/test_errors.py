@@ -18,7 +18,7 @@ from rigml.data import (
     profile,
     resolve,
 )
-from rigml.data._profile import write_html
+from rigml.data._profile_report import write_html
 from rigml.errors import (
     InvalidDatasetRef,
     InvalidInput,

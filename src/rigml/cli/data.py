@@ -561,7 +561,7 @@ def profile(
     """Per-column statistics and histograms; optionally an HTML report with plots."""
     import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data._profile import sparkline, write_html
+    from rigml.data._profile_report import sparkline, write_html
 
     with _progress() as progress:
         prof = rigml.data.profile(_state.open_lab(), ref, file=file, progress=progress)
