@@ -44,7 +44,7 @@ from rigml.data._contracts._model import (
     contract_from_dict,
     contract_to_yaml,
     load_contract,
-    parse_age,
+    max_age_seconds,
 )
 from rigml.data._contracts._results import (
     CheckReport,
@@ -72,6 +72,6 @@ __all__ = [
     "infer_contract",
     "latest_check",
     "load_contract",
-    "parse_age",
+    "max_age_seconds",
     "require_passing_check",
 ]

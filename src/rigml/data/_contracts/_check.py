@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rigml.data._contracts._model import Contract, _to_ts, contract_to_yaml, parse_age
+from rigml.data._contracts._model import Contract, _to_ts, contract_to_yaml, max_age_seconds
 from rigml.data._contracts._results import CheckReport, Failure, _store
 from rigml.errors import MissingExtra
 
@@ -219,7 +219,7 @@ def _dataset_schema(contract: Contract) -> Any:
         if c.categories is not None and c.max_unseen_share is not None:
             bounded(f"{n}: unseen share", None, c.max_unseen_share)
         if c.max_age is not None:
-            bounded(f"{n}: freshness", None, parse_age(c.max_age))
+            bounded(f"{n}: freshness", None, max_age_seconds(c))
         if c.unique:
             bounded(f"{n}: unique", None, 0.0)
     return pa_.DataFrameSchema(cols) if cols else None

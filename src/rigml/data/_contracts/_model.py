@@ -2,16 +2,15 @@
 
 A :class:`Contract` is plain data: columns with their checks, a row range, strictness.
 This module turns YAML into one (``load_contract``, ``contract_from_dict``, which name the
-key at fault) and back (``contract_to_yaml``), and knows the units of ``max_age``. It needs
-neither pandas nor pandera except to compare timestamps, so reading a contract stays cheap;
-inferring one lives in :mod:`._infer`, checking data against one in :mod:`._check`.
+key at fault) and back (``contract_to_yaml``). The file's grammar is pydantic models in
+:mod:`._schema`, loaded when a contract is read; ``max_age`` is read with
+:func:`rigml._units.parse_duration`. Inferring a contract lives in :mod:`._infer`, checking
+data against one in :mod:`._check`.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from typing import Any
 from rigml.errors import InvalidContract, MissingExtra
 
 TYPES = ("int", "float", "bool", "string", "timestamp", "date")
-_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass
@@ -169,144 +166,57 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
 
 
 def contract_from_dict(data: Any, *, where: str = "<dict>") -> Contract:
-    """Validate a parsed contract; errors name the key at fault."""
-    if not isinstance(data, dict):
-        raise InvalidContract(where, "must be a mapping with a 'columns' key")
-    unknown = set(data) - {"version", "dataset", "rows", "strict", "columns"}
-    if unknown:
-        raise InvalidContract(where, f"unknown keys {sorted(unknown)}")
-    if data.get("version", 1) != 1:
-        raise InvalidContract(where, f"version {data.get('version')!r} is not supported (1 is)")
-    cols = data.get("columns")
-    if not isinstance(cols, dict) or not cols:
-        raise InvalidContract(where, "'columns' must map column names to their checks")
-    specs = [_column_spec(str(name), body, where) for name, body in cols.items()]
+    """Validate a parsed contract (pydantic, :mod:`._schema`); errors name the key at fault.
+
+    Raises:
+        InvalidContract: every problem, as ``columns.age.min: expected a number, found 'x'``.
+    """
+    from rigml.data._contracts._schema import validate
+
+    model = validate(data, where)
+    columns = [
+        _column(name, body) if body is not None else ColumnSpec(name=name)
+        for name, body in model.columns.items()
+    ]
     return Contract(
-        columns=specs,
-        rows=_bounds(data.get("rows"), f"{where}: rows") if data.get("rows") is not None else None,
-        strict=_bool(data.get("strict", False), f"{where}: strict"),
-        dataset=data.get("dataset"),
+        columns=columns,
+        rows=_bounds(model.rows),
+        strict=model.strict,
+        dataset=model.dataset,
     )
 
 
-_COLUMN_KEYS = {
-    "type", "nullable", "min", "max", "unique", "categories", "max_unseen_share",
-    "max_null_rate", "mean", "quantiles", "max_age",
-}  # fmt: skip
+def _bounds(b: Any) -> Bounds | None:
+    return None if b is None else Bounds(b.min, b.max)
 
 
-def _column_spec(name: str, body: Any, where: str) -> ColumnSpec:
-    at = f"{where}: columns.{name}"
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidContract(at, "must be a mapping of checks")
-    unknown = set(body) - _COLUMN_KEYS
-    if unknown:
-        raise InvalidContract(at, f"unknown keys {sorted(unknown)}; known: {sorted(_COLUMN_KEYS)}")
-    typ = body.get("type")
-    if typ is not None and typ not in TYPES:
-        raise InvalidContract(f"{at}.type", f"{typ!r} is not one of {', '.join(TYPES)}")
-    spec = ColumnSpec(name=name, type=typ)
-    spec.nullable = _bool(body.get("nullable", True), f"{at}.nullable")
-    spec.unique = _bool(body.get("unique", False), f"{at}.unique")
-    for key in ("min", "max"):
-        v = body.get(key)
-        if v is not None:
-            if typ in ("timestamp", "date"):
-                _timestamp(v, f"{at}.{key}")
-            elif not _is_number(v):
-                raise InvalidContract(f"{at}.{key}", f"must be a number, got {v!r}")
-        setattr(spec, key, v)
-    if (
-        spec.min is not None
-        and spec.max is not None
-        and _order(spec.min, typ) > _order(spec.max, typ)
-    ):
-        raise InvalidContract(at, f"min {spec.min!r} is above max {spec.max!r}")
-    cats = body.get("categories")
-    if cats is not None:
-        if not isinstance(cats, list) or not cats:
-            raise InvalidContract(f"{at}.categories", "must be a non-empty list of values")
-        spec.categories = cats
-    for key in ("max_unseen_share", "max_null_rate"):
-        v = body.get(key)
-        if v is not None:
-            if not _is_number(v) or not 0 <= v <= 1:
-                raise InvalidContract(f"{at}.{key}", f"must be a share between 0 and 1, got {v!r}")
-            setattr(spec, key, float(v))
-    if spec.max_unseen_share is not None and spec.categories is None:
-        raise InvalidContract(f"{at}.max_unseen_share", "needs 'categories' to say what is seen")
-    if body.get("mean") is not None:
-        spec.mean = _bounds(body["mean"], f"{at}.mean")
-    quants = body.get("quantiles") or {}
-    if not isinstance(quants, dict):
-        raise InvalidContract(f"{at}.quantiles", "must map a quantile (0.5) to {min, max}")
-    for q, b in quants.items():
-        try:
-            qf = float(q)
-        except (TypeError, ValueError):
-            qf = -1.0
-        if not 0 <= qf <= 1:
-            raise InvalidContract(f"{at}.quantiles", f"{q!r} is not a quantile between 0 and 1")
-        spec.quantiles[qf] = _bounds(b, f"{at}.quantiles.{q}")
-    if body.get("max_age") is not None:
-        parse_age(body["max_age"], f"{at}.max_age")
-        spec.max_age = str(body["max_age"])
-    if (spec.mean is not None or spec.quantiles) and typ not in (None, "int", "float", "bool"):
-        raise InvalidContract(at, f"mean and quantiles need a numeric column, not {typ}")
-    if spec.max_age is not None and typ not in (None, "timestamp", "date"):
-        raise InvalidContract(f"{at}.max_age", f"freshness needs a timestamp column, not {typ}")
-    return spec
+def _column(name: str, m: Any) -> ColumnSpec:
+    return ColumnSpec(
+        name=name,
+        type=m.type,
+        nullable=m.nullable,
+        min=m.min,
+        max=m.max,
+        unique=m.unique,
+        categories=list(m.categories) if m.categories is not None else None,
+        max_unseen_share=m.max_unseen_share,
+        max_null_rate=m.max_null_rate,
+        mean=_bounds(m.mean),
+        quantiles={float(q): Bounds(b.min, b.max) for q, b in m.quantiles.items()},
+        max_age=m.max_age,
+    )
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+def max_age_seconds(spec: ColumnSpec) -> float | None:
+    """The column's ``max_age`` in seconds (validated when the contract was read)."""
+    from rigml._units import parse_duration
 
-
-def _bool(v: Any, at: str) -> bool:
-    if not isinstance(v, bool):
-        raise InvalidContract(at, f"must be true or false, got {v!r}")
-    return v
-
-
-def _bounds(v: Any, at: str) -> Bounds:
-    if not isinstance(v, dict) or not set(v) <= {"min", "max"} or not v:
-        raise InvalidContract(at, f"must be {{min: N, max: N}} (either may be left out), got {v!r}")
-    b = Bounds(v.get("min"), v.get("max"))
-    for x in (b.min, b.max):
-        if x is not None and not _is_number(x):
-            raise InvalidContract(at, f"bounds must be numbers, got {x!r}")
-    if b.min is not None and b.max is not None and b.min > b.max:
-        raise InvalidContract(at, f"min {b.min} is above max {b.max}")
-    return b
-
-
-def _timestamp(v: Any, at: str) -> Any:
-    import datetime as dt
-
-    if isinstance(v, dt.datetime | dt.date):
-        return v
+    if spec.max_age is None:
+        return None
     try:
-        return dt.datetime.fromisoformat(str(v))
+        return parse_duration(spec.max_age)
     except ValueError as exc:
-        raise InvalidContract(at, f"{v!r} is not an ISO date or time (2024-06-01T00:00)") from exc
-
-
-def _order(v: Any, typ: str | None) -> Any:
-    if typ in ("timestamp", "date"):
-        return _to_ts(v)
-    return v
-
-
-def parse_age(text: Any, at: str = "max_age") -> float:
-    """``"7d"``, ``"12h"``, ``"1w 2d"``, ``"90m"``, ``"3600s"`` or seconds as a number."""
-    if _is_number(text):
-        return float(text)
-    parts = _AGE.findall(str(text))
-    if not parts or _AGE.sub("", str(text)).strip():
-        raise InvalidContract(at, f"{text!r} is not an age such as 7d, 12h, 90m or 3600s")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+        raise InvalidContract(f"columns.{spec.name}.max_age", str(exc)) from exc
 
 
 def _to_ts(v: Any) -> Any:
