@@ -152,7 +152,7 @@ class _Column:
     def result(self, bins: int) -> ColumnProfile:
         import numpy as np
 
-        from rigml.data._tabular import _jsonable
+        from rigml.data._tabular import jsonable
 
         st = self.stats
         total = st.count + st.nulls
@@ -164,8 +164,8 @@ class _Column:
             nulls=st.nulls,
             null_rate=st.nulls / total if total else 0.0,
             distinct=self.distinct(),
-            min=_jsonable(st.min),
-            max=_jsonable(st.max),
+            min=jsonable(st.min),
+            max=jsonable(st.max),
         )
         if self.family in ("int", "float", "bool") and st.count:
             prof.mean = st.moments.mean_or_none
