@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rigml._units import format_bytes
+
+if TYPE_CHECKING:
+    from rigml.data import FileEntry, RunUsage, StoredCheck, VersionInfo
 
 app = typer.Typer(
     help=(
@@ -169,6 +172,17 @@ def show(
         data["checks"] = [c.to_dict() for c in checks]
         _ui.write_json(data)
         return
+    _show_version(info)
+    _show_files(files, limit)
+    if used:
+        _show_runs(used)
+    if checks:
+        _show_checks(checks)
+
+
+def _show_version(info: VersionInfo) -> None:
+    from rigml.cli import _ui
+
     _ui.table(
         ["field", "value"],
         [
@@ -182,6 +196,11 @@ def show(
         ],
         title=info.ref,
     )
+
+
+def _show_files(files: list[FileEntry], limit: int) -> None:
+    from rigml.cli import _ui
+
     shown = files if limit == 0 else files[:limit]
     _ui.table(
         ["file", "size", "rows", "columns", "object"],
@@ -197,30 +216,38 @@ def show(
         ],
         title="files" + (f" (first {limit} of {len(files)})" if len(shown) < len(files) else ""),
     )
-    if used:
-        _ui.table(
-            ["run", "name", "experiment", "status", "used"],
+
+
+def _show_runs(used: list[RunUsage]) -> None:
+    from rigml.cli import _ui
+
+    _ui.table(
+        ["run", "name", "experiment", "status", "used"],
+        [
+            [u.run_id[:8], u.run_name, u.experiment, _ui.status(u.status), _ui.when(u.used_at)]
+            for u in used
+        ],
+        title="used by runs",
+    )
+
+
+def _show_checks(checks: list[StoredCheck]) -> None:
+    from rigml.cli import _ui
+
+    _ui.table(
+        ["checked", "result", "failed", "checks", "contract"],
+        [
             [
-                [u.run_id[:8], u.run_name, u.experiment, _ui.status(u.status), _ui.when(u.used_at)]
-                for u in used
-            ],
-            title="used by runs",
-        )
-    if checks:
-        _ui.table(
-            ["checked", "result", "failed", "checks", "contract"],
-            [
-                [
-                    _ui.when(c.created_at),
-                    _ui.status("pass" if c.passed else "fail"),
-                    c.failed,
-                    c.checks,
-                    c.contract_object[:12],
-                ]
-                for c in checks
-            ],
-            title="contract checks",
-        )
+                _ui.when(c.created_at),
+                _ui.status("pass" if c.passed else "fail"),
+                c.failed,
+                c.checks,
+                c.contract_object[:12],
+            ]
+            for c in checks
+        ],
+        title="contract checks",
+    )
 
 
 def _schema_text(meta: dict[str, Any]) -> str:
