@@ -473,7 +473,9 @@ def _insert_version(
             dataset_id=ds_id, version=number, added=added, removed=removed, changed=changed, **base
         )
     )
-    vid = int(res.inserted_primary_key[0])
+    key = res.inserted_primary_key
+    assert key is not None  # an INSERT of one row has its key
+    vid = int(key[0])
     rows = [
         {
             "version_id": vid,

@@ -22,7 +22,7 @@ from rigml.errors import NotFittedError, NotFound
 
 if TYPE_CHECKING:
     import numpy as np
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     from rigml.data._versions import Progress
     from rigml.lab import Lab
@@ -99,7 +99,7 @@ class _Column:
 
     def feed(self, arr: pa.Array) -> None:
         import numpy as np
-        import pyarrow.compute as pc
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
 
         plain = self.family in ("int", "float", "bool")
         valid = self.stats.feed(arr, self.family, numeric=plain)
@@ -205,11 +205,12 @@ def _as_float(arr: pa.Array) -> np.ndarray:
     t = arr.type
     if pa.types.is_timestamp(t):
         scale = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
-        return arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / scale
+        raw = arr.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return np.asarray(raw, dtype=np.float64) / scale
     if pa.types.is_date(t):
         days = arr.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
-        return days.astype(np.float64) * 86400.0
-    return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(days, dtype=np.float64) * 86400.0
+    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _hash(arr: pa.Array) -> np.ndarray:
@@ -218,7 +219,7 @@ def _hash(arr: pa.Array) -> np.ndarray:
     try:
         import pandas as pd
 
-        return pd.util.hash_array(arr.to_numpy(zero_copy_only=False))  # type: ignore[no-any-return]
+        return pd.util.hash_array(arr.to_numpy(zero_copy_only=False))
     except ImportError:  # pragma: no cover - the data extra brings pandas
         return np.array([hash(v) for v in arr.to_pylist()], dtype=np.int64).view(np.uint64)
 

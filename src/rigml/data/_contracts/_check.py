@@ -21,7 +21,7 @@ from rigml.errors import MissingExtra
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     from rigml.data._tabular import TablePart
     from rigml.data._versions import Progress
@@ -284,7 +284,10 @@ def _to_pandas(table: pa.Table, contract: Contract) -> pd.DataFrame:
         pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.Int64Dtype(), pa.uint16(): pd.Int64Dtype(),
         pa.uint32(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(),
     }  # fmt: skip
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=mapping.get)
+    frame: pd.DataFrame = pa.Table.from_arrays(arrays, names=names).to_pandas(
+        types_mapper=mapping.get
+    )
+    return frame
 
 
 class _Failures:
@@ -508,7 +511,7 @@ def _row_check_id(
     if check_name == "not_nullable":
         return f"{col}: not null"
     if isinstance(number, numbers.Real) and not math.isnan(float(number)):
-        return numbering.get((col or "", int(number)), f"{col}: {check_name}")
+        return numbering.get((col or "", int(float(number))), f"{col}: {check_name}")
     return f"{col}: {check_name}"
 
 

@@ -137,7 +137,8 @@ def contract_to_yaml(contract: Contract) -> str:
         "# rigml data contract: edit the bounds to what the data must satisfy, then run\n"
         "#   rig data check NAME@VERSION --contract this.yaml\n"
     )
-    return head + yaml.safe_dump(contract.to_dict(), sort_keys=False, allow_unicode=True)
+    body: str = yaml.safe_dump(contract.to_dict(), sort_keys=False, allow_unicode=True)
+    return head + body
 
 
 def load_contract(path: str | os.PathLike[str]) -> Contract:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rigml.errors import BadDataFile
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 
 def _json_kind(v: Any) -> str | None:
@@ -86,12 +86,12 @@ def translate(path: str, fmt: str, exc: Exception, name: str) -> BadDataFile:
             return BadDataFile(name, "is empty: no header row")
         return BadDataFile(name, f"cannot be read as CSV: {text}")
     if fmt == "jsonl":
-        line, detail = _first_bad_json_line(path)
+        line, problem = _first_bad_json_line(path)
         if line is None:  # every line parses: a field changes kind (pyarrow's row is per block)
             field, line = first_kind_change(path, [])
             if line is not None:
                 return two_kinds(name, field, line)
-        return BadDataFile(name, f"cannot be read as JSON Lines: {detail or text}", line=line)
+        return BadDataFile(name, f"cannot be read as JSON Lines: {problem or text}", line=line)
     if fmt == "parquet":
         return BadDataFile(name, f"is not a readable Parquet file: {text}")
     return BadDataFile(name, text)

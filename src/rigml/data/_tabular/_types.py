@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from rigml.errors import MissingExtra
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 FORMATS = {
     ".csv": "csv",
@@ -108,7 +108,7 @@ def type_from_str(text: str) -> pa.DataType:
     if m:
         width = m.group(1) or "128"
         make = {"32": "decimal32", "64": "decimal64", "128": "decimal128", "256": "decimal256"}
-        return getattr(pa, make[width])(int(m.group(2)), int(m.group(3)))  # type: ignore[no-any-return]
+        return getattr(pa, make[width])(int(m.group(2)), int(m.group(3)))
     return pa.type_for_alias(text)
 
 
