@@ -191,6 +191,10 @@ def test_results_are_stored_and_a_pipeline_can_require_a_pass(table_lab) -> None
         ({"columns": {"a": {"mean": {}}}}, "columns.a.mean: expected {min: N, max: N}"),
         ({"version": 2, "columns": {"a": {}}}, "version: expected 1, found 2"),
         (["a"], "must be a mapping with a 'columns' key"),
+        (
+            {"rows": {"minimum": 3}, "columns": {"a": {}}},
+            "rows.minimum: unknown key; known keys are max, min",
+        ),
         ({"columns": {}}, "'columns' must map"),
         ({"rows": {"min": "many"}, "columns": {"a": {}}}, "rows"),
     ],

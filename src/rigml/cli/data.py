@@ -13,6 +13,7 @@ from rigml._units import format_bytes
 
 if TYPE_CHECKING:
     from rigml.data import FileEntry, RunUsage, StoredCheck, VersionInfo
+    from rigml.data._checkout import LinkMode
 
 app = typer.Typer(
     help=(
@@ -350,12 +351,14 @@ def checkout(
     from rigml.cli import _state, _ui
     from rigml.errors import InvalidInput
 
-    if link not in ("auto", "reflink", "hardlink", "copy"):
+    modes: dict[str, LinkMode] = {m: m for m in ("auto", "reflink", "hardlink", "copy")}
+    mode = modes.get(link)
+    if mode is None:
         raise InvalidInput(
             f"--link must be auto, reflink, hardlink or copy, got {link!r}", hint="--link copy"
         )
     with _progress() as progress:
-        res = rigml.data.checkout(_state.open_lab(), ref, dest, link=link, progress=progress)  # type: ignore[arg-type]
+        res = rigml.data.checkout(_state.open_lab(), ref, dest, link=mode, progress=progress)
     if json_out:
         _ui.write_json(res)
         return

@@ -161,10 +161,13 @@ def validate(data: Any, where: str) -> ContractModel:
         raise InvalidContract(where, "; ".join(dict.fromkeys(problems))) from None
 
 
-_KNOWN = {
-    (): sorted(ContractModel.model_fields),
-    ("column",): sorted(ColumnModel.model_fields),
-}
+def _known_keys(loc: tuple[str, ...]) -> list[str]:
+    """The keys allowed where the unknown key ``loc[-1]`` was found."""
+    if len(loc) == 1:
+        return sorted(ContractModel.model_fields)
+    if len(loc) == 3 and loc[0] == "columns":
+        return sorted(ColumnModel.model_fields)
+    return sorted(BoundsModel.model_fields)
 
 
 def _problem(e: Any) -> str:
@@ -175,8 +178,7 @@ def _problem(e: Any) -> str:
     if loc == ("columns",) and kind in ("too_short", "dict_type", "missing"):
         return "'columns' must map column names to their checks"
     if kind == "extra_forbidden":
-        known = _KNOWN[("column",) if len(loc) == 3 and loc[0] == "columns" else ()]
-        return f"{path}: unknown key; known keys are {', '.join(known)}"
+        return f"{path}: unknown key; known keys are {', '.join(_known_keys(loc))}"
     if kind == "value_error":
         return f"{path}: {msg.removeprefix('Value error, ')}"
     if kind == "literal_error" and loc[-1:] == ("type",):
