@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = 100_000 if args.quick else 1_000_000
     import yaml
 
-    from rigml.data.contracts import contract_from_dict
+    from rigml.data import contract_from_dict
     from rigml.lab import init_lab
 
     rig = str(Path(sys.executable).with_name("rig"))

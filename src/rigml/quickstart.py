@@ -196,16 +196,14 @@ def _data_step(lab: Any, root: Path, X: Any, y: Any, run_ids: list[str]) -> Data
         import pyarrow.csv as pcsv
     except ImportError as exc:
         raise MissingExtra("data", module="pyarrow") from exc
-    from rigml.data.contracts import check, contract_to_yaml, infer_contract
-    from rigml.data.lineage import use_dataset
-    from rigml.data.versions import add_version
+    from rigml.data import add, check, contract_to_yaml, infer_contract, use_dataset
 
     folder = root / "data"
     folder.mkdir(exist_ok=True)
     columns = {f"f{i:02d}": X[:, i] for i in range(X.shape[1])}
     columns["churned"] = y
     pcsv.write_csv(pa.table(columns), folder / "churn.csv")
-    added = add_version(lab, folder, name="churn", message="quickstart: generated rows")
+    added = add(lab, folder, name="churn", message="quickstart: generated rows")
     for run_id in run_ids:  # the sweep trained on exactly these rows
         use_dataset(lab, run_id, added.version.ref)
     contract = infer_contract(lab, added.version.ref)

@@ -164,3 +164,62 @@ def test_gc_asks_then_deletes(capsys, data, lab, monkeypatch) -> None:
     code, out, _ = rig(capsys, *base, "data", "gc", "--grace", "0", "-y", "--json")
     got = json.loads(out)
     assert got["deleted"]["deleted"] == 1 and got["plan"]["objects"] == [stray]
+
+
+def test_gc_grace_takes_a_duration(capsys, data, lab) -> None:
+    base, src = data
+    rig(capsys, *base, "data", "add", str(src), "--name", "train")
+    lab.objects.put_bytes(b"young stray")
+    old = lab.objects.put_bytes(b"two hours old")
+    two_hours_ago = time.time() - 7200
+    os.utime(lab.objects.location(old), (two_hours_ago, two_hours_ago))
+    code, out, _ = rig(capsys, *base, "data", "gc", "--dry-run", "--grace", "30m")
+    assert code == 0 and "1 unreferenced objects" in out and "1 younger than 30m00s kept" in out
+    code, out, _ = rig(capsys, *base, "data", "gc", "--dry-run", "--grace", "3h", "--json")
+    assert code == 0 and json.loads(out)["plan"]["young"] == 2
+    code, out, _ = rig(capsys, *base, "data", "gc", "--dry-run", "--grace", "3600", "--json")
+    assert code == 0 and json.loads(out)["plan"]["objects"] == [old]
+    code, _, err = rig(capsys, *base, "data", "gc", "--dry-run", "--grace", "soon")
+    assert code == 2 and "--grace" in err and "Traceback" not in err
+
+
+def test_a_missing_contract_column_is_named_in_the_output(capsys, data, tmp_path: Path) -> None:
+    base, src = data
+    rig(capsys, *base, "data", "add", str(src), "--name", "train")
+    contract = tmp_path / "c.yaml"
+    contract.write_text("columns:\n  age:\n    type: int\n")
+    code, out, _ = rig(capsys, *base, "data", "check", "train", "-c", str(contract))
+    flat = " ".join(out.split())
+    assert code == 1 and "'age' is missing" in flat and "id, x, cls" in flat
+
+
+def test_a_lab_that_cannot_be_written_is_one_clear_line(capsys, data, lab) -> None:
+    base, src = data
+    cache = lab.path / "cache"
+    if cache.is_dir():
+        for child in cache.iterdir():
+            child.unlink()
+        cache.rmdir()
+    cache.write_text("in the way")
+    code, _, err = rig(capsys, *base, "data", "add", str(src), "--name", "train")
+    assert code == 1 and "cannot write to the lab" in err and "Traceback" not in err
+    assert "unable to open database file" not in err
+
+
+@pytest.mark.parametrize("dest", ["/proc/rig-out", "FILE/out", "MISSING/out"])
+def test_outputs_and_checkouts_in_unwritable_places(capsys, data, tmp_path: Path, dest) -> None:
+    base, src = data
+    rig(capsys, *base, "data", "add", str(src), "--name", "train")
+    (tmp_path / "FILE").write_text("a file")
+    where = dest if dest.startswith("/") else str(tmp_path / dest)
+    for args in (
+        ("profile", "train", "--html", where + ".html"),
+        ("contract", "infer", "train", "--out", where + ".yaml"),
+        ("checkout", "train", where),
+    ):
+        code, _, err = rig(capsys, *base, "data", *args)
+        if args[0] == "checkout" and dest.startswith("MISSING"):
+            assert code == 0  # a checkout makes the folders above its destination
+            continue
+        assert code == 1 and "cannot write" in err and "Traceback" not in err, (args, err)
+    assert not (tmp_path / "MISSING" / "out.html").exists()

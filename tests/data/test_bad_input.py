@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rigml.data import _hashing, tabular
-from rigml.data.versions import add_version, resolve, version_files
+from rigml.data import _hashing, add, resolve, version_files
+from rigml.data import _tabular as tabular
 from rigml.errors import (
     BadDataFile,
     DataChanged,
@@ -34,7 +34,7 @@ def assert_nothing_registered(lab, name: str = "ds") -> None:
 def test_a_ragged_csv_row_names_the_file_and_line(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "t.csv", "a,b\n1,2\n3,4\n5,6,7\n8,9\n")
     with pytest.raises(BadDataFile) as info:
-        add_version(lab, tmp_path / "d", name="ds")
+        add(lab, tmp_path / "d", name="ds")
     err = info.value
     assert err.path == "t.csv" and err.line == 4
     assert "t.csv, line 4: a row has 3 fields where the header has 2" in err.message
@@ -44,7 +44,7 @@ def test_a_ragged_csv_row_names_the_file_and_line(lab, tmp_path: Path) -> None:
 def test_bad_utf8_names_the_line(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "t.csv", b"a,b\n1,x\n2,y\n3,\xff\xfe\n")
     with pytest.raises(BadDataFile) as info:
-        add_version(lab, tmp_path / "d", name="ds")
+        add(lab, tmp_path / "d", name="ds")
     assert info.value.line == 4 and "not valid UTF-8" in info.value.message
     assert "0xff" in info.value.message
     assert_nothing_registered(lab)
@@ -53,15 +53,15 @@ def test_bad_utf8_names_the_line(lab, tmp_path: Path) -> None:
 def test_empty_inputs(lab, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmptyDataset, match="holds no files"):
-        add_version(lab, tmp_path / "empty", name="ds")
+        add(lab, tmp_path / "empty", name="ds")
     write(tmp_path / "e" / "t.csv", "")
     with pytest.raises(BadDataFile, match=r"t\.csv: is empty"):
-        add_version(lab, tmp_path / "e", name="ds")
+        add(lab, tmp_path / "e", name="ds")
     with pytest.raises(BadDataFile, match="does not exist"):
-        add_version(lab, tmp_path / "nowhere", name="ds")
+        add(lab, tmp_path / "nowhere", name="ds")
     assert_nothing_registered(lab)
     write(tmp_path / "h" / "t.csv", "a,b\n")  # a header and no rows is a valid empty table
-    res = add_version(lab, tmp_path / "h", name="header-only")
+    res = add(lab, tmp_path / "h", name="header-only")
     (entry,) = version_files(lab, res.version)
     assert entry.tabular["rows"] == 0 and [c["name"] for c in entry.tabular["columns"]] == [
         "a",
@@ -73,28 +73,28 @@ def test_mixed_schemas_in_one_folder(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "part-0.csv", "id,x\n1,2\n")
     write(tmp_path / "d" / "part-1.csv", "id,y\n1,2\n")
     with pytest.raises(MixedSchemas) as info:
-        add_version(lab, tmp_path / "d", name="ds")
+        add(lab, tmp_path / "d", name="ds")
     assert info.value.path == "part-1.csv" and info.value.other == "part-0.csv"
     assert "missing x" in info.value.message and "extra y" in info.value.message
     assert_nothing_registered(lab)
-    res = add_version(lab, tmp_path / "d", name="ds", allow_mixed_schemas=True)
+    res = add(lab, tmp_path / "d", name="ds", allow_mixed_schemas=True)
     assert res.created
     # numbers widen: an int part and a float part are one table
     write(tmp_path / "n" / "p0.csv", "id,x\n1,2\n")
     write(tmp_path / "n" / "p1.csv", "id,x\n1,2.5\n")
-    assert add_version(lab, tmp_path / "n", name="numbers").created
+    assert add(lab, tmp_path / "n", name="numbers").created
 
 
 def test_malformed_json_lines_and_fake_parquet(lab, tmp_path: Path) -> None:
     write(tmp_path / "j" / "t.jsonl", '{"a": 1}\n{"a": 2}\n{"a": 3\n')
     with pytest.raises(BadDataFile) as info:
-        add_version(lab, tmp_path / "j", name="ds")
+        add(lab, tmp_path / "j", name="ds")
     assert info.value.line == 3 and "JSON Lines" in info.value.message
     write(tmp_path / "p" / "t.parquet", "not parquet at all")
     with pytest.raises(BadDataFile, match=r"t\.parquet: is not a readable Parquet file"):
-        add_version(lab, tmp_path / "p", name="ds")
+        add(lab, tmp_path / "p", name="ds")
     assert_nothing_registered(lab)
-    res = add_version(lab, tmp_path / "p", name="ds", inspect=False)  # stored as bytes
+    res = add(lab, tmp_path / "p", name="ds", inspect=False)  # stored as bytes
     assert version_files(lab, res.version)[0].tabular is None
 
 
@@ -102,7 +102,7 @@ def test_a_broken_symlink_is_named(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "ok.txt", "x")
     os.symlink(tmp_path / "gone", tmp_path / "d" / "link.txt")
     with pytest.raises(BadDataFile, match="broken symbolic link"):
-        add_version(lab, tmp_path / "d", name="ds")
+        add(lab, tmp_path / "d", name="ds")
     assert_nothing_registered(lab)
 
 
@@ -111,7 +111,7 @@ def test_an_unreadable_file_is_named(lab, tmp_path: Path) -> None:
     f = write(tmp_path / "d" / "secret.bin", "x")
     f.chmod(0)
     with pytest.raises(BadDataFile, match=r"secret\.bin: cannot be read"):
-        add_version(lab, tmp_path / "d", name="ds")
+        add(lab, tmp_path / "d", name="ds")
     assert_nothing_registered(lab)
 
 
@@ -126,7 +126,7 @@ def test_a_file_that_vanishes_during_add(lab, folder, monkeypatch) -> None:
 
     monkeypatch.setattr(_hashing, "read_small", vanish)
     with pytest.raises(DataChanged) as info:
-        add_version(lab, folder, name="ds")
+        add(lab, folder, name="ds")
     assert info.value.path == victim and "vanished" in info.value.message
     assert_nothing_registered(lab)
 
@@ -143,7 +143,7 @@ def test_a_file_that_changes_during_add(lab, folder, monkeypatch) -> None:
 
     monkeypatch.setattr(_hashing, "read_small", grow)
     with pytest.raises(DataChanged, match="changed while it was being added"):
-        add_version(lab, folder, name="ds")
+        add(lab, folder, name="ds")
     assert_nothing_registered(lab)
 
 
@@ -170,10 +170,10 @@ def test_a_large_file_that_changes_while_it_is_hashed(
 
     monkeypatch.setattr(_hashing, "_pump", changing)
     with pytest.raises(DataChanged, match=r"b\.bin changed"):
-        add_version(lab, src, name="ds")
+        add(lab, src, name="ds")
     assert_nothing_registered(lab)
     monkeypatch.setattr(_hashing, "_pump", real)
-    res = add_version(lab, src, name="ds")
+    res = add(lab, src, name="ds")
     size = 1004 if change == "grow" else 300
     assert res.stored == 2 and [f.size for f in version_files(lab, res.version)] == [1000, size]
     obj = version_files(lab, res.version)[1].object
@@ -183,10 +183,10 @@ def test_a_large_file_that_changes_while_it_is_hashed(
 def test_tables_without_pyarrow_need_the_data_extra(lab, folder, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(MissingExtra) as info:
-        add_version(lab, folder, name="ds")
+        add(lab, folder, name="ds")
     assert "rigml[data]" in (info.value.hint or "") and "--no-inspect" in (info.value.hint or "")
     assert_nothing_registered(lab)
-    assert add_version(lab, folder, name="ds", inspect=False).created
+    assert add(lab, folder, name="ds", inspect=False).created
 
 
 def test_a_csv_bigger_than_the_read_block_streams_and_resolves_type_drift(tmp_path: Path) -> None:
@@ -221,7 +221,7 @@ def test_parquet_and_json_lines_are_read_in_batches(lab, tmp_path: Path) -> None
         tmp_path / "d" / "t.jsonl",
         "\n".join(json.dumps({"id": i, "ok": i % 2 == 0}) for i in range(50)) + "\n",
     )
-    res = add_version(lab, tmp_path / "d", name="ds")
+    res = add(lab, tmp_path / "d", name="ds")
     metas = {f.path: f.tabular for f in version_files(lab, res.version)}
     assert metas["t.parquet"]["rows"] == 1000 and metas["t.jsonl"]["rows"] == 50
     assert {c["name"]: c["type"] for c in metas["t.jsonl"]["columns"]} == {

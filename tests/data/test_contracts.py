@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rigml.data.contracts import (
+from rigml.data import (
+    TableProfiler,
+    add,
     check,
     checks_of,
     contract_from_dict,
@@ -16,10 +18,11 @@ from rigml.data.contracts import (
     infer_contract,
     latest_check,
     load_contract,
+    profile,
     require_passing_check,
+    resolve,
 )
-from rigml.data.profile import TableProfiler, profile, render_html, sparkline
-from rigml.data.versions import add_version, resolve
+from rigml.data._profile_report import render_html, sparkline
 from rigml.errors import ContractFailed, InvalidContract, NotFittedError, NotFound
 
 from .conftest import write
@@ -48,7 +51,7 @@ def table_lab(any_lab, tmp_path: Path):
     df = make_frame()
     (tmp_path / "d").mkdir()
     df.to_csv(tmp_path / "d" / "users.csv", index=False)
-    add_version(any_lab, tmp_path / "d", name="users")
+    add(any_lab, tmp_path / "d", name="users")
     return any_lab, df, tmp_path
 
 
@@ -79,7 +82,7 @@ def test_failures_count_rows_and_show_examples_with_file_and_row(table_lab) -> N
     bad.loc[[3, 4, 5], "score"] = None
     bad.loc[20, "id"] = 21  # a duplicate id
     bad.to_csv(tmp_path / "d" / "users.csv", index=False)
-    add_version(lab, tmp_path / "d", name="users")
+    add(lab, tmp_path / "d", name="users")
     report = check(lab, "users@2", contract, chunk_rows=1000)  # three chunks
     failed = {f.check: f for f in report.failures}
     assert not report.passed and set(failed) >= {
@@ -132,13 +135,15 @@ def test_dataset_level_expectations(table_lab) -> None:
     assert unseen.examples and unseen.examples[0]["value"] in ("pro", "team")
     assert report.observed["score: mean"] == pytest.approx(df["score"].mean())
     assert report.observed["age: null rate"] == 0.0
-    assert failed["missing: type int"].detail == "the column is missing"
+    assert failed["missing: type int"].detail.startswith(
+        "the column 'missing' is missing; the table has "
+    )
     assert 3600 <= report.observed["seen: freshness"] < 3700
 
 
 def test_types_are_checked(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "t.csv", "a,b\n1.5,x\n2.5,y\n")
-    add_version(lab, tmp_path / "d", name="t")
+    add(lab, tmp_path / "d", name="t")
     contract = contract_from_dict({"columns": {"a": {"type": "int"}, "b": {"type": "string"}}})
     report = check(lab, "t", contract)
     (f,) = report.failures
@@ -178,7 +183,18 @@ def test_results_are_stored_and_a_pipeline_can_require_a_pass(table_lab) -> None
         ({"columns": {"a": {"max_null_rate": 2}}}, "columns.a.max_null_rate"),
         ({"columns": {"a": {"max_unseen_share": 0.1}}}, "needs 'categories'"),
         ({"columns": {"a": {"type": "timestamp", "max_age": "soon"}}}, "columns.a.max_age"),
-        ({"columns": {"a": {"colour": "red"}}}, "unknown keys ['colour']"),
+        ({"columns": {"a": {"colour": "red"}}}, "columns.a.colour: unknown key"),
+        ({"columns": {"a": {"min": "zero"}}}, "columns.a.min: expected a number, found 'zero'"),
+        ({"columns": {"a": {"nullable": "yes"}}}, "columns.a.nullable: expected a valid boolean"),
+        ({"columns": {"a": {"quantiles": {2: {"max": 1}}}}}, "columns.a.quantiles.2"),
+        ({"columns": {"a": {"type": "date", "min": "June"}}}, "expected an ISO date"),
+        ({"columns": {"a": {"mean": {}}}}, "columns.a.mean: expected {min: N, max: N}"),
+        ({"version": 2, "columns": {"a": {}}}, "version: expected 1, found 2"),
+        (["a"], "must be a mapping with a 'columns' key"),
+        (
+            {"rows": {"minimum": 3}, "columns": {"a": {}}},
+            "rows.minimum: unknown key; known keys are max, min",
+        ),
         ({"columns": {}}, "'columns' must map"),
         ({"rows": {"min": "many"}, "columns": {"a": {}}}, "rows"),
     ],
@@ -199,7 +215,7 @@ def test_a_contract_file_that_is_not_yaml(tmp_path: Path) -> None:
 
 def test_no_tables_to_check(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "x.txt", "not a table")
-    add_version(lab, tmp_path / "d", name="text")
+    add(lab, tmp_path / "d", name="text")
     with pytest.raises(NotFound, match="holds no tabular file"):
         infer_contract(lab, "text")
 
@@ -243,7 +259,7 @@ def test_an_unfitted_profiler_says_what_to_call() -> None:
 
 def test_timestamps_in_contracts_accept_iso_text(lab, tmp_path: Path) -> None:
     write(tmp_path / "d" / "t.csv", "when\n2024-01-01T00:00:00\n2024-06-01T00:00:00\n")
-    add_version(lab, tmp_path / "d", name="t")
+    add(lab, tmp_path / "d", name="t")
     ok = contract_from_dict({"columns": {"when": {"type": "timestamp", "min": "2023-12-31"}}})
     assert check(lab, "t", ok).passed
     late = contract_from_dict(
@@ -255,7 +271,7 @@ def test_timestamps_in_contracts_accept_iso_text(lab, tmp_path: Path) -> None:
 
 def test_unique_ignores_nulls_and_a_missing_column_still_counts_rows(lab, tmp_path: Path) -> None:
     write(tmp_path / "src" / "t.csv", "id,v\n1,a\n,b\n,c\n2,d\n")
-    add_version(lab, tmp_path / "src", name="u")
+    add(lab, tmp_path / "src", name="u")
     spec = contract_from_dict({"columns": {"id": {"unique": True}}})
     report = check(lab, "u", spec, store=False)
     assert report.passed, report.failures
@@ -273,6 +289,6 @@ def test_nanosecond_timestamps_are_checked(lab, tmp_path: Path) -> None:
     src.mkdir()
     ts = pa.array([1_700_000_000_123_456_789, 1_700_000_001_000_000_001], pa.timestamp("ns"))
     pq.write_table(pa.table({"t": ts}), src / "t.parquet")
-    add_version(lab, src, name="ns")
+    add(lab, src, name="ns")
     spec = contract_from_dict({"columns": {"t": {"type": "timestamp", "min": "2023-01-01"}}})
     assert check(lab, "ns", spec, store=False).passed

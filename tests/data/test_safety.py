@@ -14,12 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from rigml.data import _hashing
-from rigml.data.checkout import checkout
-from rigml.data.diff import diff_versions
-from rigml.data.gc import collect, plan_gc
-from rigml.data.profile import profile
-from rigml.data.versions import add_version, check_manifest_path, resolve, tag, version_files
+from rigml.data import (
+    _hashing,
+    add,
+    checkout,
+    collect,
+    diff,
+    plan_gc,
+    profile,
+    resolve,
+    tag,
+    version_files,
+)
+from rigml.data._refs import check_manifest_path
 from rigml.errors import (
     BadDataFile,
     Conflict,
@@ -66,7 +73,7 @@ def test_deleting_runs_waits_for_the_objects_lock(lab, tmp_path, quiet_run_kwarg
 
 def test_gc_and_add_wait_for_the_objects_lock_with_a_clear_error(lab, folder, held_lock):
     with pytest.raises(LabBusy) as info:
-        add_version(lab, folder, name="ds")
+        add(lab, folder, name="ds")
     assert "wait for the other" in info.value.hint
     with pytest.raises(DatasetNotFound):
         resolve(lab, "ds")
@@ -115,7 +122,7 @@ def test_gc_on_a_remote_store_keeps_young_objects(lab, monkeypatch) -> None:
 
 
 def test_checkout_auto_never_hard_links_and_copies_are_independent(lab, folder, tmp_path):
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     res = checkout(lab, "ds@1", tmp_path / "auto")
     assert set(res.methods) <= {"reflink", "copy"} and sum(res.methods.values()) == 21
     entry = next(f for f in version_files(lab, "ds@1") if f.path == "table.csv")
@@ -137,7 +144,7 @@ def test_manifest_paths_that_escape_are_refused_at_checkout(lab, folder, tmp_pat
 
     from rigml.store.schema import dataset_files
 
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     with lab.store.write() as conn:
         conn.execute(
             update(dataset_files)
@@ -159,11 +166,11 @@ def test_a_linked_sub_folder_is_followed_and_a_loop_is_named(lab, tmp_path) -> N
     src = tmp_path / "src"
     write(src / "own.txt", "own\n")
     os.symlink(outside, src / "linked")
-    res = add_version(lab, src, name="ds")
+    res = add(lab, src, name="ds")
     assert [f.path for f in version_files(lab, res.version)] == ["linked/inner.txt", "own.txt"]
     os.symlink(src, outside / "back")  # src/linked/back -> src: a loop
     with pytest.raises(BadDataFile, match="loop"):
-        add_version(lab, src, name="ds")
+        add(lab, src, name="ds")
 
 
 def test_a_fifo_is_an_error_not_dropped(lab, tmp_path) -> None:
@@ -171,38 +178,38 @@ def test_a_fifo_is_an_error_not_dropped(lab, tmp_path) -> None:
     write(src / "a.txt", "a\n")
     os.mkfifo(src / "pipe")
     with pytest.raises(BadDataFile, match=r"pipe: is not a regular file"):
-        add_version(lab, src, name="ds")
+        add(lab, src, name="ds")
 
 
 def test_a_rewrite_that_restores_the_mtime_is_hashed_again(lab, tmp_path) -> None:
     src = tmp_path / "src"
     path = write(src / "a.txt", "first\n")
-    add_version(lab, src, name="ds")
+    add(lab, src, name="ds")
     st = os.stat(path)
     path.write_text("other\n")  # same size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # as touch -r / rsync -t do
     time.sleep(0.01)
-    res = add_version(lab, src, name="ds")
+    res = add(lab, src, name="ds")
     assert res.hashed == 1 and res.created and res.version.version == 2
 
 
 def test_a_file_then_a_folder_holding_it_are_two_versions(lab, tmp_path) -> None:
     path = write(tmp_path / "src" / "a.txt", "same\n")
-    add_version(lab, path, name="ds")
-    res = add_version(lab, tmp_path / "src", name="ds")
+    add(lab, path, name="ds")
+    res = add(lab, tmp_path / "src", name="ds")
     assert res.created and res.version.kind == "folder"
 
 
 def test_an_oversized_version_number_is_not_found(lab, folder) -> None:
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     with pytest.raises(DatasetNotFound):
         resolve(lab, "ds@99999999999999999999")
 
 
 def test_deleting_a_tag_checks_the_version_named(lab, folder) -> None:
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     write(folder / "more.txt", "more")
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     tag(lab, "ds@2", "golden")
     with pytest.raises(Conflict, match="points at ds@2"):
         tag(lab, "ds@1", "golden", delete=True)
@@ -213,10 +220,10 @@ def test_deleting_a_tag_checks_the_version_named(lab, folder) -> None:
 def test_diff_reports_a_column_that_changes_type(lab, tmp_path) -> None:
     src = tmp_path / "src"
     write(src / "t.csv", "id,v\n1,10\n2,20\n")
-    add_version(lab, src, name="ds")
+    add(lab, src, name="ds")
     write(src / "t.csv", "id,v\n1,ten\n2,twenty\n")
-    add_version(lab, src, name="ds")
-    (change,) = diff_versions(lab, "ds@1", "ds@2").changed
+    add(lab, src, name="ds")
+    (change,) = diff(lab, "ds@1", "ds@2").changed
     assert change.table.type_changes == [{"column": "v", "a": "int64", "b": "string"}]
     assert (change.table.rows_added, change.table.rows_removed) == (0, 0)  # ids alike
 
@@ -226,7 +233,7 @@ def test_profile_of_several_tables_asks_which(lab, tmp_path) -> None:
     write(src / "train" / "a.csv", "x\n1\n2\n")
     write(src / "train" / "b.csv", "x\n3\n")
     write(src / "labels" / "l.csv", "name\ncat\n")
-    add_version(lab, src, name="ds")
+    add(lab, src, name="ds")
     with pytest.raises(InvalidInput) as info:
         profile(lab, "ds")
     assert "2 tables" in info.value.message and "train/*.csv (2 files)" in info.value.message

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rigml.data import tabular
-from rigml.data.profile import profile
-from rigml.data.versions import add_version, version_files
+from rigml.data import _tabular as tabular
+from rigml.data import add, profile, version_files
 from rigml.errors import BadDataFile
 
 from .conftest import write
@@ -86,7 +85,7 @@ def test_parquet_with_decimal_and_list_columns_is_added_and_profiled(lab, tmp_pa
     src = tmp_path / "src"
     src.mkdir()
     pq.write_table(table, src / "t.parquet")
-    res = add_version(lab, src, name="dec")
+    res = add(lab, src, name="dec")
     (entry,) = version_files(lab, res.version)
     cols = {c["name"]: c for c in entry.tabular["columns"]}
     assert cols["price"]["min"] == 1.25 and cols["price"]["max"] == 2.5
@@ -103,7 +102,7 @@ def test_std_is_exact_for_values_with_a_large_offset(lab, tmp_path: Path) -> Non
     want = statistics.pstdev(values)
     (col,) = meta["columns"]
     assert math.isclose(col["std"], want, rel_tol=1e-6)
-    add_version(lab, tmp_path / "src", name="big")
+    add(lab, tmp_path / "src", name="big")
     assert math.isclose(profile(lab, "big").column("x").std, want, rel_tol=1e-6)
 
 

@@ -9,19 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from rigml.data import _hashing
-from rigml.data.checkout import checkout
-from rigml.data.diff import diff_versions
-from rigml.data.gc import collect, plan_gc
-from rigml.data.lineage import runs_using, versions_used_by
-from rigml.data.verify import verify
-from rigml.data.versions import (
-    add_version,
+from rigml.data import (
+    _hashing,
+    add,
+    checkout,
+    collect,
+    diff,
+    history,
     list_datasets,
-    log,
+    plan_gc,
     resolve,
+    runs_using,
     tag,
+    verify,
     version_files,
+    versions_used_by,
 )
 from rigml.errors import (
     CheckoutTargetExists,
@@ -41,45 +43,45 @@ def objects_in(lab) -> set[str]:
 
 
 def test_add_snapshots_a_folder_and_readds_unchanged_from_the_stat_cache(any_lab, folder) -> None:
-    first = add_version(any_lab, folder, name="ds", message="first cut")
+    first = add(any_lab, folder, name="ds", message="first cut")
     assert first.created and first.version.ref == "ds@1"
     assert first.files == 21 and first.hashed == 21 and first.stored == 21
     files = version_files(any_lab, "ds@1")
     assert [f.path for f in files][:3] == ["a/f01.txt", "a/f03.txt", "a/f05.txt"]
     assert all(any_lab.objects.exists(f.object) for f in files)
-    again = add_version(any_lab, folder, name="ds")
+    again = add(any_lab, folder, name="ds")
     assert not again.created and again.version.ref == "ds@1"
     assert again.hashed == 0 and again.cached == 21 and again.stored == 0
 
 
 def test_readding_with_one_changed_file_stores_one_object(any_lab, folder) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     before = objects_in(any_lab)
     write(folder / "a" / "f01.txt", "new content\n")
     write(folder / "new.txt", "content 3\n")  # the same bytes as a/f03.txt
     (folder / "b" / "f00.txt").unlink()
-    res = add_version(any_lab, folder, name="ds", message="fix f01")
+    res = add(any_lab, folder, name="ds", message="fix f01")
     assert res.created and res.version.version == 2
     assert res.hashed == 2 and res.cached == 19
     assert (res.version.added, res.version.changed, res.version.removed) == (1, 1, 1)
     assert res.stored == 1  # new.txt duplicates a/f03.txt's content
     assert len(objects_in(any_lab) - before) == 1
-    assert [v.version for v in log(any_lab, "ds")] == [2, 1]
-    assert log(any_lab, "ds")[0].message == "fix f01"
+    assert [v.version for v in history(any_lab, "ds")] == [2, 1]
+    assert history(any_lab, "ds")[0].message == "fix f01"
 
 
 def test_content_is_shared_between_datasets_and_single_files(any_lab, folder) -> None:
-    add_version(any_lab, folder, name="ds")
-    res = add_version(any_lab, folder / "table.csv", name="just-the-table")
+    add(any_lab, folder, name="ds")
+    res = add(any_lab, folder / "table.csv", name="just-the-table")
     assert res.created and res.stored == 0 and res.version.kind == "file"
     (entry,) = version_files(any_lab, res.version)
     assert entry.path == "table.csv" and entry.tabular["rows"] == 3
 
 
 def test_refs_latest_numbers_and_tags(any_lab, folder) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     write(folder / "extra.txt", "x")
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     assert resolve(any_lab, "ds").version == 2
     assert resolve(any_lab, "ds@latest").version == 2
     assert resolve(any_lab, "ds@1").version == 1 and resolve(any_lab, "ds@v1").version == 1
@@ -104,13 +106,13 @@ def test_refs_latest_numbers_and_tags(any_lab, folder) -> None:
 
 
 def test_lineage_records_the_exact_version_a_run_read(any_lab, folder, quiet_run_kwargs) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     with start_run(any_lab, **quiet_run_kwargs) as run:
         info = run.use_dataset("ds@latest")
         run.use_dataset("ds@1")  # twice is harmless
     assert info.ref == "ds@1"
     write(folder / "more.txt", "more")
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     used = runs_using(any_lab, resolve(any_lab, "ds@1"))
     assert [u.run_id for u in used] == [run.id]
     assert runs_using(any_lab, resolve(any_lab, "ds@2")) == []
@@ -120,7 +122,7 @@ def test_lineage_records_the_exact_version_a_run_read(any_lab, folder, quiet_run
 
 
 def test_deleting_a_run_keeps_objects_a_dataset_uses(any_lab, folder, quiet_run_kwargs) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     with start_run(any_lab, **quiet_run_kwargs) as run:
         run.log_artifact(folder / "table.csv")
     report = delete_runs(any_lab, [run.id])
@@ -129,7 +131,7 @@ def test_deleting_a_run_keeps_objects_a_dataset_uses(any_lab, folder, quiet_run_
 
 
 def test_checkout_links_or_copies_and_is_complete(any_lab, folder, tmp_path: Path) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     for mode in ("auto", "copy", "hardlink"):
         dest = tmp_path / f"out-{mode}"
         res = checkout(any_lab, "ds@1", dest, link=mode)
@@ -148,7 +150,7 @@ def test_checkout_links_or_copies_and_is_complete(any_lab, folder, tmp_path: Pat
 
 
 def test_single_file_checkout_into_a_folder_or_a_name(lab, folder, tmp_path: Path) -> None:
-    add_version(lab, folder / "table.csv", name="t")
+    add(lab, folder / "table.csv", name="t")
     target = tmp_path / "x"
     target.mkdir()
     res = checkout(lab, "t", target, link="copy")
@@ -164,7 +166,7 @@ def _corrupt(lab, digest: str, data: bytes = b"rotten") -> None:
 
 
 def test_a_corrupted_object_leaves_no_partial_checkout(lab, folder, tmp_path: Path) -> None:
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     files = version_files(lab, "ds@1")
     _corrupt(lab, files[-1].object)
     with pytest.raises(ObjectCorrupted):
@@ -174,7 +176,7 @@ def test_a_corrupted_object_leaves_no_partial_checkout(lab, folder, tmp_path: Pa
 
 
 def test_verify_reports_corrupted_and_missing_objects_with_owners(any_lab, folder) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     assert verify(any_lab).ok
     files = {f.path: f for f in version_files(any_lab, "ds@1")}
     _corrupt(any_lab, files["table.csv"].object)
@@ -187,7 +189,7 @@ def test_verify_reports_corrupted_and_missing_objects_with_owners(any_lab, folde
 
 
 def test_gc_removes_only_unreferenced_objects(any_lab, folder, quiet_run_kwargs) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     stray = any_lab.objects.put_bytes(b"nobody references this")
     with start_run(any_lab, **quiet_run_kwargs) as run:
         run.log_artifact(folder / "b" / "f00.txt", name="kept.txt")
@@ -205,18 +207,18 @@ def test_gc_keeps_an_object_referenced_after_the_plan(lab, folder) -> None:
     stray = lab.objects.put_bytes(b"content 0\n")  # same bytes as b/f00.txt
     plan = plan_gc(lab, grace_s=0)
     assert plan.objects == [stray]
-    add_version(lab, folder, name="ds")  # now a version names it
+    add(lab, folder, name="ds")  # now a version names it
     report = collect(lab, plan)
     assert report.deleted == 0 and report.kept == 1 and lab.objects.exists(stray)
 
 
 def test_diff_lists_files_rows_schema_and_statistics(any_lab, folder) -> None:
-    add_version(any_lab, folder, name="ds")
+    add(any_lab, folder, name="ds")
     write(folder / "table.csv", "id,x,label,extra\n1,0.5,cat,a\n3,2.5,cat,b\n4,9.5,cow,c\n")
     write(folder / "added.txt", "hello")
     (folder / "a" / "f01.txt").unlink()
-    add_version(any_lab, folder, name="ds")
-    d = diff_versions(any_lab, "ds@1", "ds@2")
+    add(any_lab, folder, name="ds")
+    d = diff(any_lab, "ds@1", "ds@2")
     assert [c.path for c in d.added] == ["added.txt"]
     assert [c.path for c in d.removed] == ["a/f01.txt"]
     (change,) = d.changed
@@ -231,10 +233,10 @@ def test_diff_lists_files_rows_schema_and_statistics(any_lab, folder) -> None:
 
 def _add_in_process(lab_path: str, src: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
-        from rigml.data.versions import add_version
+        from rigml.data import add
         from rigml.lab import Lab
 
-        res = add_version(Lab(lab_path), src, name="shared")
+        res = add(Lab(lab_path), src, name="shared")
         q.put(res.version.version)
     except Exception:
         import traceback
@@ -260,14 +262,14 @@ def test_concurrent_adds_of_one_name_get_distinct_versions(any_lab, tmp_path: Pa
     for p in procs:
         p.join(timeout=60)
     assert sorted(got) == [1, 2, 3, 4], got
-    assert [v.version for v in log(any_lab, "shared")] == [4, 3, 2, 1]
+    assert [v.version for v in history(any_lab, "shared")] == [4, 3, 2, 1]
     assert verify(any_lab).ok
 
 
 @pytest.mark.parametrize(
     ("module", "where"),
     [
-        ("add", "_insert_version"),  # after the objects are committed
+        ("_add", "_insert_version"),  # after the objects are committed
         ("_hashing", "_pump"),  # while a large file is hashed and staged
         ("_hashing", "read_small"),  # while small files are read and hashed
         ("_hashing", "syncfs"),  # while staged objects are flushed
@@ -276,7 +278,7 @@ def test_concurrent_adds_of_one_name_get_distinct_versions(any_lab, tmp_path: Pa
 def test_an_interrupted_add_registers_nothing_and_leaves_no_temp_files(
     lab, folder, monkeypatch, module: str, where: str
 ) -> None:
-    from rigml.data import add
+    from rigml.data import _add
 
     write(folder / "big.bin", b"z" * 3000)
     monkeypatch.setattr(_hashing, "SMALL", 2048)  # big.bin takes the large-file path
@@ -284,14 +286,14 @@ def test_an_interrupted_add_registers_nothing_and_leaves_no_temp_files(
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr({"add": add, "_hashing": _hashing}[module], where, interrupted)
+    monkeypatch.setattr({"_add": _add, "_hashing": _hashing}[module], where, interrupted)
     with pytest.raises(KeyboardInterrupt):
-        add_version(lab, folder, name="ds")
+        add(lab, folder, name="ds")
     monkeypatch.undo()
     with pytest.raises(DatasetNotFound):
-        log(lab, "ds")
+        history(lab, "ds")
     assert list((lab.objects.root / "tmp").iterdir()) == []
-    assert add_version(lab, folder, name="ds").version.version == 1
+    assert add(lab, folder, name="ds").version.version == 1
 
 
 def test_staging_stops_cleanly_on_an_error_midway(lab, folder, monkeypatch) -> None:
@@ -306,22 +308,22 @@ def test_staging_stops_cleanly_on_an_error_midway(lab, folder, monkeypatch) -> N
 
     monkeypatch.setattr(_hashing.Stager, "stage_bytes", failing_stage)
     with pytest.raises(OSError):
-        add_version(lab, folder, name="ds", workers=1)
+        add(lab, folder, name="ds", workers=1)
     assert list((lab.objects.root / "tmp").iterdir()) == []
     with pytest.raises(DatasetNotFound):
         resolve(lab, "ds")
 
 
 def test_a_cached_digest_whose_object_was_lost_is_stored_again(lab, folder) -> None:
-    add_version(lab, folder, name="ds")
+    add(lab, folder, name="ds")
     digest = version_files(lab, "ds@1")[0].object
     os.unlink(lab.objects.location(digest))
-    res = add_version(lab, folder, name="again")
+    res = add(lab, folder, name="again")
     assert res.stored == 1 and lab.objects.exists(digest)
 
 
 def test_recently_modified_files_are_not_trusted_from_the_cache(lab, tmp_path: Path) -> None:
     src = tmp_path / "fresh"
     write(src / "x.txt", "one", age=0)  # modified just now: racy
-    add_version(lab, src, name="fresh")
-    assert add_version(lab, src, name="fresh").hashed == 1
+    add(lab, src, name="fresh")
+    assert add(lab, src, name="fresh").hashed == 1

@@ -5,9 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from rigml._units import format_bytes
+
+if TYPE_CHECKING:
+    from rigml.data import FileEntry, RunUsage, StoredCheck, VersionInfo
+    from rigml.data._checkout import LinkMode
 
 app = typer.Typer(
     help=(
@@ -21,12 +27,6 @@ app.add_typer(contract_app, name="contract")
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 _REF = typer.Argument(..., help="NAME, NAME@3, NAME@latest or NAME@TAG.")
-
-
-def _size(n: int | None) -> str:
-    from rigml.cli.runs import _size as size
-
-    return "-" if n is None else size(n)
 
 
 _PHASES = {
@@ -89,12 +89,12 @@ def add(
     json_out: bool = _JSON,
 ) -> None:
     """Snapshot a file or folder as the next version of NAME (content stored once)."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import add_version
 
     lab = _state.open_lab()
     with _progress() as progress:
-        res = add_version(
+        res = rigml.data.add(
             lab,
             path,
             name=name,
@@ -109,9 +109,10 @@ def add(
     v = res.version
     if res.created:
         change = f"+{v.added} ~{v.changed} -{v.removed} files" if v.version > 1 else "new"
+        stored = f"{res.stored} new objects ({format_bytes(res.stored_bytes)})"
         _ui.write(
-            f"[bold]{v.ref}[/]: {res.files} files, {_size(v.bytes)} ({change}); "
-            f"stored {res.stored} new objects ({_size(res.stored_bytes)}) in {res.seconds:.2f}s",
+            f"[bold]{v.ref}[/]: {res.files} files, {format_bytes(v.bytes)} ({change}); "
+            f"stored {stored} in {res.seconds:.2f}s",
         )
     else:
         _ui.write(f"unchanged: the content is already [bold]{v.ref}[/] ({res.seconds:.2f}s)")
@@ -123,10 +124,10 @@ def add(
 @app.command("list")
 def list_(json_out: bool = _JSON) -> None:
     """Every dataset with its latest version."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import list_datasets
 
-    items = list_datasets(_state.open_lab())
+    items = rigml.data.list_datasets(_state.open_lab())
     if json_out:
         _ui.write_json(items)
         return
@@ -141,7 +142,7 @@ def list_(json_out: bool = _JSON) -> None:
                 f"@{d.latest}",
                 d.versions,
                 d.files,
-                _size(d.bytes),
+                format_bytes(d.bytes),
                 _ui.when(d.latest_at, short=True),
                 ", ".join(f"{t}→@{v}" for t, v in sorted(d.tags.items())) or None,
             ]
@@ -157,16 +158,14 @@ def show(
     json_out: bool = _JSON,
 ) -> None:
     """One version: files, sizes, tabular schemas and rows, runs that used it, checks."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.contracts import checks_of
-    from rigml.data.lineage import runs_using
-    from rigml.data.versions import resolve, version_files
 
     lab = _state.open_lab()
-    info = resolve(lab, ref)
-    files = version_files(lab, info)
-    used = runs_using(lab, info)
-    checks = checks_of(lab, info)
+    info = rigml.data.resolve(lab, ref)
+    files = rigml.data.version_files(lab, info)
+    used = rigml.data.runs_using(lab, info)
+    checks = rigml.data.checks_of(lab, info)
     if json_out:
         data = info.to_dict()
         data["file_list"] = [f.to_dict() for f in files]
@@ -174,6 +173,17 @@ def show(
         data["checks"] = [c.to_dict() for c in checks]
         _ui.write_json(data)
         return
+    _show_version(info)
+    _show_files(files, limit)
+    if used:
+        _show_runs(used)
+    if checks:
+        _show_checks(checks)
+
+
+def _show_version(info: VersionInfo) -> None:
+    from rigml.cli import _ui
+
     _ui.table(
         ["field", "value"],
         [
@@ -182,18 +192,23 @@ def show(
             ["added", f"{_ui.when(info.created_at)} by {info.user or '-'} on {info.host or '-'}"],
             ["message", info.message],
             ["source", info.source],
-            ["files", f"{info.files} ({_size(info.bytes)})"],
+            ["files", f"{info.files} ({format_bytes(info.bytes)})"],
             ["changes", f"+{info.added} ~{info.changed} -{info.removed} files vs previous"],
         ],
         title=info.ref,
     )
+
+
+def _show_files(files: list[FileEntry], limit: int) -> None:
+    from rigml.cli import _ui
+
     shown = files if limit == 0 else files[:limit]
     _ui.table(
         ["file", "size", "rows", "columns", "object"],
         [
             [
                 f.path,
-                _size(f.size),
+                format_bytes(f.size),
                 f.tabular["rows"] if f.tabular else None,
                 _schema_text(f.tabular) if f.tabular else None,
                 f.object[:12],
@@ -202,30 +217,38 @@ def show(
         ],
         title="files" + (f" (first {limit} of {len(files)})" if len(shown) < len(files) else ""),
     )
-    if used:
-        _ui.table(
-            ["run", "name", "experiment", "status", "used"],
+
+
+def _show_runs(used: list[RunUsage]) -> None:
+    from rigml.cli import _ui
+
+    _ui.table(
+        ["run", "name", "experiment", "status", "used"],
+        [
+            [u.run_id[:8], u.run_name, u.experiment, _ui.status(u.status), _ui.when(u.used_at)]
+            for u in used
+        ],
+        title="used by runs",
+    )
+
+
+def _show_checks(checks: list[StoredCheck]) -> None:
+    from rigml.cli import _ui
+
+    _ui.table(
+        ["checked", "result", "failed", "checks", "contract"],
+        [
             [
-                [u.run_id[:8], u.run_name, u.experiment, _ui.status(u.status), _ui.when(u.used_at)]
-                for u in used
-            ],
-            title="used by runs",
-        )
-    if checks:
-        _ui.table(
-            ["checked", "result", "failed", "checks", "contract"],
-            [
-                [
-                    _ui.when(c.created_at),
-                    _ui.status("pass" if c.passed else "fail"),
-                    c.failed,
-                    c.checks,
-                    c.contract_object[:12],
-                ]
-                for c in checks
-            ],
-            title="contract checks",
-        )
+                _ui.when(c.created_at),
+                _ui.status("pass" if c.passed else "fail"),
+                c.failed,
+                c.checks,
+                c.contract_object[:12],
+            ]
+            for c in checks
+        ],
+        title="contract checks",
+    )
 
 
 def _schema_text(meta: dict[str, Any]) -> str:
@@ -236,10 +259,10 @@ def _schema_text(meta: dict[str, Any]) -> str:
 @app.command("log")
 def log_(name: str = typer.Argument(..., help="Dataset name."), json_out: bool = _JSON) -> None:
     """Every version of NAME, newest first."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import log
 
-    versions = log(_state.open_lab(), name)
+    versions = rigml.data.history(_state.open_lab(), name)
     if json_out:
         _ui.write_json(versions)
         return
@@ -250,7 +273,7 @@ def log_(name: str = typer.Argument(..., help="Dataset name."), json_out: bool =
                 f"@{v.version}",
                 _ui.when(v.created_at, short=True),
                 v.files,
-                _size(v.bytes),
+                format_bytes(v.bytes),
                 f"+{v.added} ~{v.changed} -{v.removed}",
                 ", ".join(v.tags) or None,
                 v.message,
@@ -269,10 +292,10 @@ def diff(
     json_out: bool = _JSON,
 ) -> None:
     """Files added, removed and changed; rows, schema and statistics of tables."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.diff import diff_versions
 
-    d = diff_versions(_state.open_lab(), a, b, rows=not no_rows)
+    d = rigml.data.diff(_state.open_lab(), a, b, rows=not no_rows)
     if json_out:
         _ui.write_json(d)
         return
@@ -287,7 +310,7 @@ def diff(
             [
                 c.path,
                 _ui.Styled(f"[{style[c.status]}]{c.status}[/]"),
-                f"{_size(c.size_a)} → {_size(c.size_b)}",
+                f"{format_bytes(c.size_a)} → {format_bytes(c.size_b)}",
                 f"{c.table.rows_a} → {c.table.rows_b}" if c.table else None,
                 f"+{c.table.rows_added} -{c.table.rows_removed}"
                 if c.table and c.table.rows_added is not None
@@ -324,22 +347,25 @@ def checkout(
     json_out: bool = _JSON,
 ) -> None:
     """Write the files of a version to DEST: complete, or not at all."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.checkout import checkout as do_checkout
     from rigml.errors import InvalidInput
 
-    if link not in ("auto", "reflink", "hardlink", "copy"):
+    modes: dict[str, LinkMode] = {m: m for m in ("auto", "reflink", "hardlink", "copy")}
+    mode = modes.get(link)
+    if mode is None:
         raise InvalidInput(
             f"--link must be auto, reflink, hardlink or copy, got {link!r}", hint="--link copy"
         )
     with _progress() as progress:
-        res = do_checkout(_state.open_lab(), ref, dest, link=link, progress=progress)  # type: ignore[arg-type]
+        res = rigml.data.checkout(_state.open_lab(), ref, dest, link=mode, progress=progress)
     if json_out:
         _ui.write_json(res)
         return
     how = ", ".join(f"{n} by {m}" for m, n in sorted(res.methods.items()))
     _ui.write(
-        f"{res.ref} → {res.dest}: {res.files} files, {_size(res.bytes)} ({how})", markup=False
+        f"{res.ref} → {res.dest}: {res.files} files, {format_bytes(res.bytes)} ({how})",
+        markup=False,
     )
 
 
@@ -351,10 +377,10 @@ def tag(
     json_out: bool = _JSON,
 ) -> None:
     """Point a tag at a version (moving it if it exists); address it as NAME@TAG."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.versions import tag as do_tag
 
-    info = do_tag(_state.open_lab(), ref, name, delete=delete)
+    info = rigml.data.tag(_state.open_lab(), ref, name, delete=delete)
     if json_out:
         _ui.write_json(info)
         return
@@ -370,15 +396,15 @@ def verify(
     json_out: bool = _JSON,
 ) -> None:
     """Re-hash stored objects; report any corrupted or missing one. Exit 1 if any."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.verify import verify as do_verify
 
     with _progress() as progress:
-        report = do_verify(_state.open_lab(), ref, progress=progress)
+        report = rigml.data.verify(_state.open_lab(), ref, progress=progress)
     if json_out:
         _ui.write_json(report)
     elif report.ok:
-        _ui.write(f"ok: {report.checked} objects ({_size(report.bytes)}) match their hashes")
+        _ui.write(f"ok: {report.checked} objects ({format_bytes(report.bytes)}) match their hashes")
     else:
         _ui.table(
             ["object", "problem", "used by"],
@@ -401,27 +427,31 @@ def verify(
 def gc(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be freed."),
-    grace: float = typer.Option(
-        3600.0, "--grace", help="Keep unreferenced objects younger than this many seconds."
+    grace: str = typer.Option(
+        "1h",
+        "--grace",
+        help="Keep unreferenced objects younger than this: 30m, 1h, 2d, or seconds.",
     ),
     json_out: bool = _JSON,
 ) -> None:
     """Remove objects no dataset version, run or other record references."""
+    import rigml.data
+    from rigml._units import format_duration
     from rigml.cli import _state, _ui
-    from rigml.data.gc import collect, plan_gc
     from rigml.errors import InvalidInput
 
     if json_out and not (yes or dry_run):
         raise InvalidInput(
             "--json cannot ask for confirmation", hint="add --yes to delete, or --dry-run"
         )
+    grace_s = _duration(grace, "--grace")
     lab = _state.open_lab()
-    plan = plan_gc(lab, grace_s=grace)
+    plan = rigml.data.plan_gc(lab, grace_s=grace_s)
     n = len(plan.objects) + len(plan.temp_files)
     summary = (
         f"{len(plan.objects)} unreferenced objects and {len(plan.temp_files)} stale temporary "
-        f"files: {_size(plan.bytes)} to free ({plan.referenced} referenced objects kept"
-        + (f", {plan.young} younger than {grace:g}s kept" if plan.young else "")
+        f"files: {format_bytes(plan.bytes)} to free ({plan.referenced} referenced objects kept"
+        + (f", {plan.young} younger than {format_duration(grace_s)} kept" if plan.young else "")
         + ")"
     )
     if dry_run or n == 0:
@@ -435,15 +465,25 @@ def gc(
     if not yes and not _ui.confirm("Delete them?"):
         _ui.write("nothing deleted")
         raise typer.Exit(1)
-    report = collect(lab, plan)
+    report = rigml.data.collect(lab, plan)
     if json_out:
         _ui.write_json({"plan": plan.to_dict(), "deleted": report.to_dict()})
         return
     _ui.write(
         f"removed {report.deleted} objects and {report.temp_files} temporary files, "
-        f"freed {_size(report.bytes_freed)}"
+        f"freed {format_bytes(report.bytes_freed)}"
         + (f"; {report.kept} were referenced again and kept" if report.kept else "")
     )
+
+
+def _duration(text: str, option: str) -> float:
+    from rigml._units import parse_duration
+    from rigml.errors import InvalidInput
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: {exc}", hint=f"e.g. {option} 30m, 1h or 3600") from exc
 
 
 # -- contracts -------------------------------------------------------------------------------
@@ -452,7 +492,9 @@ def gc(
 @contract_app.command("infer")
 def contract_infer(
     ref: str = _REF,
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "--out", "-o", help="Write here, not stdout (its folder must exist)."
+    ),
     file: str | None = typer.Option(
         None,
         "--file",
@@ -463,17 +505,17 @@ def contract_infer(
     """Propose a contract (YAML) from the data: types, nulls, ranges, categories, rows."""
     import sys
 
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.contracts import contract_to_yaml, infer_contract
 
-    contract = infer_contract(_state.open_lab(), ref, file=file)
-    text = contract_to_yaml(contract)
+    contract = rigml.data.infer_contract(_state.open_lab(), ref, file=file)
+    text = rigml.data.contract_to_yaml(contract)
     if output is None:
         sys.stdout.write(text)
         return
-    from rigml.data._atomic import write_text_atomic
+    from rigml._output import write_output
 
-    write_text_atomic(output, text)
+    write_output(output, text)
     n = contract.count_checks()
     _ui.write(f"wrote {output}: {n} checks over {len(contract.columns)} columns", markup=False)
 
@@ -492,13 +534,12 @@ def check(
     json_out: bool = _JSON,
 ) -> None:
     """Validate a version against a contract (pandera); exit 1 when a check fails."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.contracts import check as do_check
-    from rigml.data.contracts import load_contract
 
-    spec = load_contract(contract)
+    spec = rigml.data.load_contract(contract)
     with _progress() as progress:
-        report = do_check(
+        report = rigml.data.check(
             _state.open_lab(), ref, spec, file=file, examples=examples, progress=progress
         )
     if json_out:
@@ -511,12 +552,13 @@ def check(
         )
         if report.failures:
             _ui.table(
-                ["check", "column", "failing rows", "examples"],
+                ["check", "column", "failing rows", "what", "examples"],
                 [
                     [
                         f.check,
                         f.column,
                         f.failing_rows,
+                        f.detail,
                         "; ".join(_example(e) for e in f.examples),
                     ]
                     for f in report.failures
@@ -535,7 +577,9 @@ def _example(e: dict[str, Any]) -> str:
 @app.command("profile")
 def profile(
     ref: str = _REF,
-    html: Path | None = typer.Option(None, "--html", help="Also write an HTML report here."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write an HTML report here (its folder must exist)."
+    ),
     file: str | None = typer.Option(
         None,
         "--file",
@@ -545,12 +589,12 @@ def profile(
     json_out: bool = _JSON,
 ) -> None:
     """Per-column statistics and histograms; optionally an HTML report with plots."""
+    import rigml.data
     from rigml.cli import _state, _ui
-    from rigml.data.profile import profile as do_profile
-    from rigml.data.profile import sparkline, write_html
+    from rigml.data._profile_report import sparkline, write_html
 
     with _progress() as progress:
-        prof = do_profile(_state.open_lab(), ref, file=file, progress=progress)
+        prof = rigml.data.profile(_state.open_lab(), ref, file=file, progress=progress)
     if html is not None:
         write_html(prof, html)
     if json_out:

@@ -23,11 +23,11 @@ import ctypes.util
 import errno
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rigml.errors import BadDataFile, DataChanged, DiskFull
+from rigml.errors import BadDataFile, DataChanged, DiskFull, LabNotWritable
 from rigml.objects._store import _os_errors
 
 if TYPE_CHECKING:
@@ -165,8 +165,15 @@ def syncfs(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-# A full disk or a read-only lab reads the same here as in the object store.
-_write_errors = _os_errors
+@contextlib.contextmanager
+def _write_errors(where: str) -> Iterator[None]:
+    """A full disk or a read-only lab reads the same here as in the object store; so does
+    a file standing where the lab keeps a folder."""
+    try:
+        with _os_errors(where):
+            yield
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise LabNotWritable(where, f"{exc.filename} is a file, not a folder") from exc
 
 
 class Stager:

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from rigml.errors import LabNotWritable
+
 RACY_NS = 1_000_000_000
 _BATCH = 5000
 
@@ -40,6 +42,21 @@ class Stat(NamedTuple):
         return cls(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
+def _not_writable(path: Path, exc: OSError | sqlite3.Error) -> LabNotWritable:
+    """The lab's cache cannot be opened for writing: say where and why, not SQLite's words
+    ("unable to open database file")."""
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        reason = f"{folder} is a file, not a folder"
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    elif "readonly" in str(exc) or not os.access(path.parent, os.W_OK):
+        reason = "the folder is read-only"
+    else:
+        reason = f"its stat cache {path} cannot be opened ({exc})"
+    return LabNotWritable(str(path.parent.parent), reason)
+
+
 class StatCache:
     """``path -> (stat, digest)`` for files hashed on this machine.
 
@@ -49,8 +66,14 @@ class StatCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._create()
+        except (OSError, sqlite3.Error) as exc:
+            raise _not_writable(self.path, exc) from exc
+
+    def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("DROP TABLE IF EXISTS files")  # the first layout, without ctime

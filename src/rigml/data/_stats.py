@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
 
 ORDERED = ("int", "float", "bool", "string", "timestamp", "date")
 
@@ -73,7 +73,7 @@ class ColumnStats:
         ``numeric``: also update the moments (numbers and booleans).
         """
         import pyarrow as pa
-        import pyarrow.compute as pc
+        import pyarrow.compute as pc  # type: ignore[import-untyped]  # no stubs
 
         n, nulls = len(arr), arr.null_count
         self.count += n - nulls
@@ -100,9 +100,9 @@ def finite_floats(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     import numpy as np
     import pyarrow as pa
 
-    values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    values = np.asarray(values, dtype=np.float64)
-    return values[np.isfinite(values)]
+    values = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    finite: np.ndarray = values[np.isfinite(values)]
+    return finite
 
 
 def _finite(v: Any) -> Any:

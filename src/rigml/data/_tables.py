@@ -2,7 +2,7 @@
 
 Files of one folder and format form one table (``train/*.csv``). ``table_parts`` resolves a
 version, picks one table (or one file) and returns its files as
-:class:`~rigml.data.tabular.TablePart` objects on the local object store. Profiles and
+:class:`~rigml.data._tabular.TablePart` objects on the local object store. Profiles and
 contracts (inferring and checking) all start here, so it belongs to none of them.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rigml.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from rigml.data.tabular import TablePart
+    from rigml.data._tabular import TablePart
     from rigml.lab import Lab
 
 
@@ -37,8 +37,9 @@ def table_parts(lab: Lab, ref: str, *, file: str | None = None) -> tuple[Any, li
         NotFound: the version holds no tabular file (or not ``file``).
         InvalidInput: the version holds several tables and ``file`` picks none.
     """
-    from rigml.data.tabular import TablePart, require_pyarrow
-    from rigml.data.versions import resolve, version_files
+    from rigml.data._refs import resolve
+    from rigml.data._tabular import TablePart, require_pyarrow
+    from rigml.data._versions import version_files
 
     require_pyarrow()
     info = resolve(lab, ref)

@@ -204,13 +204,13 @@ class Run:
         """Record that this run reads dataset version ``ref`` (``"churn@3"``, ``"churn@golden"``).
 
         ``NAME`` or ``NAME@latest`` is resolved now, so the run keeps the exact version.
-        Returns that version (``rigml.data.versions.VersionInfo``); ``rig data show`` lists
+        Returns that version (``rigml.data.VersionInfo``); ``rig data show`` lists
         the runs that used it.
 
         Raises:
             DatasetNotFound: no such dataset or version.
         """
-        from rigml.data.lineage import use_dataset
+        from rigml.data import use_dataset
 
         return use_dataset(self.lab, self.id, ref)
 

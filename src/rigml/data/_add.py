@@ -1,6 +1,6 @@
 """Adding a dataset version: scan a file or folder, hash and stage its content, register it.
 
-``add_version`` works in two phases. The first hashes and stages content without holding any
+``add`` works in two phases. The first hashes and stages content without holding any
 lock (a stat cache skips files unchanged since they were last hashed). The second, under
 the lab's data lock, moves staged objects into place, checks every object the manifest
 names still exists (``rig data gc`` takes the same lock), and inserts the version in one
@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rigml.data.refs import VersionInfo, _dataset_id, check_manifest_path, check_name, resolve
+from rigml.data._refs import VersionInfo, _dataset_id, check_manifest_path, check_name, resolve
 from rigml.errors import BadDataFile, DataChanged, EmptyDataset, MissingExtra
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from rigml.data._stat_cache import Stat
-    from rigml.data.versions import Progress
+    from rigml.data._stat_cache import Stat, StatCache
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 _BATCH = 2000
@@ -87,10 +87,21 @@ def _scan(root: Path, skip: Path | None) -> tuple[str, list[_Found]]:
         if not st_mod.S_ISREG(st.st_mode):
             raise _special(str(root))
         return "file", [_Found(root.name, str(root), Stat.of(st))]
+    found = _walk(root, skip, (st.st_dev, st.st_ino))
+    if not found:
+        raise EmptyDataset(str(root))
+    found.sort(key=lambda f: f.rel)
+    return "folder", found
+
+
+# a folder still to read: (path, prefix inside the version, (dev, inode) of folders above)
+_Pending = tuple[str, str, frozenset[tuple[int, int]]]
+
+
+def _walk(root: Path, skip: Path | None, key: tuple[int, int]) -> list[_Found]:
+    """The files below folder ``root``, depth first, without ``skip`` (the lab itself)."""
     found: list[_Found] = []
-    stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [
-        (str(root), "", frozenset({(st.st_dev, st.st_ino)}))
-    ]
+    stack: list[_Pending] = [(str(root), "", frozenset({key}))]
     while stack:
         folder, prefix, above = stack.pop()
         try:
@@ -100,38 +111,51 @@ def _scan(root: Path, skip: Path | None) -> tuple[str, list[_Found]]:
         except PermissionError as exc:
             raise BadDataFile(folder, "cannot be read: permission denied") from exc
         for e in entries:
-            rel = f"{prefix}{e.name}"
-            try:
-                if e.is_dir(follow_symlinks=False):
-                    if skip is None or Path(e.path) != skip:
-                        dst = e.stat(follow_symlinks=False)
-                        stack.append((e.path, rel + "/", above | {(dst.st_dev, dst.st_ino)}))
-                    continue
-                est = e.stat()  # follows a symbolic link
-            except FileNotFoundError as exc:
-                if e.is_symlink():
-                    raise BadDataFile(e.path, "is a broken symbolic link") from exc
-                raise DataChanged(e.path, "vanished") from exc
-            except PermissionError as exc:
-                raise BadDataFile(e.path, "cannot be read: permission denied") from exc
-            if st_mod.S_ISREG(est.st_mode):
-                found.append(_Found(rel, e.path, Stat.of(est)))
-            elif st_mod.S_ISDIR(est.st_mode):  # a symbolic link to a folder
-                key = (est.st_dev, est.st_ino)
-                if key in above:
-                    raise BadDataFile(
-                        e.path,
-                        "is a symbolic link to a folder that contains it (a loop)",
-                        hint="remove the link, or add the folder it points to",
-                    )
-                if skip is None or Path(os.path.realpath(e.path)) != skip:
-                    stack.append((e.path, rel + "/", above | {key}))
-            else:
-                raise _special(e.path)
-    if not found:
-        raise EmptyDataset(str(root))
-    found.sort(key=lambda f: f.rel)
-    return "folder", found
+            _visit(e, prefix, above, skip, stack, found)
+    return found
+
+
+def _visit(
+    e: os.DirEntry[str],
+    prefix: str,
+    above: frozenset[tuple[int, int]],
+    skip: Path | None,
+    stack: list[_Pending],
+    found: list[_Found],
+) -> None:
+    """One folder entry: a file is found, a folder (or a link to one) is pushed."""
+    import stat as st_mod
+
+    from rigml.data._stat_cache import Stat
+
+    rel = f"{prefix}{e.name}"
+    try:
+        if e.is_dir(follow_symlinks=False):
+            if skip is None or Path(e.path) != skip:
+                dst = e.stat(follow_symlinks=False)
+                stack.append((e.path, rel + "/", above | {(dst.st_dev, dst.st_ino)}))
+            return
+        est = e.stat()  # follows a symbolic link
+    except FileNotFoundError as exc:
+        if e.is_symlink():
+            raise BadDataFile(e.path, "is a broken symbolic link") from exc
+        raise DataChanged(e.path, "vanished") from exc
+    except PermissionError as exc:
+        raise BadDataFile(e.path, "cannot be read: permission denied") from exc
+    if st_mod.S_ISREG(est.st_mode):
+        found.append(_Found(rel, e.path, Stat.of(est)))
+    elif st_mod.S_ISDIR(est.st_mode):  # a symbolic link to a folder
+        key = (est.st_dev, est.st_ino)
+        if key in above:
+            raise BadDataFile(
+                e.path,
+                "is a symbolic link to a folder that contains it (a loop)",
+                hint="remove the link, or add the folder it points to",
+            )
+        if skip is None or Path(os.path.realpath(e.path)) != skip:
+            stack.append((e.path, rel + "/", above | {key}))
+    else:
+        raise _special(e.path)
 
 
 def _special(path: str) -> BadDataFile:
@@ -152,7 +176,7 @@ def fingerprint(entries: list[tuple[str, str, int]]) -> str:
     return h.hexdigest()
 
 
-def add_version(
+def add(
     lab: Lab,
     path: str | os.PathLike[str],
     *,
@@ -195,20 +219,9 @@ def add_version(
     kind, found = _scan(root, skip)
     total = len(found)
     progress("scan", total, total)
-
     with StatCache(lab.path / "cache" / "stat.db") as cache:
-        known = cache.under(str(root))
         hashed_at = time.time_ns()
-        for f in found:
-            hit = known.get(f.abs)
-            if hit is not None and hit[0] == f.stat:
-                f.digest = hit[1]
-        # a cached digest whose object is gone (gc, corruption) is hashed and stored again
-        gone = set(_hashing.missing_objects(lab.objects, {f.digest for f in found if f.digest}))
-        for f in found:
-            if f.digest in gone:
-                f.digest = None
-        cached_n = sum(1 for f in found if f.digest)
+        cached_n = _digests_from_cache(lab, cache, root, found)
         todo = [f for f in found if f.digest is None]
         stager = _hashing.Stager(lab.objects)
         try:
@@ -223,7 +236,6 @@ def add_version(
             progress("register", 1, 1)
         finally:
             stager.discard()
-    stored_bytes = sum(f.stat.size for f in found if f.digest in stored)
     return AddResult(
         version=version,
         created=created,
@@ -231,9 +243,26 @@ def add_version(
         hashed=len(todo),
         cached=cached_n,
         stored=len(stored),
-        stored_bytes=stored_bytes,
+        stored_bytes=sum(f.stat.size for f in found if f.digest in stored),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _digests_from_cache(lab: Lab, cache: StatCache, root: Path, found: list[_Found]) -> int:
+    """Fill in the digests the stat cache knows (and whose objects still exist); count them."""
+    from rigml.data import _hashing
+
+    known = cache.under(str(root))
+    for f in found:
+        hit = known.get(f.abs)
+        if hit is not None and hit[0] == f.stat:
+            f.digest = hit[1]
+    # a cached digest whose object is gone (gc, corruption) is hashed and stored again
+    gone = set(_hashing.missing_objects(lab.objects, {f.digest for f in found if f.digest}))
+    for f in found:
+        if f.digest in gone:
+            f.digest = None
+    return sum(1 for f in found if f.digest)
 
 
 def _hash_and_stage(
@@ -273,7 +302,8 @@ def _inspect(
     progress: Progress,
     allow_mixed: bool,
 ) -> None:
-    from rigml.data import _hashing, tabular
+    from rigml.data import _hashing
+    from rigml.data import _tabular as tabular
 
     table_files = [f for f in found if tabular.format_of(f.rel)]
     if not table_files:
@@ -443,7 +473,9 @@ def _insert_version(
             dataset_id=ds_id, version=number, added=added, removed=removed, changed=changed, **base
         )
     )
-    vid = int(res.inserted_primary_key[0])
+    key = res.inserted_primary_key
+    assert key is not None  # an INSERT of one row has its key
+    vid = int(key[0])
     rows = [
         {
             "version_id": vid,

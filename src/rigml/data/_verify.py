@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rigml.data.versions import Progress
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 
@@ -68,7 +68,8 @@ def verify(
     Returns a report; it never raises for a bad object, so one pass finds all of them.
     """
     from rigml.data._hashing import parallel_map
-    from rigml.data.versions import resolve, version_files
+    from rigml.data._refs import resolve
+    from rigml.data._versions import version_files
     from rigml.store.queries import referenced
 
     if ref is not None:
@@ -123,26 +124,26 @@ def _owners(lab: Lab, digests: set[str]) -> dict[str, list[str]]:
             .where(dataset_files.c.object.in_(wanted))
         ):
             out.setdefault(r.object, []).append(f"{r.name}@{r.version}:{r.path}")
-        for r in conn.execute(
+        for a in conn.execute(
             select(artifacts.c.run_id, artifacts.c.path, artifacts.c.object).where(
                 artifacts.c.object.in_(wanted)
             )
         ):
-            out.setdefault(r.object, []).append(f"run {r.run_id[:8]}: {r.path}")
+            out.setdefault(a.object, []).append(f"run {a.run_id[:8]}: {a.path}")
         for column, what in (("env_object", "environment"), ("machine_object", "machine")):
             col = runs.c[column]
-            for r in conn.execute(select(runs.c.id, col).where(col.in_(wanted))):
-                out.setdefault(r[1], []).append(f"run {r.id[:8]}: {what}")
-        for r in conn.execute(
+            for run_id, digest in conn.execute(select(runs.c.id, col).where(col.in_(wanted))):
+                out.setdefault(digest, []).append(f"run {run_id[:8]}: {what}")
+        for watch_id, digest in conn.execute(
             select(watch_sessions.c.id, watch_sessions.c.timeline_object).where(
                 watch_sessions.c.timeline_object.in_(wanted)
             )
         ):
-            out.setdefault(r[1], []).append(f"watch {r.id[:8]}: timeline")
-        for r in conn.execute(
+            out.setdefault(digest, []).append(f"watch {watch_id[:8]}: timeline")
+        for check_id, digest in conn.execute(
             select(dataset_checks.c.id, dataset_checks.c.contract_object).where(
                 dataset_checks.c.contract_object.in_(wanted)
             )
         ):
-            out.setdefault(r[1], []).append(f"contract check {r.id}")
+            out.setdefault(digest, []).append(f"contract check {check_id}")
     return out

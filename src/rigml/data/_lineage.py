@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from rigml.data.versions import VersionInfo
+    from rigml.data._refs import VersionInfo
     from rigml.lab import Lab
 
 
 @dataclass(frozen=True)
-class Usage:
+class RunUsage:
     run_id: str
     run_name: str
     experiment: str
@@ -42,7 +42,7 @@ def use_dataset(lab: Lab, run_id: str, ref: str) -> VersionInfo:
     """
     from sqlalchemy import select
 
-    from rigml.data.versions import resolve
+    from rigml.data._refs import resolve
     from rigml.errors import RunNotFound
     from rigml.store.queries import upsert
     from rigml.store.schema import dataset_usage, runs
@@ -61,7 +61,7 @@ def use_dataset(lab: Lab, run_id: str, ref: str) -> VersionInfo:
     return info
 
 
-def runs_using(lab: Lab, version: VersionInfo) -> list[Usage]:
+def runs_using(lab: Lab, version: VersionInfo) -> list[RunUsage]:
     """Runs that recorded reading ``version``, oldest use first."""
     from sqlalchemy import select
 
@@ -81,7 +81,7 @@ def runs_using(lab: Lab, version: VersionInfo) -> list[Usage]:
             .where(dataset_usage.c.version_id == version.id)
             .order_by(dataset_usage.c.used_at)
         ).all()
-    return [Usage(r.id, r.name, r.exp, r.status, r.used_at) for r in rows]
+    return [RunUsage(r.id, r.name, r.exp, r.status, r.used_at) for r in rows]
 
 
 def versions_used_by(lab: Lab, run_id: str) -> list[str]:

@@ -21,14 +21,15 @@ import fcntl
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from rigml.errors import CheckoutTargetExists, InvalidInput
+from rigml.errors import CheckoutTargetExists, InvalidInput, OutputNotWritable
 
 if TYPE_CHECKING:
-    from rigml.data.versions import FileEntry, Progress
+    from rigml.data._versions import FileEntry, Progress
     from rigml.lab import Lab
 
 LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
@@ -122,60 +123,102 @@ def checkout(
 
     A folder version becomes the folder ``dest`` (which must not exist, or be empty). A
     single-file version becomes the file ``dest``, or a file inside ``dest`` when that is
-    an existing folder.
+    an existing folder. Missing parent folders of ``dest`` are created.
 
     Raises:
         DatasetNotFound: no such version.
         CheckoutTargetExists: ``dest`` is in the way; nothing is written.
+        OutputNotWritable: ``dest`` cannot be written (read-only, ``/proc``, a parent that
+            is a file, a full disk); nothing is left.
         ObjectNotFound, ObjectCorrupted: an object is missing or damaged (nothing is left).
     """
-    from rigml.data.versions import resolve, version_files
+    from rigml.data._refs import check_manifest_path, resolve
+    from rigml.data._versions import version_files
 
     info = resolve(lab, ref)
     files = version_files(lab, info)
-    target = Path(dest).expanduser().absolute()
-    if info.kind == "file" and target.is_dir():
-        target = target / files[0].path
-    if target.exists() and not (target.is_dir() and not any(target.iterdir())):
-        raise CheckoutTargetExists(str(target))
-    if info.kind == "file" and target.is_dir():
-        raise CheckoutTargetExists(str(target))
-    from rigml.data.refs import check_manifest_path
-
     for f in files:
         check_manifest_path(f.path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _target(Path(dest).expanduser().absolute(), info.kind, files[0].path)
     tmp = target.parent / f".{target.name}.rig-checkout-{uuid.uuid4().hex[:8]}"
     mat = _Materialiser(lab, link)
-    report = progress or (lambda _p, _d, _t: None)
-    total = sum(f.size for f in files)
-    done = 0
     try:
-        if info.kind == "file":
-            mat.place(files[0], str(tmp))
-            if target.exists():
-                raise CheckoutTargetExists(str(target))
-            os.rename(tmp, target)
-        else:
-            tmp.mkdir()
-            inside = os.path.realpath(tmp)
-            for f in files:
-                dst = os.path.join(inside, *f.path.split("/"))
-                if os.path.commonpath([inside, os.path.realpath(dst)]) != inside:
-                    raise InvalidInput(
-                        f"manifest path {f.path!r} leaves the checkout folder",
-                        hint="the store is damaged; run `rig data verify`",
-                    )
-                mat.place(f, dst)
-                done += f.size
-                report("checkout", done, total)
-            if target.is_dir():
-                target.rmdir()  # empty, checked above; a rename cannot replace it elsewhere
-            os.rename(tmp, target)
+        with _dest_errors(target):
+            if info.kind == "file":
+                mat.place(files[0], str(tmp))
+            else:
+                _place_folder(mat, files, tmp, progress)
+            _move_into_place(tmp, target)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             _unlink_quiet(str(tmp))
         raise
-    return CheckoutResult(info.ref, str(target), len(files), total, mat.methods)
+    size = sum(f.size for f in files)
+    return CheckoutResult(info.ref, str(target), len(files), size, mat.methods)
+
+
+def _target(target: Path, kind: str, first: str) -> Path:
+    """Where the version goes; its parent folder exists on return.
+
+    Raises:
+        CheckoutTargetExists: something is in the way.
+        OutputNotWritable: the parent folder cannot be made.
+    """
+    if kind == "file" and target.is_dir():
+        target = target / first
+    if target.exists() and not (target.is_dir() and not any(target.iterdir())):
+        raise CheckoutTargetExists(str(target))
+    if kind == "file" and target.is_dir():
+        raise CheckoutTargetExists(str(target))
+    with _dest_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@contextlib.contextmanager
+def _dest_errors(target: Path) -> Iterator[None]:
+    """Filesystem errors at the destination as :class:`OutputNotWritable`, with the reason."""
+    from rigml._output import _reason
+
+    try:
+        yield
+    except (FileExistsError, NotADirectoryError) as exc:
+        folder = next((p for p in target.parents if p.exists()), target.parent)
+        reason = f"{folder} is a file, not a folder" if not folder.is_dir() else str(exc)
+        raise OutputNotWritable(str(target), reason, hint=_HINT) from exc
+    except OSError as exc:
+        raise OutputNotWritable(str(target), _reason(exc, target.parent), hint=_HINT) from exc
+
+
+_HINT = "check out into a folder you can write to"
+
+
+def _place_folder(
+    mat: _Materialiser, files: list[FileEntry], tmp: Path, progress: Progress | None
+) -> None:
+    tmp.mkdir()
+    inside = os.path.realpath(tmp)
+    total = sum(f.size for f in files)
+    done = 0
+    for f in files:
+        dst = os.path.join(inside, *f.path.split("/"))
+        if os.path.commonpath([inside, os.path.realpath(dst)]) != inside:
+            raise InvalidInput(
+                f"manifest path {f.path!r} leaves the checkout folder",
+                hint="the store is damaged; run `rig data verify`",
+            )
+        mat.place(f, dst)
+        done += f.size
+        if progress:
+            progress("checkout", done, total)
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    if tmp.is_dir():
+        if target.is_dir():
+            target.rmdir()  # empty, checked before; a rename cannot replace it elsewhere
+    elif target.exists():
+        raise CheckoutTargetExists(str(target))
+    os.rename(tmp, target)

@@ -1,6 +1,6 @@
 """Inferring a contract from a version's data: a starting point for a person to edit.
 
-``infer_contract`` profiles the table in one stream with :class:`~rigml.data.profile.TableProfiler`
+``infer_contract`` profiles the table in one stream with :class:`~rigml.data._profile.TableProfiler`
 and turns what it saw into bounds with a margin. It is kept apart from checking because it
 shares none of its machinery: it needs the profiler, not pandera.
 """
@@ -11,7 +11,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from rigml.data.contracts._model import TYPES, Bounds, ColumnSpec, Contract, _to_ts
+from rigml.data._contracts._model import TYPES, Bounds, ColumnSpec, Contract, _to_ts
 
 if TYPE_CHECKING:
     from rigml.lab import Lab
@@ -25,9 +25,9 @@ def infer_contract(lab: Lab, ref: str, *, file: str | None = None) -> Contract:
     standard deviation, the median within the observed quartiles, and freshness for a
     timestamp column whose newest value is less than 30 days old.
     """
+    from rigml.data._profile import TableProfiler
     from rigml.data._tables import table_parts
-    from rigml.data.profile import TableProfiler
-    from rigml.data.tabular import table_batches
+    from rigml.data._tabular import table_batches
 
     info, parts = table_parts(lab, ref, file=file)
     rows, cols = TableProfiler().fit(b for _l, b in table_batches(parts)).result()

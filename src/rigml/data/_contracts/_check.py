@@ -9,21 +9,22 @@ frame. pandas, numpy, pyarrow and pandera are imported inside the functions that
 from __future__ import annotations
 
 import math
+import numbers
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rigml.data.contracts._model import Contract, _to_ts, contract_to_yaml, parse_age
-from rigml.data.contracts._results import CheckReport, Failure, _store
+from rigml.data._contracts._model import Contract, _to_ts, contract_to_yaml, max_age_seconds
+from rigml.data._contracts._results import CheckReport, Failure, _store
 from rigml.errors import MissingExtra
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
 
-    from rigml.data.tabular import TablePart
-    from rigml.data.versions import Progress
+    from rigml.data._tabular import TablePart
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 CHUNK_ROWS = 500_000
@@ -218,7 +219,7 @@ def _dataset_schema(contract: Contract) -> Any:
         if c.categories is not None and c.max_unseen_share is not None:
             bounded(f"{n}: unseen share", None, c.max_unseen_share)
         if c.max_age is not None:
-            bounded(f"{n}: freshness", None, parse_age(c.max_age))
+            bounded(f"{n}: freshness", None, max_age_seconds(c))
         if c.unique:
             bounded(f"{n}: unique", None, 0.0)
     return pa_.DataFrameSchema(cols) if cols else None
@@ -230,7 +231,7 @@ def _frames(
     """Chunks as pandas frames with (first chunk row, file, first file row) spans."""
     import pyarrow as pa
 
-    from rigml.data.tabular import table_batches
+    from rigml.data._tabular import table_batches
 
     wanted = None if contract.strict else [c.name for c in contract.columns]
     pending: list[pa.RecordBatch] = []
@@ -283,7 +284,37 @@ def _to_pandas(table: pa.Table, contract: Contract) -> pd.DataFrame:
         pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.Int64Dtype(), pa.uint16(): pd.Int64Dtype(),
         pa.uint32(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(),
     }  # fmt: skip
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=mapping.get)
+    frame: pd.DataFrame = pa.Table.from_arrays(arrays, names=names).to_pandas(
+        types_mapper=mapping.get
+    )
+    return frame
+
+
+class _Failures:
+    """Failures by check id, each created on first use, with the table's own columns (to
+    say what a missing column could have been)."""
+
+    def __init__(self, contract: Contract, examples: int, columns: Sequence[str]) -> None:
+        self.contract, self.examples, self.columns = contract, examples, list(columns)
+        self.types = {c.name: c.type for c in contract.columns}
+        self.found: dict[str, Failure] = {}
+
+    def get(self, check_id: str, column: str | None) -> Failure:
+        if check_id not in self.found:
+            self.found[check_id] = Failure(check_id, column, 0, [])
+        return self.found[check_id]
+
+    def missing_column(self, name: str, rows: int) -> None:
+        typ = self.types.get(name)
+        f = self.get(f"{name}: type {typ}" if typ else f"{name}: present", name)
+        f.failing_rows = (f.failing_rows or 0) + rows
+        have = ", ".join(self.columns[:20]) + (" ..." if len(self.columns) > 20 else "")
+        f.detail = f"the column {name!r} is missing; the table has {have or 'no columns'}"
+
+    def ordered(self, ids: Sequence[str]) -> list[Failure]:
+        """In the contract's order, then any other (pandera's own) checks."""
+        known = [self.found[i] for i in ids if i in self.found]
+        return known + [f for i, f in self.found.items() if i not in ids]
 
 
 def check(
@@ -307,78 +338,105 @@ def check(
         NotFound: the version holds no tabular file.
         MissingExtra: pandera/pyarrow are not installed (``rigml[data]``).
     """
-    import numpy as np
-    import pandas as pd
-
     from rigml.data._tables import table_parts
+    from rigml.data._tabular import unified_schema
 
-    pa_ = _pandera()
+    _pandera()
     t0 = time.perf_counter()
     info, parts = table_parts(lab, ref, file=file)
-    row_schema, numbering = _row_schema(contract)
-    ids = contract.check_ids()
-    found: dict[str, Failure] = {}
+    failures = _Failures(contract, examples, unified_schema(parts).names)
     agg = _Aggregates(contract)
-    total_rows = sum(p.meta.get("rows", 0) for p in parts)
-    done = 0
-
-    def failure(check_id: str, column: str | None) -> Failure:
-        if check_id not in found:
-            found[check_id] = Failure(check_id, column, 0, [])
-        return found[check_id]
-
-    for df, spans in _frames(parts, contract, chunk_rows):
-        starts = np.array([s[0] for s in spans])
-
-        def locate(i: int, value: Any, starts: Any = starts, spans: Any = spans) -> dict[str, Any]:
-            k = int(np.searchsorted(starts, i, side="right")) - 1
-            first, label, file_row = spans[k]
-            return {"value": _plain(value), "file": label, "row": file_row + (i - first) + 1}
-
-        try:
-            row_schema.validate(df, lazy=True)
-        except pa_.errors.SchemaErrors as exc:
-            _collect(exc.failure_cases, numbering, contract, len(df), locate, failure, examples)
-        agg.feed(df, locate, examples)
-        done += len(df)
-        if progress:
-            progress("check", done, total_rows)
+    _check_rows(parts, contract, chunk_rows, failures, agg, progress)
     figures = agg.figures(time.time())
-    ds_schema = _dataset_schema(contract)
-    if ds_schema is not None:
-        frame = pd.DataFrame({k: [np.nan if v is None else float(v)] for k, v in figures.items()})
-        try:
-            ds_schema.validate(frame, lazy=True)
-        except pa_.errors.SchemaErrors as exc:
-            for key in dict.fromkeys(str(c) for c in exc.failure_cases["column"] if c is not None):
-                col = key.split(": ", 1)[0] if ": " in key else None
-                f = failure(key, col)
-                value = figures.get(key)
-                f.failing_rows = _dataset_failing_rows(key, value, agg, col)
-                if value is None:
-                    f.detail = "could not be measured: the column is missing or has no values"
-                else:
-                    f.detail = f"observed {_plain(value)}; expected {_expected(contract, key)}"
-                if key.endswith(": unique"):
-                    f.examples = agg.dup_examples.get(col or "", [])[:examples]
-                elif key.endswith(": unseen share"):
-                    f.examples = agg.unseen_examples.get(col or "", [])[:examples]
-    failures = [found[i] for i in ids if i in found] + [f for i, f in found.items() if i not in ids]
-    contract_yaml = contract_to_yaml(contract).encode()
+    _check_dataset(contract, figures, agg, failures)
+    ids = contract.check_ids()
+    found = failures.ordered(ids)
     report = CheckReport(
         ref=info.ref,
-        passed=not failures,
+        passed=not found,
         checks=len(ids),
-        failed=len(failures),
+        failed=len(found),
         rows=agg.rows,
-        failures=failures,
+        failures=found,
         observed={k: _plain(v) for k, v in figures.items()},
-        contract_object=lab.objects.put_bytes(contract_yaml),
+        contract_object=lab.objects.put_bytes(contract_to_yaml(contract).encode()),
         seconds=time.perf_counter() - t0,
     )
     if store:
         report.id = _store(lab, info, report)
     return report
+
+
+Locate = Callable[[int, Any], dict[str, Any]]
+
+
+def _locator(spans: list[tuple[int, str, int]]) -> Locate:
+    """Chunk row -> ``{value, file, row}`` (the 1-based data row of that file)."""
+    import numpy as np
+
+    starts = np.array([s[0] for s in spans])
+
+    def locate(i: int, value: Any) -> dict[str, Any]:
+        k = int(np.searchsorted(starts, i, side="right")) - 1
+        first, label, file_row = spans[k]
+        return {"value": _plain(value), "file": label, "row": file_row + (i - first) + 1}
+
+    return locate
+
+
+def _check_rows(
+    parts: Sequence[TablePart],
+    contract: Contract,
+    chunk_rows: int,
+    failures: _Failures,
+    agg: _Aggregates,
+    progress: Progress | None,
+) -> None:
+    """Row-level checks chunk by chunk; dataset-level figures gathered on the way."""
+    pa_ = _pandera()
+    row_schema, numbering = _row_schema(contract)
+    total_rows = sum(p.meta.get("rows", 0) for p in parts)
+    done = 0
+    for df, spans in _frames(parts, contract, chunk_rows):
+        locate = _locator(spans)
+        try:
+            row_schema.validate(df, lazy=True)
+        except pa_.errors.SchemaErrors as exc:
+            _collect(exc.failure_cases, numbering, len(df), locate, failures)
+        agg.feed(df, locate, failures.examples)
+        done += len(df)
+        if progress:
+            progress("check", done, total_rows)
+
+
+def _check_dataset(
+    contract: Contract, figures: dict[str, float | None], agg: _Aggregates, failures: _Failures
+) -> None:
+    """Dataset-level checks: one pandera schema over the one-row frame of ``figures``."""
+    import numpy as np
+    import pandas as pd
+
+    pa_ = _pandera()
+    ds_schema = _dataset_schema(contract)
+    if ds_schema is None:
+        return
+    frame = pd.DataFrame({k: [np.nan if v is None else float(v)] for k, v in figures.items()})
+    try:
+        ds_schema.validate(frame, lazy=True)
+    except pa_.errors.SchemaErrors as exc:
+        for key in dict.fromkeys(str(c) for c in exc.failure_cases["column"] if c is not None):
+            col = key.split(": ", 1)[0] if ": " in key else None
+            f = failures.get(key, col)
+            value = figures.get(key)
+            f.failing_rows = _dataset_failing_rows(key, value, agg, col)
+            if value is None:
+                f.detail = "could not be measured: the column is missing or has no values"
+            else:
+                f.detail = f"observed {_plain(value)}; expected {_expected(contract, key)}"
+            if key.endswith(": unique"):
+                f.examples = agg.dup_examples.get(col or "", [])[: failures.examples]
+            elif key.endswith(": unseen share"):
+                f.examples = agg.unseen_examples.get(col or "", [])[: failures.examples]
 
 
 def _dataset_failing_rows(key: str, value: Any, agg: _Aggregates, col: str | None) -> int | None:
@@ -415,62 +473,57 @@ def _describe(check: Any) -> str:
 def _collect(
     cases: pd.DataFrame,
     numbering: dict[tuple[str, int], str],
-    contract: Contract,
     chunk_len: int,
-    locate: Any,
-    failure: Any,
-    examples: int,
+    locate: Locate,
+    failures: _Failures,
 ) -> None:
     """Fold pandera's failure cases of one chunk into per-check failures."""
-    import pandas as pd
-
-    types = {c.name: c.type for c in contract.columns}
     for (column, check_name, number), group in cases.groupby(
         ["column", "check", "check_number"], dropna=False, sort=False
     ):
-        col = (
-            None
-            if column is None or (isinstance(column, float) and math.isnan(column))
-            else str(column)
-        )
+        col = None if column is None or _is_nan(column) else str(column)
         check_name = str(check_name)
-        whole = False
         if check_name == "column_in_dataframe":
             for missing in group["failure_case"]:
-                name = str(missing)
-                cid = f"{name}: type {types[name]}" if types.get(name) else f"{name}: present"
-                f = failure(cid, name)
-                f.failing_rows = (f.failing_rows or 0) + chunk_len
-                f.detail = "the column is missing"
-            continue
-        if check_name == "column_in_schema":
-            f = failure("no other columns", None)
+                failures.missing_column(str(missing), chunk_len)
+        elif check_name == "column_in_schema":
+            f = failures.get("no other columns", None)
             f.detail = "columns the contract does not name: " + ", ".join(
                 sorted({str(v) for v in group["failure_case"]})
             )
-            continue
-        if check_name.startswith("dtype("):
-            cid, whole = f"{col}: type {types.get(col or '')}", True
-        elif check_name == "not_nullable":
-            cid = f"{col}: not null"
-        elif number is not None and not pd.isna(number):
-            cid = numbering.get((col or "", int(number)), f"{col}: {check_name}")
-        else:
-            cid = f"{col}: {check_name}"
-        f = failure(cid, col)
-        if whole:
+        elif check_name.startswith("dtype("):
+            f = failures.get(f"{col}: type {failures.types.get(col or '')}", col)
             f.failing_rows = (f.failing_rows or 0) + chunk_len
-            found = str(group["failure_case"].iloc[0])
-            f.detail = f"found {found}, expected {_DTYPES.get(types.get(col or '') or '', '?')}"
-            continue
-        idx = group["index"].dropna()
-        f.failing_rows = (f.failing_rows or 0) + int(idx.nunique())
-        for i, value in zip(
-            idx.iloc[: examples * 2], group["failure_case"].iloc[: examples * 2], strict=False
-        ):
-            if len(f.examples) >= examples:
-                break
-            f.examples.append(locate(int(i), value))
+            want = _DTYPES.get(failures.types.get(col or "") or "", "?")
+            f.detail = f"found {group['failure_case'].iloc[0]}, expected {want}"
+        else:
+            cid = _row_check_id(col, check_name, number, numbering)
+            _add_cases(failures.get(cid, col), group, locate, failures.examples)
+
+
+def _is_nan(v: object) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _row_check_id(
+    col: str | None, check_name: str, number: object, numbering: dict[tuple[str, int], str]
+) -> str:
+    if check_name == "not_nullable":
+        return f"{col}: not null"
+    if isinstance(number, numbers.Real) and not math.isnan(float(number)):
+        return numbering.get((col or "", int(float(number))), f"{col}: {check_name}")
+    return f"{col}: {check_name}"
+
+
+def _add_cases(f: Failure, group: pd.DataFrame, locate: Locate, examples: int) -> None:
+    idx = group["index"].dropna()
+    f.failing_rows = (f.failing_rows or 0) + int(idx.nunique())
+    for i, value in zip(
+        idx.iloc[: examples * 2], group["failure_case"].iloc[: examples * 2], strict=False
+    ):
+        if len(f.examples) >= examples:
+            break
+        f.examples.append(locate(int(i), value))
 
 
 def _plain(v: Any) -> Any:

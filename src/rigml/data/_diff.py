@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from rigml.data.tabular import TablePart
-    from rigml.data.versions import FileEntry
+    from rigml.data._tabular import TablePart
+    from rigml.data._versions import FileEntry
     from rigml.lab import Lab
 
 _STATS = ("nulls", "min", "max", "mean", "std")
@@ -57,7 +57,7 @@ class DatasetDiff:
         return asdict(self)
 
 
-def diff_versions(lab: Lab, ref_a: str, ref_b: str, *, rows: bool = True) -> DatasetDiff:
+def diff(lab: Lab, ref_a: str, ref_b: str, *, rows: bool = True) -> DatasetDiff:
     """What changed from version ``ref_a`` to ``ref_b``.
 
     Args:
@@ -66,7 +66,8 @@ def diff_versions(lab: Lab, ref_a: str, ref_b: str, *, rows: bool = True) -> Dat
     Raises:
         DatasetNotFound: either version does not exist.
     """
-    from rigml.data.versions import resolve, version_files
+    from rigml.data._refs import resolve
+    from rigml.data._versions import version_files
 
     va, vb = resolve(lab, ref_a), resolve(lab, ref_b)
     fa = {f.path: f for f in version_files(lab, va)}
@@ -98,7 +99,7 @@ def diff_versions(lab: Lab, ref_a: str, ref_b: str, *, rows: bool = True) -> Dat
 
 
 def _table_diff(lab: Lab, a: FileEntry, b: FileEntry, *, rows: bool) -> TableDiff:
-    from rigml.data.tabular import family_of
+    from rigml.data._tabular import family_of
 
     ta, tb = a.tabular or {}, b.tabular or {}
     ca = {c["name"]: c for c in ta.get("columns", [])}
@@ -140,8 +141,8 @@ def _differs(x: Any, y: Any) -> bool:
 def _row_diff(lab: Lab, a: FileEntry, b: FileEntry, columns: list[str]) -> tuple[int, int]:
     import numpy as np
 
-    from rigml.data.tabular import TablePart, unified_schema
-    from rigml.data.versions import local_copy
+    from rigml.data._tabular import TablePart, unified_schema
+    from rigml.data._versions import local_copy
 
     def only(meta: dict[str, Any] | None) -> dict[str, Any]:
         meta = dict(meta or {})
@@ -164,9 +165,9 @@ def _row_diff(lab: Lab, a: FileEntry, b: FileEntry, columns: list[str]) -> tuple
 def _row_hashes(part: TablePart, schema: Any, columns: list[str]) -> np.ndarray:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
 
-    from rigml.data.tabular import batches
+    from rigml.data._tabular import batches
 
     target = pa.schema([schema.field(c) for c in columns])
     chunks = []

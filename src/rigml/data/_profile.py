@@ -12,10 +12,8 @@ Contracts reuse it to infer bounds.
 
 from __future__ import annotations
 
-import html
-import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +22,9 @@ from rigml.errors import NotFittedError, NotFound
 
 if TYPE_CHECKING:
     import numpy as np
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
 
-    from rigml.data.versions import Progress
+    from rigml.data._versions import Progress
     from rigml.lab import Lab
 
 SAMPLE_SIZE = 200_000
@@ -79,7 +77,7 @@ class _Column:
 
     def __init__(self, name: str, dtype: pa.DataType, sample_size: int, rng: Any) -> None:
         from rigml.data._stats import ColumnStats
-        from rigml.data.tabular import family
+        from rigml.data._tabular import family
 
         self.name, self.dtype, self.family = name, dtype, family(dtype)
         self.stats = ColumnStats()
@@ -101,7 +99,7 @@ class _Column:
 
     def feed(self, arr: pa.Array) -> None:
         import numpy as np
-        import pyarrow.compute as pc
+        import pyarrow.compute as pc  # type: ignore[import-untyped]  # no stubs
 
         plain = self.family in ("int", "float", "bool")
         valid = self.stats.feed(arr, self.family, numeric=plain)
@@ -154,7 +152,7 @@ class _Column:
     def result(self, bins: int) -> ColumnProfile:
         import numpy as np
 
-        from rigml.data.tabular import _jsonable
+        from rigml.data._tabular import jsonable
 
         st = self.stats
         total = st.count + st.nulls
@@ -166,8 +164,8 @@ class _Column:
             nulls=st.nulls,
             null_rate=st.nulls / total if total else 0.0,
             distinct=self.distinct(),
-            min=_jsonable(st.min),
-            max=_jsonable(st.max),
+            min=jsonable(st.min),
+            max=jsonable(st.max),
         )
         if self.family in ("int", "float", "bool") and st.count:
             prof.mean = st.moments.mean_or_none
@@ -207,11 +205,12 @@ def _as_float(arr: pa.Array) -> np.ndarray:
     t = arr.type
     if pa.types.is_timestamp(t):
         scale = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
-        return arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / scale
+        raw = arr.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return np.asarray(raw, dtype=np.float64) / scale
     if pa.types.is_date(t):
         days = arr.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
-        return days.astype(np.float64) * 86400.0
-    return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(days, dtype=np.float64) * 86400.0
+    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _hash(arr: pa.Array) -> np.ndarray:
@@ -220,7 +219,7 @@ def _hash(arr: pa.Array) -> np.ndarray:
     try:
         import pandas as pd
 
-        return pd.util.hash_array(arr.to_numpy(zero_copy_only=False))  # type: ignore[no-any-return]
+        return pd.util.hash_array(arr.to_numpy(zero_copy_only=False))
     except ImportError:  # pragma: no cover - the data extra brings pandas
         return np.array([hash(v) for v in arr.to_pylist()], dtype=np.int64).view(np.uint64)
 
@@ -281,7 +280,7 @@ def profile(
     progress: Progress | None = None,
 ) -> Profile:
     """Profile the tabular files of a version, read as one table."""
-    from rigml.data.tabular import table_batches
+    from rigml.data._tabular import table_batches
 
     t0 = time.perf_counter()
     info, parts = table_parts(lab, ref, file=file)
@@ -291,119 +290,3 @@ def profile(
     )
     rows, columns = prof.result()
     return Profile(info.ref, [p.label for p in parts], rows, columns, time.perf_counter() - t0)
-
-
-# -- rendering -------------------------------------------------------------------------------
-
-_BLOCKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(counts: Sequence[int]) -> str:
-    """A histogram in one line of block characters."""
-    if not counts:
-        return ""
-    top = max(counts) or 1
-    return "".join(_BLOCKS[min(7, round(c / top * 7))] if c else " " for c in counts)
-
-
-def _svg_bars(values: Sequence[int], labels: Sequence[str], *, width: int = 360) -> str:
-    """A bar chart as inline SVG: no plotting library, and the report stays one file."""
-    height, pad = 120, 18
-    n = len(values) or 1
-    top = max(values) if values else 1
-    top = top or 1
-    bw = (width - 2) / n
-    bars = []
-    for i, v in enumerate(values):
-        h = (height - pad) * v / top
-        tip = html.escape(f"{labels[i] if i < len(labels) else ''}: {v:,}")
-        bars.append(
-            f'<rect x="{1 + i * bw:.1f}" y="{height - pad - h:.1f}" width="{max(bw - 1, 1):.1f}" '
-            f'height="{h:.1f}" fill="#4c78a8"><title>{tip}</title></rect>'
-        )
-    first = html.escape(labels[0]) if labels else ""
-    last = html.escape(labels[-1]) if labels else ""
-    return (
-        f'<svg width="{width}" height="{height}" role="img">{"".join(bars)}'
-        f'<text x="1" y="{height - 4}" font-size="10">{first}</text>'
-        f'<text x="{width - 1}" y="{height - 4}" font-size="10" text-anchor="end">{last}</text>'
-        "</svg>"
-    )
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return html.escape(str(v))
-
-
-def render_html(prof: Profile) -> str:
-    """A self-contained HTML report: a summary table and one chart per column."""
-    rows = []
-    cards = []
-    for c in prof.columns:
-        rows.append(
-            "<tr>"
-            + "".join(
-                f"<td>{x}</td>"
-                for x in (
-                    html.escape(c.name),
-                    html.escape(c.type),
-                    f"{c.null_rate:.1%}",
-                    _fmt(c.distinct),
-                    _fmt(c.min),
-                    _fmt(c.max),
-                    _fmt(c.mean),
-                    _fmt(c.std),
-                )
-            )
-            + "</tr>"
-        )
-        if c.histogram:
-            labels = [
-                f"{c.bin_edges[i]:.4g}–{c.bin_edges[i + 1]:.4g}" for i in range(len(c.histogram))
-            ]
-            chart = _svg_bars(c.histogram, labels)
-            note = " (from a sample)" if c.approximate else ""
-            caption = f"histogram{note}"
-        elif c.top:
-            chart = _svg_bars(list(c.top.values()), list(c.top.keys()))
-            caption = "most frequent values: " + ", ".join(
-                html.escape(f"{k} ({v:,})") for k, v in list(c.top.items())[:5]
-            )
-        else:
-            chart, caption = "", "no values to plot"
-        quant = ", ".join(f"q{q}={_fmt(v)}" for q, v in c.quantiles.items())
-        cards.append(
-            f'<div class="card"><h3>{html.escape(c.name)} <small>{html.escape(c.type)}</small>'
-            f"</h3>{chart}<p>{caption}</p><p class=q>{quant}</p></div>"
-        )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("column", "type", "nulls", "distinct", "min", "max", "mean", "std")
-    )
-    files = ", ".join(html.escape(f) for f in prof.files)
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Profile of {html.escape(prof.ref)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}}
-.grid{{display:flex;flex-wrap:wrap;gap:1em;margin-top:1.5em}}
-.card{{border:1px solid #ddd;border-radius:6px;padding:0.8em}}.q{{font-size:0.8em;color:#555}}
-</style></head><body>
-<h1>Profile of {html.escape(prof.ref)}</h1>
-<p>{prof.rows:,} rows, {len(prof.columns)} columns, from {files}; made by rigml in
-{prof.seconds:.2f}s.</p>
-<table><tr>{head}</tr>{"".join(rows)}</table>
-<div class="grid">{"".join(cards)}</div>
-</body></html>
-"""
-
-
-def write_html(prof: Profile, path: str | os.PathLike[str]) -> None:
-    """Write :func:`render_html` atomically."""
-    from rigml.data._atomic import write_text_atomic
-
-    write_text_atomic(path, render_html(prof))

@@ -1,6 +1,6 @@
 """Check results: the report a check returns, and storing and reading it with the version.
 
-:class:`CheckReport` and :class:`Failure` are what :func:`~rigml.data.contracts.check`
+:class:`CheckReport` and :class:`Failure` are what :func:`~rigml.data._contracts.check`
 returns; a stored report is a ``dataset_checks`` row of the version it checked. Pipelines
 gate on the newest one with :func:`require_passing_check` instead of checking again.
 """
@@ -12,11 +12,11 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from rigml.data.contracts._model import Contract, contract_to_yaml
+from rigml.data._contracts._model import Contract, contract_to_yaml
 from rigml.errors import ContractFailed
 
 if TYPE_CHECKING:
-    from rigml.data.versions import VersionInfo
+    from rigml.data._refs import VersionInfo
     from rigml.lab import Lab
 
 
@@ -112,7 +112,7 @@ def latest_check(lab: Lab, ref: str, *, contract: Contract | None = None) -> Che
     """The newest stored check of version ``ref`` (against ``contract`` when given)."""
     from sqlalchemy import select
 
-    from rigml.data.versions import resolve
+    from rigml.data._refs import resolve
     from rigml.objects import hash_bytes
     from rigml.store.schema import dataset_checks as dc
 

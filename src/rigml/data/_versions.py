@@ -6,9 +6,9 @@ stored once, however many versions or runs name it, so re-adding a dataset with 
 file stores one file.
 
 This module is the read side: the file list of a version, every dataset, the log of one.
-Names and references (``resolve``, ``tag``) live in :mod:`rigml.data.refs` and adding a
-version in :mod:`rigml.data.add`; their public names are re-exported here, so
-``rigml.data.versions`` offers what it always has.
+Names and references (``resolve``, ``tag``) live in :mod:`rigml.data._refs` and adding a
+version in :mod:`rigml.data._add`; their public names are re-exported here, so
+``rigml.data._versions`` offers what it always has.
 """
 
 from __future__ import annotations
@@ -21,15 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from rigml.data.add import AddResult, add_version, data_lock, fingerprint
-from rigml.data.refs import (
-    VersionInfo,
-    check_manifest_path,
-    check_name,
-    parse_ref,
-    resolve,
-    tag,
-)
+from rigml.data._refs import VersionInfo, check_name, resolve
 from rigml.errors import DatasetNotFound
 
 if TYPE_CHECKING:
@@ -38,22 +30,12 @@ if TYPE_CHECKING:
     from rigml.lab import Lab
 
 __all__ = [
-    "AddResult",
     "DatasetSummary",
     "FileEntry",
     "Progress",
-    "VersionInfo",
-    "add_version",
-    "check_manifest_path",
-    "check_name",
-    "data_lock",
-    "fingerprint",
+    "history",
     "list_datasets",
     "local_copy",
-    "log",
-    "parse_ref",
-    "resolve",
-    "tag",
     "version_files",
 ]
 
@@ -141,7 +123,7 @@ def list_datasets(lab: Lab) -> list[DatasetSummary]:
     ]
 
 
-def log(lab: Lab, name: str) -> list[VersionInfo]:
+def history(lab: Lab, name: str) -> list[VersionInfo]:
     """Every version of ``name``, newest first.
 
     Raises:

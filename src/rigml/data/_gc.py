@@ -103,7 +103,7 @@ def _temp_files(tmp: Path) -> Iterator[os.DirEntry[str]]:
 
 def collect(lab: Lab, plan: GcPlan) -> GcReport:
     """Delete what ``plan`` lists and is still unreferenced."""
-    from rigml.data.add import data_lock
+    from rigml.data._add import data_lock
     from rigml.store.queries import referenced
 
     freed = deleted = 0

@@ -54,11 +54,23 @@ class VersionInfo:
         return d
 
 
-def check_name(name: str) -> str:
-    """A dataset name: letters, digits, ``. _ - /``; no ``@``."""
+def _is_name(name: object) -> bool:
+    """Letters, digits, ``. _ - /``; ``/`` separates parts, none empty, ``.`` or ``..``."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def check_name(name: str) -> str:
+    """A dataset name: letters, digits, ``. _ - /``; no ``@``, no empty, ``.`` or ``..`` part.
+
+    Raises:
+        InvalidInput: the name is malformed (``a/../b``, ``a//b`` and ``../x`` included).
+    """
+    if not _is_name(name):
         raise InvalidInput(
-            f"dataset names are 1-255 letters, digits, '.', '_', '-' or '/', got {name!r}",
+            f"dataset names are 1-255 letters, digits, '.', '_', '-' or '/' (between parts "
+            f"that are not empty, '.' or '..'), got {name!r}",
             hint="e.g. --name churn or --name images/train",
         )
     return name
@@ -88,7 +100,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
         raise InvalidDatasetRef(ref, "nothing after '@'")
     if "@" in sel:
         raise InvalidDatasetRef(ref, "more than one '@'")
-    if not _NAME.fullmatch(name):
+    if not _is_name(name):
         raise InvalidDatasetRef(ref, f"{name!r} is not a dataset name")
     return name, sel or "latest"
 

@@ -34,9 +34,9 @@ sample of at most ``SAMPLE_SIZE`` values per column (exact below that).
 
 from __future__ import annotations
 
-from rigml.data.contracts._check import CHUNK_ROWS, SAMPLE_SIZE, check
-from rigml.data.contracts._infer import infer_contract
-from rigml.data.contracts._model import (
+from rigml.data._contracts._check import CHUNK_ROWS, SAMPLE_SIZE, check
+from rigml.data._contracts._infer import infer_contract
+from rigml.data._contracts._model import (
     TYPES,
     Bounds,
     ColumnSpec,
@@ -44,9 +44,9 @@ from rigml.data.contracts._model import (
     contract_from_dict,
     contract_to_yaml,
     load_contract,
-    parse_age,
+    max_age_seconds,
 )
-from rigml.data.contracts._results import (
+from rigml.data._contracts._results import (
     CheckReport,
     Failure,
     StoredCheck,
@@ -72,6 +72,6 @@ __all__ = [
     "infer_contract",
     "latest_check",
     "load_contract",
-    "parse_age",
+    "max_age_seconds",
     "require_passing_check",
 ]
