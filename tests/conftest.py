@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,33 @@ def quiet_run_kwargs() -> dict[str, bool]:
         "capture_machine": False,
         "system_metrics": False,
     }
+
+
+@dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def err(self) -> str:
+        """stderr with the console's line wrapping undone, for matching messages."""
+        return " ".join(self.stderr.split())
+
+
+def run_rig(*args: str) -> CliResult:
+    """``rig ARGS`` in this process through the real entry point (exit codes, error handler),
+    with output captured by Typer's CliRunner."""
+    from typer.testing import CliRunner
+
+    from rigml.cli import main
+
+    with CliRunner().isolation() as (out, err, *_):
+        code = main(list(args))
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture
+def rig() -> Callable[..., CliResult]:
+    """``rig("runs", "list")``: see :func:`run_rig`."""
+    return run_rig

@@ -19,6 +19,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
     │   ├── InvalidQuery
+    │   ├── InvalidConfig                   a rig.toml setting or RIG_* override, located
     │   ├── NotFittedError   (AttributeError)  an estimator used before fit
     │   ├── InvalidDatasetRef
     │   ├── InvalidContract
@@ -358,7 +359,9 @@ class InvalidConfig(InvalidInput):
 
     def __init__(self, where: str, problem: str, *, hint: str | None = None) -> None:
         super().__init__(
-            f"{where}: {problem}", hint=hint or "fix the file; `rig init --help` shows its keys"
+            f"{where}: {problem}",
+            hint=hint
+            or "fix the file; `rig init --path NEW_FOLDER` writes one listing every setting",
         )
         self.where, self.problem = where, problem
 

@@ -48,7 +48,9 @@ class Lab:
     def objects(self) -> ObjectStore:
         from rigml.objects import ObjectStore
 
-        return ObjectStore(self.config.objects_url or self.path / "objects")
+        return ObjectStore(
+            self.config.objects_url or self.path / "objects", **self.config.storage_options()
+        )
 
     def close(self) -> None:
         if "store" in self.__dict__:
