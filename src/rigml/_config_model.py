@@ -102,9 +102,9 @@ class TrackingSection(BaseModel):
     capture_environment: bool = True
     capture_machine: bool = True
     system_metrics: bool = True
-    system_metrics_interval: float = Field(5.0, gt=0)
-    flush_interval: float = Field(1.0, gt=0)
-    heartbeat_timeout: float = Field(120.0, gt=0)
+    system_metrics_interval: float = Field(default=5.0, gt=0)
+    flush_interval: float = Field(default=1.0, gt=0)
+    heartbeat_timeout: float = Field(default=120.0, gt=0)
 
 
 class RigToml(BaseModel):

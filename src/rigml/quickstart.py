@@ -158,7 +158,7 @@ def run_quickstart(
 
 
 # What fits: popular models against this machine's GPUs (or RAM), and against a 24 GB card.
-FIT_CASES = [
+FIT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("qwen2.5-7b", {"quant": "Q4_K_M", "context": 8192}),
     ("llama-3.1-8b", {"task": "qlora", "gradient_checkpointing": True}),
     ("llama-3.1-8b", {"task": "full"}),

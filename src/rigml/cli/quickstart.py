@@ -73,7 +73,7 @@ def quickstart(
     _ui.write(f"\nTry: [bold]RIG_LAB={result.lab_path} {rig} runs list --where {where}[/]")
 
 
-def _fit_table(reports: list) -> None:
+def _fit_table(reports: list[Any]) -> None:
     """Popular models on this machine and on a 24 GB card: what `rig fit` answers."""
     from rigml.cli import _ui
 

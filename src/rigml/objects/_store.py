@@ -43,16 +43,16 @@ def hash_bytes(data: bytes) -> str:
     """The blake3 hex digest of ``data``."""
     from blake3 import blake3
 
-    return blake3(data).hexdigest()
+    return str(blake3(data).hexdigest())
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
     """The blake3 hex digest of a local file, memory-mapped and multi-threaded."""
     h = _hasher()
     if os.path.getsize(path) == 0:
-        return h.hexdigest()
+        return str(h.hexdigest())
     h.update_mmap(os.fspath(path))
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
 def _check_digest(digest: str) -> str:
