@@ -111,9 +111,11 @@ class ObjectStore:
     # -- locations ----------------------------------------------------------------------
 
     def _local_path(self, digest: str) -> Path:
+        _check_digest(digest)  # never a path outside the store
         return self.root / digest[:2] / digest[2:]
 
     def _remote_path(self, digest: str) -> str:
+        _check_digest(digest)
         return f"{self._root_path.rstrip('/')}/{digest[:2]}/{digest[2:]}"
 
     def location(self, digest: str) -> str:
