@@ -156,12 +156,13 @@ class SchemaTooNew(StoreUnavailable):
 
 
 class LabNotWritable(StoreUnavailable):
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
         super().__init__(
             f"cannot write to the lab at {path}: {reason}",
-            hint="check the folder's permissions and free space, or choose another with --path",
+            hint=hint
+            or "check the folder's permissions and free space, or choose another with --path",
         )
-        self.path = path
+        self.path, self.reason = path, reason
 
 
 class DiskFull(StoreUnavailable):

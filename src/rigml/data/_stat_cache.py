@@ -48,10 +48,17 @@ class StatCache:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from rigml.store.writable import lab_writes, sqlite_not_writable
+
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with lab_writes(self.path.parent):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            raise (sqlite_not_writable(str(self.path), str(exc)) or exc) from exc
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("DROP TABLE IF EXISTS files")  # the first layout, without ctime
         self._db.execute(

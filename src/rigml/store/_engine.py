@@ -101,7 +101,13 @@ class Store:
                 from rigml.errors import DiskFull
 
                 raise DiskFull(self.url) from exc
-            if "readonly" in orig.lower() or "read-only" in orig.lower():
+            if self.is_sqlite:
+                from rigml.store.writable import sqlite_not_writable
+
+                not_writable = sqlite_not_writable(self.engine.url.database or "", orig)
+                if not_writable is not None:
+                    raise not_writable from exc
+            elif "readonly" in orig.lower() or "read-only" in orig.lower():
                 raise LabNotWritable(_redact(self.url), orig) from exc
             raise StoreUnavailable(
                 f"the metadata store at {_redact(self.url)} failed: {orig.strip()}",
@@ -156,8 +162,15 @@ class Store:
             if self._lock_path is None:
                 yield
                 return
-            with FileLock(str(self._lock_path), timeout=BUSY_TIMEOUT_S):
+            from rigml.store.writable import lab_writes
+
+            lock = FileLock(str(self._lock_path), timeout=BUSY_TIMEOUT_S)
+            with lab_writes(self._lock_path):
+                lock.acquire()
+            try:
                 yield
+            finally:
+                lock.release()
         else:
             from sqlalchemy import text
 
