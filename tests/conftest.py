@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ def run_rig(*args: str) -> CliResult:
 
     with CliRunner().isolation() as (out, err, *_):
         code = main(list(args))
+        sys.stdout.flush()  # print() to the swapped streams buffers; rich flushes itself
+        sys.stderr.flush()
         return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
 
 

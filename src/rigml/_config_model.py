@@ -140,7 +140,10 @@ def validate(raw: dict[str, Any], *, where: str) -> RigToml:
         return RigToml.model_validate(raw)
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors()]
-        raise InvalidConfig(where, "; ".join(problems)) from None
+        if len(problems) == 1:
+            raise InvalidConfig(where, problems[0]) from None
+        listed = "".join(f"\n  {p}" for p in problems)
+        raise InvalidConfig(where, f"{len(problems)} problems:{listed}") from None
 
 
 def _describe(err: Any) -> str:
