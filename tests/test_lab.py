@@ -95,6 +95,7 @@ def test_an_unwritable_folder_gives_lab_not_writable(tmp_path: Path, mounts) -> 
     with pytest.raises(LabNotWritable) as info:
         init_lab(ro / "lab")
     assert str(ro / "lab") in info.value.message and info.value.hint
+    _assert_read_only(info)
 
 
 def test_a_full_disk_fails_cleanly_and_keeps_what_was_stored(tmp_path: Path, mounts) -> None:
