@@ -44,7 +44,7 @@ def test_a_wrong_type_names_the_file_section_and_key(rig: Any, cfg: Path) -> Non
 def test_an_unsupported_store_scheme_lists_the_supported_ones(rig: Any, cfg: Path) -> None:
     err = _fails(rig, cfg, '[store]\nurl = "mysql://root:secret@db/rig"\n', "'mysql://'", "sqlite")
     assert "postgresql+psycopg" in err and "secret" not in err  # no password echoed
-    _fails(rig, cfg, '[store]\nurl = "postgresql://u@h/db"\n', "write postgresql+psycopg://")
+    _fails(rig, cfg, '[store]\nurl = "postgresql+asyncpg://u@h/db"\n', "write postgresql+psycopg")
 
 
 def test_an_unsupported_objects_protocol_lists_what_works(rig: Any, cfg: Path) -> None:

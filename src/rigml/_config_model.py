@@ -11,55 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from rigml.config import (
-    OBJECTS_TEXT,
-    STORE_SCHEMES,
-    STORE_SCHEMES_TEXT,
-    suggest,
-)
+from rigml.config import check_endpoint, check_objects_url, check_store_url, suggest
 from rigml.errors import InvalidConfig
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def check_store_url(value: str) -> str | None:
-    """What is wrong with a store URL, or None. Only the scheme is echoed: URLs hold passwords."""
-    if "://" not in value:
-        return f"expected a database URL ({STORE_SCHEMES_TEXT}), got {value!r}"
-    scheme = value.split("://", 1)[0]
-    if scheme in (*STORE_SCHEMES, "sqlite+pysqlite"):
-        return None
-    hint = " (write postgresql+psycopg://)" if scheme.startswith("postgres") else ""
-    return (
-        f"unsupported database scheme '{scheme}://'{hint}; supported: "
-        f"{', '.join(STORE_SCHEMES)} ({STORE_SCHEMES_TEXT})"
-    )
-
-
-def _fsspec_protocols() -> set[str]:
-    try:
-        from fsspec.registry import known_implementations, registry
-    except ImportError:
-        return {"file", "local", "memory", "s3", "s3a", "gs", "gcs", "az", "abfs"}
-    return {*known_implementations, *registry}
-
-
-def check_objects_url(value: str) -> str | None:
-    """What is wrong with an object store URL, or None (a path without ``://`` is local)."""
-    if "://" not in value:
-        return None
-    chain = value.split("://", 1)[0].split("::")  # fsspec chains: simplecache::s3://...
-    known = _fsspec_protocols()
-    for protocol in chain:
-        if protocol not in known:
-            return f"unsupported object store protocol '{protocol}://'; supported: {OBJECTS_TEXT}"
-    return None
-
-
-def check_endpoint(value: str) -> str | None:
-    if value.startswith(("http://", "https://")):
-        return None
-    return f"expected an http:// or https:// endpoint URL, got {value!r}"
 
 
 def _custom(check: Any, value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,9 @@ def load_config(lab_path: Path) -> LabConfig:
     from rigml import _config_model as model
 
     parsed = model.validate(raw, where=str(path))
-    store_url = _env("RIG_STORE_URL", model.check_store_url) or parsed.store.url or None
-    objects_url = _env("RIG_OBJECTS_URL", model.check_objects_url) or parsed.objects.url or None
-    endpoint = (
-        _env("RIG_OBJECTS_ENDPOINT", model.check_endpoint) or parsed.objects.endpoint_url or None
-    )
+    store_url = _env("RIG_STORE_URL", check_store_url) or parsed.store.url or None
+    objects_url = _env("RIG_OBJECTS_URL", check_objects_url) or parsed.objects.url or None
+    endpoint = _env("RIG_OBJECTS_ENDPOINT", check_endpoint) or parsed.objects.endpoint_url or None
     tracking = TrackingConfig(**parsed.tracking.model_dump())
     return LabConfig(
         store_url=store_url,
@@ -113,7 +112,7 @@ def load_config(lab_path: Path) -> LabConfig:
     )
 
 
-def _env(name: str, check: Any) -> str | None:
+def _env(name: str, check: Callable[[str], str | None]) -> str | None:
     """An environment override, validated like the file's setting (empty means unset)."""
     value = os.environ.get(name)
     if not value:
@@ -122,6 +121,49 @@ def _env(name: str, check: Any) -> str | None:
     if problem:
         raise InvalidConfig(f"{name} (environment)", problem, hint=f"fix or unset {name}")
     return value
+
+
+def check_store_url(value: str) -> str | None:
+    """What is wrong with a store URL, or None. Only the scheme is echoed: URLs hold passwords.
+
+    ``postgresql://`` is accepted and means ``postgresql+psycopg://`` (the driver rigml ships).
+    """
+    if "://" not in value:
+        return f"expected a database URL ({STORE_SCHEMES_TEXT}), got {value!r}"
+    scheme = value.split("://", 1)[0]
+    if scheme in (*STORE_SCHEMES, "sqlite+pysqlite", "postgresql"):
+        return None
+    hint = " (write postgresql+psycopg://)" if scheme.startswith("postgres") else ""
+    return (
+        f"unsupported database scheme '{scheme}://'{hint}; supported: "
+        f"{', '.join(STORE_SCHEMES)} ({STORE_SCHEMES_TEXT})"
+    )
+
+
+def _fsspec_protocols() -> set[str]:
+    try:
+        from fsspec.registry import known_implementations, registry
+    except ImportError:
+        return {"file", "local", "memory", "s3", "s3a", "gs", "gcs", "az", "abfs"}
+    return {*known_implementations, *registry}
+
+
+def check_objects_url(value: str) -> str | None:
+    """What is wrong with an object store URL, or None (a path without ``://`` is local)."""
+    if "://" not in value:
+        return None
+    chain = value.split("://", 1)[0].split("::")  # fsspec chains: simplecache::s3://...
+    known = _fsspec_protocols()
+    for protocol in chain:
+        if protocol not in known:
+            return f"unsupported object store protocol '{protocol}://'; supported: {OBJECTS_TEXT}"
+    return None
+
+
+def check_endpoint(value: str) -> str | None:
+    if value.startswith(("http://", "https://")):
+        return None
+    return f"expected an http:// or https:// endpoint URL, got {value!r}"
 
 
 def suggest(name: str, known: list[str]) -> str:

@@ -199,6 +199,16 @@ def _create_engine(url: str) -> Engine:
     from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from rigml.config import check_store_url
+
+    problem = check_store_url(url)
+    if problem:
+        raise StoreUnavailable(
+            f"cannot use store URL: {problem}",
+            hint="set [store] url in rig.toml or RIG_STORE_URL to a supported URL",
+        )
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("postgresql"):
         try:
             import psycopg  # noqa: F401
