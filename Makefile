@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # torch's CPU wheel must come first: a plain range would pull GBs of CUDA wheels.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-deps bench lint venv torch clean
+.PHONY: demo test test-deps bench lint typecheck venv torch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,14 @@ test: test-deps
 bench: test-deps
 	$(BIN)/python bench/run_all.py
 
+# Guards: ruff (style, imports, complexity C901), formatting, and mypy --strict on src/rigml.
 lint: test-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/rigml
+
+typecheck: test-deps
+	$(BIN)/mypy src/rigml
 
 # The torch extra, for the fit planner's --measure: the pinned CPU wheel first.
 torch: venv

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,109 @@ def quiet_run_kwargs() -> dict[str, bool]:
         "capture_machine": False,
         "system_metrics": False,
     }
+
+
+@dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def err(self) -> str:
+        """stderr with the console's line wrapping undone, for matching messages."""
+        return " ".join(self.stderr.split())
+
+
+def run_rig(*args: str) -> CliResult:
+    """``rig ARGS`` in this process through the real entry point (exit codes, error handler),
+    with output captured by Typer's CliRunner."""
+    from typer.testing import CliRunner
+
+    from rigml.cli import main
+
+    with CliRunner().isolation() as (out, err, *_):
+        code = main(list(args))
+        sys.stdout.flush()  # print() to the swapped streams buffers; rich flushes itself
+        sys.stderr.flush()
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture
+def rig() -> Callable[..., CliResult]:
+    """``rig("runs", "list")``: see :func:`run_rig`."""
+    return run_rig
+
+
+# -- a real S3 API: moto's server on 127.0.0.1 -----------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"moto's S3 server did not listen on 127.0.0.1:{port} in {timeout} s")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def _moto_endpoint() -> Iterator[str]:
+    """One moto S3 server for the session; its endpoint URL."""
+    pytest.importorskip("s3fs")
+    server_mod = pytest.importorskip("moto.server")
+    port = _free_port()
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        _wait_for_port(port, timeout=15.0)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    endpoint: str
+    name: str
+
+    def url(self, prefix: str = "objects") -> str:
+        return f"s3://{self.name}/{prefix}"
+
+    @property
+    def storage_options(self) -> dict[str, object]:
+        return {"client_kwargs": {"endpoint_url": self.endpoint}}
+
+
+@pytest.fixture
+def s3_bucket(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    """A fresh bucket on the moto server, with test credentials in the environment."""
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "NO_PROXY": "127.0.0.1",
+    }.items():
+        monkeypatch.setenv(var, value)
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    import fsspec
+
+    bucket = S3Bucket(_moto_endpoint, f"rig-{uuid.uuid4().hex[:12]}")
+    fs = fsspec.filesystem("s3", **bucket.storage_options)
+    fs.mkdir(bucket.name)
+    return bucket

@@ -95,6 +95,7 @@ def test_an_unwritable_folder_gives_lab_not_writable(tmp_path: Path, mounts) -> 
     with pytest.raises(LabNotWritable) as info:
         init_lab(ro / "lab")
     assert str(ro / "lab") in info.value.message and info.value.hint
+    _assert_read_only(info)
 
 
 def test_a_full_disk_fails_cleanly_and_keeps_what_was_stored(tmp_path: Path, mounts) -> None:
@@ -145,3 +146,93 @@ def test_long_runs_are_compacted_and_read_the_same(lab) -> None:
     after = load_history(lab, run.id, "a")
     assert after.steps.tolist() == before.steps.tolist() == list(range(30))
     assert after.values.tolist() == before.values.tolist()
+
+
+# -- a lab on a read-only file system: every write path says so, with a hint ------------------
+
+
+@pytest.fixture
+def read_only_lab(tmp_path: Path, mounts) -> Path:
+    """A lab with a run and an artifact on a tmpfs that is then remounted read-only."""
+    disk = tmp_path / "disk"
+    _mount(disk, "size=16m")
+    mounts.append(disk)
+    lab, _ = init_lab(disk / "lab")
+    with start_run(lab, **QUIET) as run:
+        run.log({"loss": 0.5}, step=0)
+        weights = disk / "model.bin"
+        weights.write_bytes(b"weights")
+        run.log_artifact(weights)
+    lab.close()
+    r = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot remount read-only here: {r.stderr.decode().strip()}")
+    return disk / "lab"
+
+
+def _assert_read_only(info: pytest.ExceptionInfo[LabNotWritable]) -> None:
+    assert "read-only file system" in info.value.message
+    assert "remount" in (info.value.hint or "")
+
+
+def test_a_read_only_lab_store_gives_lab_not_writable(read_only_lab: Path, rig) -> None:
+    lab = open_lab(read_only_lab)
+    with pytest.raises(LabNotWritable) as info:
+        lab.store  # noqa: B018
+    _assert_read_only(info)
+    assert str(read_only_lab / "store.db") in info.value.message
+    result = rig("--lab", str(read_only_lab), "runs", "list")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "cannot write to the lab" in result.err and "read-only" in result.err
+
+
+def test_a_read_only_object_store_gives_lab_not_writable(read_only_lab: Path) -> None:
+    from rigml.objects import ObjectStore
+
+    objects = ObjectStore(read_only_lab / "objects")
+    for data in (b"weights", b"new content"):  # an existing object (touched) and a new one
+        with pytest.raises(LabNotWritable) as info:
+            objects.put_bytes(data)
+        _assert_read_only(info)
+
+
+def test_read_only_locks_give_lab_not_writable(read_only_lab: Path, tmp_path: Path) -> None:
+    from rigml.store import Store
+    from rigml.store.locks import objects_lock
+
+    with pytest.raises(LabNotWritable) as info, objects_lock(read_only_lab):
+        pass
+    _assert_read_only(info)
+    # a new store whose migration lock lies on the read-only lab
+    with pytest.raises(LabNotWritable) as info:
+        Store(f"sqlite:///{tmp_path / 'new.db'}", lock_path=read_only_lab / "store.lock")
+    _assert_read_only(info)
+
+
+def test_a_read_only_stat_cache_gives_lab_not_writable(read_only_lab: Path) -> None:
+    from rigml.data._stat_cache import StatCache
+
+    with pytest.raises(LabNotWritable) as info:
+        StatCache(read_only_lab / "cache" / "stat.db")
+    _assert_read_only(info)
+
+
+def test_sqlite_write_refusals_are_translated(tmp_path: Path) -> None:
+    """The lowest boundary: SQLite's own messages for a database it may not write."""
+    import sqlite3
+
+    from rigml.store.writable import sqlite_not_writable
+
+    db = tmp_path / "x.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.commit()
+    ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as info:
+        ro.execute("INSERT INTO t VALUES (1)")
+    ro.close()
+    error = sqlite_not_writable(str(db), str(info.value))
+    assert isinstance(error, LabNotWritable) and "readonly" in error.message
+    # a missing folder is not a permission problem: no translation, the store's own message
+    assert (
+        sqlite_not_writable(str(tmp_path / "nowhere" / "x.db"), "unable to open database file")
+        is None
+    )

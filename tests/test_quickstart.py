@@ -28,3 +28,33 @@ def test_quickstart_tracks_a_sweep_and_compares_it(tmp_path: Path, capsys) -> No
     assert all(r.metric_steps["val/acc"] > 10 for r in runs)  # a curve, not one point
     assert (tmp_path / "qs" / "quickstart.png").is_file()
     lab.close()
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory, redirected to an empty folder we can inspect."""
+    import tempfile
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+@pytest.mark.slow
+def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig) -> None:
+    pytest.importorskip("sklearn")
+    result = rig("quickstart")
+    assert result.exit_code == 0, result.stderr
+    assert list(temp_root.iterdir()) == []
+    assert "--keep" in " ".join(result.stdout.split())
+
+
+@pytest.mark.slow
+def test_keep_keeps_the_temporary_lab_and_says_where(temp_root: Path, rig) -> None:
+    pytest.importorskip("sklearn")
+    result = rig("quickstart", "--keep")
+    assert result.exit_code == 0, result.stderr
+    (kept,) = temp_root.iterdir()
+    assert kept.name.startswith("rig-quickstart-") and (kept / ".rig" / "rig.toml").is_file()
+    assert str(kept / ".rig") in "".join(result.stdout.split())

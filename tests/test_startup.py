@@ -7,7 +7,17 @@ import sys
 
 import pytest
 
-HEAVY = ["numpy", "pandas", "sqlalchemy", "torch", "matplotlib", "pyarrow", "alembic", "psutil"]
+HEAVY = [
+    "numpy",
+    "pandas",
+    "sqlalchemy",
+    "torch",
+    "matplotlib",
+    "pyarrow",
+    "alembic",
+    "psutil",
+    "pydantic",
+]
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidMetric
     │   ├── InvalidQuery
     │   │   └── InvalidSortSpec             a --sort spec with an unknown key or a stray word
+    │   ├── InvalidConfig                   a rig.toml setting or RIG_* override, located
     │   ├── NotFittedError   (AttributeError)  an estimator used before fit
     │   ├── InvalidDatasetRef
     │   ├── InvalidContract
@@ -171,12 +172,13 @@ class SchemaTooNew(StoreUnavailable):
 
 
 class LabNotWritable(StoreUnavailable):
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
         super().__init__(
             f"cannot write to the lab at {path}: {reason}",
-            hint="check the folder's permissions and free space, or choose another with --path",
+            hint=hint
+            or "check the folder's permissions and free space, or choose another with --path",
         )
-        self.path = path
+        self.path, self.reason = path, reason
 
 
 class DiskFull(StoreUnavailable):
@@ -374,7 +376,9 @@ class InvalidConfig(InvalidInput):
 
     def __init__(self, where: str, problem: str, *, hint: str | None = None) -> None:
         super().__init__(
-            f"{where}: {problem}", hint=hint or "fix the file; `rig init --help` shows its keys"
+            f"{where}: {problem}",
+            hint=hint
+            or "fix the file; `rig init --path NEW_FOLDER` writes one listing every setting",
         )
         self.where, self.problem = where, problem
 

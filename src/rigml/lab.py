@@ -48,7 +48,9 @@ class Lab:
     def objects(self) -> ObjectStore:
         from rigml.objects import ObjectStore
 
-        return ObjectStore(self.config.objects_url or self.path / "objects")
+        return ObjectStore(
+            self.config.objects_url or self.path / "objects", **self.config.storage_options()
+        )
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -112,10 +114,13 @@ def init_lab(path: str | os.PathLike[str] | None = None) -> tuple[Lab, bool]:
             os.replace(tmp, target / CONFIG_NAME)
             (target / ".gitignore").write_text("# the lab's data does not belong in git\n*\n")
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            if exc.errno == errno.ENOSPC:
-                reason = "no space left on device"
-            raise LabNotWritable(str(target), reason) from exc
+            from rigml.store.writable import not_writable
+
+            error = not_writable(str(target), exc)
+            if error is None or exc.errno == errno.ENOSPC:  # keep the lab's own wording
+                reason = "no space left on device" if exc.errno == errno.ENOSPC else None
+                error = LabNotWritable(str(target), reason or exc.strerror or str(exc))
+            raise error from exc
     lab = Lab(target)
     lab.store  # noqa: B018  create and migrate now, so errors surface at init
     return lab, created

@@ -38,6 +38,7 @@ class QuickstartResult:
     data: Any = None  # DataStep: the generated table as a dataset version and its check
     fit: list[Any] = field(default_factory=list)  # FitReports: popular models on this machine
     placement: Any = None  # PlacementStep: rig plan for two workloads, rig cost break-even
+    root: Path | None = None  # the folder worked in (the lab is root/.rig)
 
 
 def run_quickstart(
@@ -45,42 +46,82 @@ def run_quickstart(
     *,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> QuickstartResult:
-    """Create a lab under ``path`` (default: a new temporary folder) and track a small sweep.
+    """Create a lab under ``path`` and track a small sweep.
+
+    Without ``path`` the work happens in a new temporary folder that the caller owns
+    (``result.root``); ``rig quickstart`` removes it afterwards unless told ``--keep``.
 
     Raises:
         MissingExtra: scikit-learn is not installed (``rigml[demo]``).
     """
+    _require_demo()
+    profile, report = _machine_step(progress)
+    fit = _fit_step()
+    progress(
+        "fit: "
+        + "; ".join(f"{r.model.name} {r.request.task}: {r.primary.verdict.label}" for r in fit)
+    )
+    root = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="rig-quickstart-"))
+    from rigml.lab import init_lab
+
+    lab, _ = init_lab(root / ".rig")
+    progress(f"lab at {lab.path}")
+    data = _generate(root)
+    progress(f"generated {len(data.X)} rows x {data.X.shape[1]} features")
+    scores = _sweep(lab, root, data, progress)
+    ids = list(scores)
+    result = QuickstartResult(
+        lab_path=lab.path,
+        run_ids=ids,
+        best_run=max(scores, key=lambda k: scores[k]),
+        plot=None,
+        machine=profile,
+        doctor=report,
+        fit=fit,
+        root=root,
+    )
+    _later_steps(result, lab, root, data, progress)
+    return result
+
+
+def _require_demo() -> None:
     try:
-        import numpy as np
-        from sklearn.datasets import make_classification
-        from sklearn.linear_model import SGDClassifier
-        from sklearn.metrics import accuracy_score, log_loss
-        from sklearn.model_selection import train_test_split
+        import sklearn  # noqa: F401
     except ImportError as exc:
         raise MissingExtra("demo", module="scikit-learn") from exc
 
-    from rigml.lab import init_lab
+
+def _machine_step(progress: Callable[[str], None]) -> tuple[Any, Any]:
+    """What this machine is (rig machine) and what is wrong with it (rig doctor)."""
     from rigml.machine.doctor import run_checks
     from rigml.machine.inventory import inventory
     from rigml.machine.profile import classify
-    from rigml.track.compare import compare_runs
-    from rigml.track.runs import start_run
 
     profile = classify(inventory())
     progress(f"this machine: {profile.archetype} ({profile.reason})")
     report = run_checks()
     counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
     progress(f"doctor: {counts}")
+    return profile, report
 
-    fit = _fit_step()
-    progress(
-        "fit: "
-        + "; ".join(f"{r.model.name} {r.request.task}: {r.primary.verdict.label}" for r in fit)
-    )
 
-    root = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="rig-quickstart-"))
-    lab, _ = init_lab(root / ".rig")
-    progress(f"lab at {lab.path}")
+@dataclass(frozen=True)
+class _Data:
+    """The generated classification table, its split, and the file it is saved in."""
+
+    X: Any
+    y: Any
+    X_tr: Any
+    X_va: Any
+    y_tr: Any
+    y_va: Any
+    file: Path
+
+
+def _generate(root: Path) -> _Data:
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
 
     X, y = make_classification(
         n_samples=6000, n_features=20, n_informative=8, class_sep=0.8, random_state=7
@@ -88,60 +129,69 @@ def run_quickstart(
     X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.25, random_state=7)
     data_file = root / "churn.npz"
     np.savez_compressed(data_file, X=X, y=y)
-    progress(f"generated {len(X)} rows x {X.shape[1]} features")
+    return _Data(X, y, X_tr, X_va, y_tr, y_va, data_file)
 
-    ids: list[str] = []
+
+def _sweep(lab: Any, root: Path, data: _Data, progress: Callable[[str], None]) -> dict[str, float]:
+    """One tracked run per GRID point; the validation accuracy of each, by run id."""
     scores: dict[str, float] = {}
     for alpha, eta0 in GRID:
-        params = {
-            "model": "sgd-logreg",
-            "alpha": alpha,
-            "eta0": eta0,
-            "epochs": EPOCHS,
-            "batch": BATCH,
-        }
-        with start_run(
-            lab, experiment="quickstart", params=params, tags={"dataset": "churn-synthetic"}
-        ) as run:
-            clf = SGDClassifier(
-                loss="log_loss", alpha=alpha, learning_rate="constant", eta0=eta0, random_state=0
-            )
-            step = 0
-            for _epoch in range(EPOCHS):
-                for start in range(0, len(X_tr), BATCH):
-                    xb, yb = X_tr[start : start + BATCH], y_tr[start : start + BATCH]
-                    clf.partial_fit(xb, yb, classes=[0, 1])
-                    run.log(
-                        {
-                            "train/loss": log_loss(yb, clf.predict_proba(xb), labels=[0, 1]),
-                            "val/loss": log_loss(y_va, clf.predict_proba(X_va)),
-                            "val/acc": accuracy_score(y_va, clf.predict(X_va)),
-                        },
-                        step=step,
-                    )
-                    step += 1
-            model_file = root / f"model-{run.id[:8]}.npz"
-            np.savez(model_file, coef=clf.coef_, intercept=clf.intercept_)
-            run.log_artifact(model_file, name="model.npz")
-            run.log_artifact(data_file, name="data/churn.npz")  # stored once for all runs
-            acc = float(accuracy_score(y_va, clf.predict(X_va)))
-            run.set_tags({"quality": "good" if acc > 0.8 else "weak"})
-        ids.append(run.id)
+        run, acc = _train(lab, root, data, alpha, eta0)
         scores[run.id] = acc
         progress(f"run {run.name} ({run.id[:8]}) alpha={alpha} eta0={eta0}: val/acc={acc:.3f}")
+    return scores
 
-    best = max(scores, key=lambda k: scores[k])
-    result = QuickstartResult(
-        lab_path=lab.path,
-        run_ids=ids,
-        best_run=best,
-        plot=None,
-        machine=profile,
-        doctor=report,
-        fit=fit,
-    )
+
+def _train(lab: Any, root: Path, data: _Data, alpha: float, eta0: float) -> tuple[Any, float]:
+    """Train an SGD logistic regression in mini-batches, logging a curve and the model."""
+    import numpy as np
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from rigml.track.runs import start_run
+
+    params = {
+        "model": "sgd-logreg",
+        "alpha": alpha,
+        "eta0": eta0,
+        "epochs": EPOCHS,
+        "batch": BATCH,
+    }
+    tags = {"dataset": "churn-synthetic"}
+    with start_run(lab, experiment="quickstart", params=params, tags=tags) as run:
+        clf = SGDClassifier(
+            loss="log_loss", alpha=alpha, learning_rate="constant", eta0=eta0, random_state=0
+        )
+        step = 0
+        for _epoch in range(EPOCHS):
+            for start in range(0, len(data.X_tr), BATCH):
+                xb, yb = data.X_tr[start : start + BATCH], data.y_tr[start : start + BATCH]
+                clf.partial_fit(xb, yb, classes=[0, 1])
+                metrics = {
+                    "train/loss": log_loss(yb, clf.predict_proba(xb), labels=[0, 1]),
+                    "val/loss": log_loss(data.y_va, clf.predict_proba(data.X_va)),
+                    "val/acc": accuracy_score(data.y_va, clf.predict(data.X_va)),
+                }
+                run.log(metrics, step=step)
+                step += 1
+        model_file = root / f"model-{run.id[:8]}.npz"
+        np.savez(model_file, coef=clf.coef_, intercept=clf.intercept_)
+        run.log_artifact(model_file, name="model.npz")
+        run.log_artifact(data.file, name="data/churn.npz")  # stored once for all runs
+        acc = float(accuracy_score(data.y_va, clf.predict(data.X_va)))
+        run.set_tags({"quality": "good" if acc > 0.8 else "weak"})
+    return run, acc
+
+
+def _later_steps(
+    result: QuickstartResult, lab: Any, root: Path, data: _Data, progress: Callable[[str], None]
+) -> None:
+    """Versioned data, placement and cost, the comparison and the plot, into ``result``."""
+    from rigml.track.compare import compare_runs
+
+    ids = result.run_ids
     try:
-        result.data = _data_step(lab, root, X, y, ids)
+        result.data = _data_step(lab, root, data.X, data.y, ids)
         progress(f"dataset {result.data.version.ref}: {result.data.report.checks} checks pass")
     except MissingExtra as exc:
         result.notes.append(f"no data step: {exc.message} ({exc.hint})")
@@ -154,11 +204,10 @@ def run_quickstart(
         result.plot = plot_runs(lab, ids, ["val/acc", "train/loss"], root / "quickstart.png")
     except MissingExtra as exc:
         result.notes.append(f"no plot: {exc.message} ({exc.hint})")
-    return result
 
 
 # What fits: popular models against this machine's GPUs (or RAM), and against a 24 GB card.
-FIT_CASES = [
+FIT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("qwen2.5-7b", {"quant": "Q4_K_M", "context": 8192}),
     ("llama-3.1-8b", {"task": "qlora", "gradient_checkpointing": True}),
     ("llama-3.1-8b", {"task": "full"}),

@@ -79,6 +79,15 @@ def test_an_unusable_url_gives_a_clear_error() -> None:
     with pytest.raises(StoreUnavailable) as info:
         Store("nosuchdriver://x/y")
     assert "cannot use store URL" in info.value.message
+    with pytest.raises(StoreUnavailable) as info:  # not ModuleNotFoundError for MySQLdb
+        Store("mysql://root@127.0.0.1/rig")
+    assert "'mysql://'" in info.value.message and "postgresql+psycopg" in info.value.message
+
+
+def test_plain_postgresql_urls_use_psycopg(pg_database: str) -> None:
+    store = Store(pg_database.replace("postgresql+psycopg://", "postgresql://", 1))
+    assert store.engine.dialect.driver == "psycopg"
+    store.dispose()
 
 
 def test_an_unreachable_postgres_gives_a_clear_error() -> None:

@@ -2,27 +2,74 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import typer
 
 
+def _esc(text: str) -> str:
+    """Rich markup escaped; rich loads only when the command runs, not at `rig --help`."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def quickstart(
     path: Path | None = typer.Option(
         None, "--path", "-p", help="Folder to work in (default: a new temporary folder)."
     ),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep the temporary folder (and its lab) and print where it is."
+    ),
 ) -> None:
     """Create a lab, train a small model with four settings, track and compare the runs."""
     from rigml.cli import _ui
-    from rigml.cli.runs import compare, list_
     from rigml.quickstart import run_quickstart
 
-    _ui.write("[bold]rig quickstart[/]: a private ML lab on this machine, end to end\n")
-    result = run_quickstart(path, progress=lambda msg: _ui.write(f"  • {msg}", markup=False))
-    from rigml.cli import _state
+    temporary = path is None
+    root = Path(tempfile.mkdtemp(prefix="rig-quickstart-")) if path is None else path
+    try:
+        _ui.write("[bold]rig quickstart[/]: a private ML lab on this machine, end to end\n")
+        result = run_quickstart(root, progress=lambda msg: _ui.write(f"  • {msg}", markup=False))
+        _show(result)
+    finally:
+        if temporary and not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if temporary and not keep:
+        _ui.write(
+            "\n[dim]The temporary lab (and its plot) was removed: "
+            "`rig quickstart --keep` keeps it, `rig quickstart --path DIR` works in DIR.[/]"
+        )
+        return
+    rig = "rig" if shutil.which("rig") else str(Path(sys.executable).with_name("rig"))
+    where = '"metrics.val/acc > 0.75"'
+    _ui.write(f"\nThe lab is kept at [bold]{_esc(str(result.lab_path))}[/]")
+    _ui.write(f"Try: [bold]RIG_LAB={_esc(str(result.lab_path))} {rig} runs list --where {where}[/]")
+
+
+def _show(result: Any) -> None:
+    """Each step's result as the command that answers it would print it."""
+    from rigml.cli import _state, _ui
 
     _state.lab_path = result.lab_path
+    _machine(result)
+    _runs(result)
+    if result.data is not None:
+        _data(result.data)
+    if result.placement is not None:
+        _placement(result.placement)
+    for note in result.notes:
+        _ui.write(note, markup=False)
+
+
+def _machine(result: Any) -> None:
+    """This machine's archetype and its doctor's warnings (rig machine, rig doctor)."""
+    from rigml.cli import _ui
+
     _ui.write("\n[bold]1. This machine[/] (rig machine, rig doctor)")
     prof = result.machine
     _ui.table(
@@ -33,12 +80,17 @@ def quickstart(
         ],
     )
     notable = [r for r in result.doctor.results if r.status in ("warn", "fail")]
-    from rich.markup import escape
-
     for r in notable:
-        _ui.write(f"  {_ui.status(r.status)} {escape(r.id)}: {escape(r.summary)}", soft_wrap=True)
+        _ui.write(f"  {_ui.status(r.status)} {_esc(r.id)}: {_esc(r.summary)}", soft_wrap=True)
     if result.fit:
         _fit_table(result.fit)
+
+
+def _runs(result: Any) -> None:
+    """The sweep (rig runs list), the best run against another (rig runs compare), the plot."""
+    from rigml.cli import _ui
+    from rigml.cli.runs import compare, list_
+
     _ui.write("\n[bold]2. Tracked runs[/] (rig runs list)")
     list_(where=None, sort="-metrics.val/acc", limit=10, experiment="quickstart", json_out=False)
     worst = result.run_ids[0] if result.run_ids[0] != result.best_run else result.run_ids[1]
@@ -47,33 +99,24 @@ def quickstart(
     )
     compare(runs=[result.best_run, worst], system=False, json_out=False)
     if result.plot:
-        _ui.write(f"\n[bold]4. Learning curves[/]: {escape(str(result.plot))}")
-    # -- data step: versioned dataset, its files, and a contract check (rig data) --
-    if result.data is not None:
-        from rigml.cli.data import check as data_check
-        from rigml.cli.data import show as data_show
-
-        ref = result.data.version.ref
-        _ui.write(f"\n[bold]Versioned data[/] (rig data show {ref})")
-        data_show(ref=ref, limit=5, json_out=False)
-        contract = result.data.contract_path
-        _ui.write(
-            f"\n[bold]Data contract[/] (rig data check {ref} --contract {escape(str(contract))})"
-        )
-        data_check(ref=ref, contract=contract, file=None, examples=3, json_out=False)
-    if result.placement is not None:
-        _placement(result.placement)
-    for note in result.notes:
-        _ui.write(note, markup=False)
-    import shutil
-    import sys
-
-    rig = "rig" if shutil.which("rig") else str(Path(sys.executable).with_name("rig"))
-    where = '"metrics.val/acc > 0.75"'
-    _ui.write(f"\nTry: [bold]RIG_LAB={result.lab_path} {rig} runs list --where {where}[/]")
+        _ui.write(f"\n[bold]4. Learning curves[/]: {_esc(str(result.plot))}")
 
 
-def _fit_table(reports: list) -> None:
+def _data(step: Any) -> None:
+    """The versioned dataset, its files, and a contract check (rig data show, rig data check)."""
+    from rigml.cli import _ui
+    from rigml.cli.data import check as data_check
+    from rigml.cli.data import show as data_show
+
+    ref = step.version.ref
+    _ui.write(f"\n[bold]Versioned data[/] (rig data show {ref})")
+    data_show(ref=ref, limit=5, json_out=False)
+    contract = step.contract_path
+    _ui.write(f"\n[bold]Data contract[/] (rig data check {ref} --contract {_esc(str(contract))})")
+    data_check(ref=ref, contract=contract, file=None, examples=3, json_out=False)
+
+
+def _fit_table(reports: list[Any]) -> None:
     """Popular models on this machine and on a 24 GB card: what `rig fit` answers."""
     from rigml.cli import _ui
 

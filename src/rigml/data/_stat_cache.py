@@ -65,13 +65,21 @@ class StatCache:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from rigml.store.writable import lab_writes, sqlite_not_writable
+
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with lab_writes(self.path.parent):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._create()
         except (OSError, sqlite3.Error) as exc:
             raise _not_writable(self.path, exc) from exc
+        try:
+            self._create()
+        except sqlite3.Error as exc:
+            self._db.close()
+            known = sqlite_not_writable(str(self.path), str(exc))
+            raise (known or _not_writable(self.path, exc)) from exc
 
     def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")

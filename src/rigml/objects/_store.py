@@ -10,7 +10,6 @@ Every read re-hashes what it returns and raises ``ObjectCorrupted`` on a mismatc
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import tempfile
@@ -19,14 +18,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from rigml.errors import (
-    DiskFull,
     InvalidInput,
-    LabNotWritable,
     MissingExtra,
     ObjectCorrupted,
     ObjectNotFound,
     StoreUnavailable,
 )
+from rigml.store.writable import not_writable
 
 CHUNK = 1 << 20
 _HEX = set("0123456789abcdef")
@@ -43,16 +41,16 @@ def hash_bytes(data: bytes) -> str:
     """The blake3 hex digest of ``data``."""
     from blake3 import blake3
 
-    return blake3(data).hexdigest()
+    return str(blake3(data).hexdigest())
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
     """The blake3 hex digest of a local file, memory-mapped and multi-threaded."""
     h = _hasher()
     if os.path.getsize(path) == 0:
-        return h.hexdigest()
+        return str(h.hexdigest())
     h.update_mmap(os.fspath(path))
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
 def _check_digest(digest: str) -> str:
@@ -70,11 +68,10 @@ def _os_errors(where: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull(where) from exc
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise LabNotWritable(where, exc.strerror or str(exc)) from exc
-        raise
+        error = not_writable(where, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 class ObjectStore:
@@ -111,9 +108,11 @@ class ObjectStore:
     # -- locations ----------------------------------------------------------------------
 
     def _local_path(self, digest: str) -> Path:
+        _check_digest(digest)  # never a path outside the store
         return self.root / digest[:2] / digest[2:]
 
     def _remote_path(self, digest: str) -> str:
+        _check_digest(digest)
         return f"{self._root_path.rstrip('/')}/{digest[:2]}/{digest[2:]}"
 
     def location(self, digest: str) -> str:
@@ -170,6 +169,8 @@ class ObjectStore:
             return False
         except PermissionError:  # an object owned by another user: exists, cannot touch
             return True
+        except OSError as exc:  # a read-only file system, most likely
+            raise (not_writable(str(self.root), exc) or exc) from exc
         return True
 
     @contextlib.contextmanager

@@ -15,13 +15,12 @@ The fast path, a lab already at the head revision, reads one row and never impor
 from __future__ import annotations
 
 import contextlib
-import random
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from rigml.errors import LabNotWritable, MissingExtra, SchemaTooNew, StoreUnavailable
+from rigml.store._retry import retry_locked
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -35,11 +34,6 @@ BUSY_TIMEOUT_S = 60.0
 def known_revisions() -> list[str]:
     """Revision ids this code knows, oldest first (file names ``NNNN_*.py``)."""
     return sorted(p.name.split("_", 1)[0] for p in (_MIGRATIONS / "versions").glob("[0-9]*_*.py"))
-
-
-def _is_locked_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "database is locked" in text or "database table is locked" in text or "busy" in text
 
 
 class Store:
@@ -80,20 +74,16 @@ class Store:
     def transact(self, fn: Callable[[Connection], T], *, patience: float = 300.0) -> T:
         """Run ``fn`` in a write transaction, retrying while another writer holds the lock.
 
-        SQLite's busy timeout already waits; this outer retry covers the rare cases it
-        does not (lock upgrades, WAL checkpoints) so that a logged point is never dropped.
+        SQLite's busy timeout already waits; this outer retry (:func:`retry_locked`) covers
+        the rare cases it does not (lock upgrades, WAL checkpoints) so that a logged point is
+        never dropped.
         """
-        deadline = time.monotonic() + patience
-        delay = 0.01
-        while True:
-            try:
-                with self.write() as conn:
-                    return fn(conn)
-            except StoreUnavailable as exc:
-                if not _is_locked_error(exc.__cause__ or exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
+
+        def attempt() -> T:
+            with self.write() as conn:
+                return fn(conn)
+
+        return retry_locked(attempt, patience=patience)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -111,7 +101,13 @@ class Store:
                 from rigml.errors import DiskFull
 
                 raise DiskFull(self.url) from exc
-            if "readonly" in orig.lower() or "read-only" in orig.lower():
+            if self.is_sqlite:
+                from rigml.store.writable import sqlite_not_writable
+
+                not_writable = sqlite_not_writable(self.engine.url.database or "", orig)
+                if not_writable is not None:
+                    raise not_writable from exc
+            elif "readonly" in orig.lower() or "read-only" in orig.lower():
                 raise LabNotWritable(_redact(self.url), orig) from exc
             raise StoreUnavailable(
                 f"the metadata store at {_redact(self.url)} failed: {orig.strip()}",
@@ -135,7 +131,7 @@ class Store:
     def _migrate(self) -> None:
         revisions = known_revisions()
         head = revisions[-1]
-        current = self._retry_locked(self.current_revision)
+        current = retry_locked(self.current_revision, patience=BUSY_TIMEOUT_S)
         if current == head:
             return
         if current is not None and current not in revisions:
@@ -147,16 +143,6 @@ class Store:
             if current is not None and current not in revisions:
                 raise SchemaTooNew(current, head)
             self._upgrade()
-
-    def _retry_locked(self, fn: Callable[[], T]) -> T:
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                return fn()
-            except StoreUnavailable as exc:
-                if not _is_locked_error(exc.__cause__ or exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01 + random.random() * 0.05)
 
     def _upgrade(self) -> None:
         from alembic import command
@@ -176,8 +162,15 @@ class Store:
             if self._lock_path is None:
                 yield
                 return
-            with FileLock(str(self._lock_path), timeout=BUSY_TIMEOUT_S):
+            from rigml.store.writable import lab_writes
+
+            lock = FileLock(str(self._lock_path), timeout=BUSY_TIMEOUT_S)
+            with lab_writes(self._lock_path):
+                lock.acquire()
+            try:
                 yield
+            finally:
+                lock.release()
         else:
             from sqlalchemy import text
 
@@ -206,6 +199,16 @@ def _create_engine(url: str) -> Engine:
     from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from rigml.config import check_store_url
+
+    problem = check_store_url(url)
+    if problem:
+        raise StoreUnavailable(
+            f"cannot use store URL: {problem}",
+            hint="set [store] url in rig.toml or RIG_STORE_URL to a supported URL",
+        )
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("postgresql"):
         try:
             import psycopg  # noqa: F401
@@ -234,16 +237,14 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
     # Switching to WAL needs an exclusive lock and may report "locked" at once, without
     # waiting on the busy timeout, when several processes open a new lab together.
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-        except Exception as exc:
-            if not _is_locked_error(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01 + random.random() * 0.05)
+    def wal() -> None:
+        if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            cur.execute("PRAGMA journal_mode=WAL").fetchone()
+
+    retry_locked(wal, patience=BUSY_TIMEOUT_S)
     cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -43,8 +43,11 @@ def objects_lock(
         lock = _locks.get(path)
         if lock is None:
             lock = _locks[path] = FileLock(path)
+    from rigml.store.writable import lab_writes
+
     try:
-        lock.acquire(timeout=timeout)
+        with lab_writes(path):
+            lock.acquire(timeout=timeout)
     except Timeout as exc:
         raise LabBusy(path, timeout) from exc
     try:

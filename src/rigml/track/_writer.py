@@ -3,8 +3,9 @@
 ``Run.log`` only appends to a deque (thread-safe, no lock, no I/O). One daemon thread per
 store and process wakes every ``flush_interval`` seconds, drains each run's deque, groups
 the points by key, and writes one segment per key plus the latest values and a heartbeat
-in a single transaction. A flush that meets a locked database retries; points stay in
-memory until they are written, so none is dropped.
+in a single transaction. A flush that meets a locked database retries (``Store.transact``,
+the one rule in ``store/_retry.py``); points stay in memory until they are written, so none
+is dropped.
 """
 
 from __future__ import annotations
