@@ -15,28 +15,11 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "rigml"
 MAX_LINES = 80
 
-# "module:qualified.name": why it is still long (all: written before the limit; to be split)
+# "module:qualified.name": why it may stay long
 ALLOWED = {
-    "rigml.machine.watch:watch": "the watch loop; to be split into named steps",
-    "rigml.plan.tco:tco": "the cost model in one procedure; to be split",
-    "rigml.fit.architecture:_decoder": "one reader per config family; to be split",
-    "rigml.machine.timeline:Timeline.plot": "one panel per metric family; to be split",
-    "rigml.plan.usage:usage": "to be split",
-    "rigml.cli.fit:_render": "one section per report part; to be split",
-    "rigml.machine.diagnosis._gpu:_throttling": "to be split",
-    "rigml.machine.diagnosis._memory:_ram_pressure": "to be split",
-    "rigml.machine.diagnosis._memory:_vram_exhausted": "to be split",
-    "rigml.plan.staged:make_plan": "to be split",
-    "rigml.fit.memory:estimate": "to be split",
-    "rigml.cli.machine:_render": "to be split",
     "rigml.store.migrations.versions.0001_initial:upgrade": (
         "a migration is a frozen record of the schema; never edited"
     ),
-    "rigml.plan.energy:run_energies": "to be split",
-    "rigml.fit.measure:measure": "to be split",
-    "rigml.machine.diagnosis._system:_disk_filling": "to be split",
-    "rigml.cli.watch:_live_view": "to be split",
-    "rigml.plan.staged:_stages": "to be split",
 }
 
 

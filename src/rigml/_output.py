@@ -97,9 +97,7 @@ def output_path(
             os.unlink(tmp)
 
 
-def write_output(
-    path: str | os.PathLike[str], data: bytes | str, *, parents: bool = False
-) -> Path:
+def write_output(path: str | os.PathLike[str], data: bytes | str, *, parents: bool = False) -> Path:
     """Write ``data`` (text is UTF-8) to ``path`` atomically and return the path.
 
     Raises:

@@ -174,12 +174,12 @@ def test_show_an_ambiguous_reference_lists_candidates(capsys, lab) -> None:
 
 
 def test_show_lists_the_datasets_a_run_used(capsys, lab, tmp_path: Path) -> None:
-    from rigml.data.versions import add_version
+    from rigml.data import add
 
     folder = tmp_path / "d"
     folder.mkdir()
     (folder / "a.csv").write_text("x,y\n1,2\n")
-    add_version(lab, folder, name="churn")
+    add(lab, folder, name="churn")
     with start_run(lab, **QUIET) as run:
         run.use_dataset("churn@1")
     with start_run(lab, **QUIET) as bare:

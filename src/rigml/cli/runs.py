@@ -86,7 +86,7 @@ def show(
 ) -> None:
     """Show one run: status, code and environment, datasets, params, metrics, tags, artifacts."""
     from rigml.cli import _state, _ui
-    from rigml.data.lineage import versions_used_by
+    from rigml.data import versions_used_by
     from rigml.track.artifacts import list_artifacts
     from rigml.track.queries import get_run
 

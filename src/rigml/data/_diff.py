@@ -165,7 +165,7 @@ def _row_diff(lab: Lab, a: FileEntry, b: FileEntry, columns: list[str]) -> tuple
 def _row_hashes(part: TablePart, schema: Any, columns: list[str]) -> np.ndarray:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
     from rigml.data._tabular import batches
 

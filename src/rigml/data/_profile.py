@@ -22,7 +22,7 @@ from rigml.errors import NotFittedError, NotFound
 
 if TYPE_CHECKING:
     import numpy as np
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
     from rigml.data._versions import Progress
     from rigml.lab import Lab
@@ -99,7 +99,7 @@ class _Column:
 
     def feed(self, arr: pa.Array) -> None:
         import numpy as np
-        import pyarrow.compute as pc  # type: ignore[import-untyped]  # no stubs
+        import pyarrow.compute as pc
 
         plain = self.family in ("int", "float", "bool")
         valid = self.stats.feed(arr, self.family, numeric=plain)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
 ORDERED = ("int", "float", "bool", "string", "timestamp", "date")
 
@@ -73,7 +73,7 @@ class ColumnStats:
         ``numeric``: also update the moments (numbers and booleans).
         """
         import pyarrow as pa
-        import pyarrow.compute as pc  # type: ignore[import-untyped]  # no stubs
+        import pyarrow.compute as pc
 
         n, nulls = len(arr), arr.null_count
         self.count += n - nulls

@@ -242,8 +242,8 @@ class Timeline:
             OutputNotWritable: ``path`` cannot be written.
         """
         try:
-            import pyarrow as pa  # type: ignore[import-untyped]  # no stubs shipped
-            import pyarrow.parquet as pq  # type: ignore[import-untyped]
+            import pyarrow as pa
+            import pyarrow.parquet as pq
         except ImportError as exc:
             raise MissingExtra("parquet", module="pyarrow") from exc
         from rigml._output import output_path

@@ -88,8 +88,8 @@ def export_runs(
     if kind == "csv":
         return write_output(dest, _csv_text(columns, rows))
     try:  # pyarrow ships no type stubs
-        import pyarrow as pa  # type: ignore[import-untyped]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError as exc:
         raise MissingExtra("parquet", module="pyarrow") from exc
     table = _arrow_table(pa, columns, rows)

@@ -14,7 +14,7 @@ from rigml.track.queries import RunInfo
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+    import pyarrow as pa
 
 
 class RunList(list[RunInfo]):

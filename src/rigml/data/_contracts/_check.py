@@ -21,7 +21,7 @@ from rigml.errors import MissingExtra
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
     from rigml.data._tabular import TablePart
     from rigml.data._versions import Progress

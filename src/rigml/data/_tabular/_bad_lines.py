@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rigml.errors import BadDataFile
 
 if TYPE_CHECKING:
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
 
 def _json_kind(v: Any) -> str | None:

@@ -19,7 +19,7 @@ from rigml.data._tabular._types import family, family_of, require_pyarrow, type_
 from rigml.errors import BadDataFile
 
 if TYPE_CHECKING:
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
 _MAX_TEXT = 80  # characters of a text min/max kept in statistics
 
@@ -98,7 +98,7 @@ def inspect_file(
 
 
 def _csv_schema(path: str, fmt: str, overrides: dict[str, str], block_size: int) -> pa.Schema:
-    import pyarrow.csv as pcsv  # type: ignore[import-untyped]  # no stubs
+    import pyarrow.csv as pcsv
 
     reader = pcsv.open_csv(
         path,
@@ -157,7 +157,7 @@ def _empty_schema(
     if fmt in ("csv", "tsv"):
         return _csv_schema(path, fmt, overrides or {}, block_size)
     if fmt == "parquet":
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no stubs
+        import pyarrow.parquet as pq
 
         return pq.ParquetFile(path).schema_arrow
     return pa.schema([])

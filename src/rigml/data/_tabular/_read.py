@@ -23,7 +23,7 @@ from rigml.data._tabular._types import require_pyarrow, type_from_str
 from rigml.errors import BadDataFile
 
 if TYPE_CHECKING:
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
 BLOCK_SIZE = 16 << 20  # bytes parsed at a time
 
@@ -71,7 +71,7 @@ def batches(
         if fmt in ("csv", "tsv"):
             yield from _csv_batches(path, fmt, column_types, block_size, name, _drift)
         elif fmt == "parquet":
-            import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no stubs
+            import pyarrow.parquet as pq
 
             yield from pq.ParquetFile(path).iter_batches(batch_size=256_000)
         elif fmt == "jsonl":
@@ -95,7 +95,7 @@ def _csv_batches(
     drift: bool,
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
-    import pyarrow.csv as pcsv  # type: ignore[import-untyped]  # no stubs
+    import pyarrow.csv as pcsv
 
     if os.path.getsize(path) == 0:
         raise BadDataFile(name, "is empty: no header row")
@@ -161,7 +161,7 @@ def _jsonl_batches(path: str, block_size: int, name: str) -> Iterator[pa.RecordB
     (every block's inferred schema, unified), which is then passed explicitly.
     """
     import pyarrow as pa
-    import pyarrow.json as pj  # type: ignore[import-untyped]  # no stubs
+    import pyarrow.json as pj
 
     size = os.path.getsize(path)
     if size == 0:

@@ -17,7 +17,7 @@ from rigml.data._tabular._types import family, family_of, type_from_str
 from rigml.errors import BadDataFile, MixedSchemas
 
 if TYPE_CHECKING:
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
 
 def table_schema(meta: dict[str, Any]) -> dict[str, str]:
@@ -118,7 +118,7 @@ def part_schema(part: TablePart) -> dict[str, pa.DataType]:
         pass
     fmt = part.meta["format"]
     if fmt == "parquet":
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no stubs
+        import pyarrow.parquet as pq
 
         schema = pq.read_schema(part.path)
     elif fmt == "jsonl":

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from rigml.errors import MissingExtra
 
 if TYPE_CHECKING:
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+    import pyarrow as pa
 
 FORMATS = {
     ".csv": "csv",
