@@ -8,7 +8,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Python API"
-_FALLBACK = ROOT / "NOTES-api.md"  # until the section is merged into README.md
 
 
 def python_blocks(markdown: str, heading: str = HEADING) -> list[str]:
@@ -38,13 +37,6 @@ def python_blocks(markdown: str, heading: str = HEADING) -> list[str]:
     return blocks
 
 
-def _source() -> Path:
-    readme = ROOT / "README.md"
-    if python_blocks(readme.read_text(encoding="utf-8")):
-        return readme
-    return _FALLBACK
-
-
 def test_blocks_are_taken_from_the_section_only() -> None:
     text = (
         "# T\n## Python API\ntext\n```python\na = 1\n```\n### Sub\n```python\nb = 2\n```\n"
@@ -58,7 +50,7 @@ def test_the_python_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
     import rigml
     from rigml.track import api
 
-    source = _source()
+    source = ROOT / "README.md"
     blocks = python_blocks(source.read_text(encoding="utf-8"))
     assert blocks, f"{source.name} has no ```python block under {HEADING!r}"
     monkeypatch.chdir(tmp_path)
