@@ -34,12 +34,3 @@ def test_no_heavy_imports(code: str) -> None:
     )
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert r.stdout.splitlines()[-1] == "HEAVY:", r.stdout[-300:]
-
-
-def test_public_names_are_exactly_all() -> None:
-    import rigml
-
-    for name in rigml.__all__:
-        assert getattr(rigml, name) is not None
-    public = {n for n in dir(rigml) if not n.startswith("_")}
-    assert public == set(rigml.__all__) - {"__version__"}

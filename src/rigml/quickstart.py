@@ -206,7 +206,7 @@ def _later_steps(
         result.notes.append(f"no plot: {exc.message} ({exc.hint})")
 
 
-# What fits: popular models against this machine's GPUs (or RAM), and against a 24 GB card.
+# What fits: popular models against this machine's GPUs (or RAM), and against a 24 GiB card.
 FIT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("qwen2.5-7b", {"quant": "Q4_K_M", "context": 8192}),
     ("llama-3.1-8b", {"task": "qlora", "gradient_checkpointing": True}),

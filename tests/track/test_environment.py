@@ -53,6 +53,14 @@ def test_a_run_environment_is_the_lock_it_recorded(lab, tracked: str, lock: dict
     assert env["packages"] == lock["packages"]
 
 
+def test_a_run_is_found_by_its_name_too(lab, tracked: str) -> None:
+    from rigml.track.queries import get_run
+
+    name = get_run(lab, tracked).name
+    assert needs_lab(name)
+    assert compare_environments(lab, name, "now").a.startswith(f"run {tracked[:8]} (")
+
+
 def test_a_run_reproduces_in_the_environment_that_made_it(lab, tracked: str) -> None:
     result = compare_environments(lab, tracked, "now")
     assert result.a.startswith(f"run {tracked[:8]} (")
@@ -89,7 +97,8 @@ def test_now_and_files_need_no_lab(tmp_path: Path, lock: dict) -> None:
 def test_needs_lab(tmp_path: Path) -> None:
     assert needs_lab("deadbeef") and needs_lab("ABCD") and needs_lab("0" * 32)
     assert not needs_lab("now")
-    assert not needs_lab("env.json") and not needs_lab("abc")  # too short for a run id
+    assert needs_lab("abc") and needs_lab("quiet-panda-42")  # a short prefix or a run name
+    assert not needs_lab("env.json") and not needs_lab("locks/env")  # these name files
     (tmp_path / "cafe1234").write_text("{}")
     assert not needs_lab("cafe1234")  # an existing file wins over a run id
     with pytest.raises(InvalidInput, match="a lab is needed"):

@@ -117,7 +117,7 @@ def _data(step: Any) -> None:
 
 
 def _fit_table(reports: list[Any]) -> None:
-    """Popular models on this machine and on a 24 GB card: what `rig fit` answers."""
+    """Popular models on this machine and on a 24 GiB card: what `rig fit` answers."""
     from rigml.cli import _ui
 
     here = reports[0].results[0].target.name

@@ -153,10 +153,14 @@ def run_environment(lab: Lab, ref: str) -> dict[str, Any]:
 
 
 def needs_lab(spec: str) -> bool:
-    """Whether loading ``spec`` needs a lab: it is a run reference, not ``now`` or a file."""
+    """Whether loading ``spec`` needs a lab: a run reference (id prefix or name), not ``now``
+    or a file. Anything that names a path (a separator, a ``.json`` suffix) is a file."""
     if spec == NOW or Path(spec).exists():
         return False
-    return _RUN_REF.fullmatch(spec.strip().lower()) is not None
+    text = spec.strip()
+    if _RUN_REF.fullmatch(text.lower()):
+        return True
+    return bool(text) and os.sep not in text and not text.lower().endswith(".json")
 
 
 def _load_file(path: Path) -> dict[str, Any]:
@@ -183,7 +187,7 @@ def load_environment(lab: Lab | None, spec: str) -> tuple[str, dict[str, Any]]:
     Args:
         lab: The lab to look run ids up in; may be ``None`` when ``spec`` is a file or
             ``now`` (see :func:`needs_lab`).
-        spec: ``now``, a path to a lock file, or a run id / unique prefix.
+        spec: ``now``, a path to a lock file, or a run (unique id prefix or name).
 
     Returns:
         A short label saying where the lock came from, and the lock.
