@@ -128,6 +128,7 @@ def export(
 
     kind: ExportFormat = fmt.value
     origin, env = _load_for_export(run)
+    origin = "this environment, captured now" if origin == "now" else origin
     if output is None:
         typer.echo(next(iter(export_files(env, kind, origin=origin).values())), nl=False)
         return
