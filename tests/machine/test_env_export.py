@@ -183,6 +183,17 @@ def test_a_cpu_build_gets_python_slim() -> None:
     assert "--gpus" not in text
 
 
+def test_a_rocm_build_maps_the_amd_devices() -> None:
+    env = lock(
+        ("torch", "2.5.1+rocm6.2", "index"),
+        torch={"version": "2.5.1+rocm6.2", "cuda": None, "hip": "6.2"},
+    )
+    text = dockerfile(env)
+    assert "FROM python:3.11-slim" in text
+    assert "docker run --device=/dev/kfd --device=/dev/dri -it rig-run" in text
+    assert "--extra-index-url https://download.pytorch.org/whl/rocm6.2" in requirements_txt(env)
+
+
 def test_image_tags_cover_the_known_builds_and_fall_back_for_new_ones() -> None:
     assert cuda_image("11.8") == f"nvidia/cuda:{CUDA_IMAGES['11.8']}"
     assert cuda_image("12.4.1") == "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04"
@@ -222,6 +233,10 @@ def test_write_export_places_the_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in written)
     assert len(written) == 3
 
+    (tmp_path / "dc").mkdir()  # a .json name: the file itself, the others beside it
+    named = write_export(env, "devcontainer", tmp_path / "dc" / "box.json", origin=None)
+    assert [p.name for p in named] == ["box.json", "Dockerfile", REQUIREMENTS_FILE]
+    assert {p.parent for p in named} == {tmp_path / "dc"}
     with pytest.raises(OutputNotWritable, match="does not exist"):
         write_export(env, "devcontainer", tmp_path / "no" / "dc", origin=None)
     with pytest.raises(OutputNotWritable, match="does not exist"):

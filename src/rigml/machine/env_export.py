@@ -332,7 +332,10 @@ def dockerfile(env: Mapping[str, Any], *, origin: str | None = None) -> str:
             f"RUN uv pip install --no-cache -r /tmp/{REQUIREMENTS_FILE}",
         ]
     else:
-        lines += ["#   run: docker run -it rig-run", "", f"FROM python:{py}-slim"]
+        devices = ""
+        if torch and torch.hip:  # the ROCm libraries come with the wheel; the GPUs are mapped in
+            devices = "--device=/dev/kfd --device=/dev/dri "
+        lines += [f"#   run: docker run {devices}-it rig-run", "", f"FROM python:{py}-slim"]
         if git:
             lines.append(
                 "RUN apt-get update && apt-get install -y --no-install-recommends git"
@@ -395,7 +398,8 @@ def write_export(
 
     ``requirements`` and ``uv`` write ``dest``; ``dockerfile`` writes ``dest`` and
     :data:`REQUIREMENTS_FILE` beside it; ``devcontainer`` takes ``dest`` as a folder (made
-    when its parent exists, e.g. ``.devcontainer``) and writes all three files there.
+    when its parent exists, e.g. ``.devcontainer``) and writes all three files there, or,
+    when ``dest`` ends in ``.json``, writes it and the other two beside it.
 
     Raises:
         OutputNotWritable: a file cannot be written there.
@@ -404,7 +408,7 @@ def write_export(
 
     files = export_files(env, fmt, origin=origin)
     target = Path(dest).expanduser()
-    if fmt == "devcontainer":
+    if fmt == "devcontainer" and target.suffix != ".json":
         parents = target.parent.is_dir() and not target.exists()
         return [write_output(target / n, t, parents=parents) for n, t in files.items()]
     first, *rest = files.items()
