@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
 
 from rigml.errors import OutputNotWritable
 from rigml.machine.env_export import (
@@ -82,6 +83,9 @@ def test_each_source_becomes_its_pin_and_noise_is_left_out(tmp_path: Path) -> No
         f"wheelish @ file://{tmp_path}",
     ]
     assert "# gone==0.1 not pinned, an editable install from /no/such/checkout" in text
+    for line in lines(text):
+        if not line.startswith("-e "):
+            Requirement(line)  # each is valid PEP 508, as pip and uv parse it
     assert "--extra-index-url" not in text  # no torch, no PyTorch index
 
     image = requirements_txt(env, local_paths=False)  # an image sees no host paths
@@ -117,6 +121,19 @@ def test_torch_build_reads_cuda_from_the_lock_or_the_local_tag() -> None:
     built = torch_build(lock(("torch", "2.6.0+cu118", "file:/src/pytorch")))
     assert built and built.index_url is None  # a local build is on no index
     assert torch_build(lock(("six", "1.16.0", "index"))) is None
+
+
+def test_this_environment_exports_as_valid_requirements() -> None:
+    from rigml.machine.env import capture_environment
+
+    env = capture_environment(include_env_vars=False)
+    text = requirements_txt(env)
+    for line in lines(text):
+        if not line.startswith(("-e ", "--")):
+            Requirement(line)
+    project = tomllib.loads(uv_pyproject(env))
+    for dep in project["project"]["dependencies"]:
+        Requirement(dep)
 
 
 def test_requirements_are_sorted_by_the_lock_and_kinds_are_named() -> None:
