@@ -392,7 +392,11 @@ def export_files(
 
 
 def write_export(
-    env: Mapping[str, Any], fmt: ExportFormat, dest: str | os.PathLike[str], *, origin: str | None
+    env: Mapping[str, Any],
+    fmt: ExportFormat,
+    dest: str | os.PathLike[str],
+    *,
+    origin: str | None = None,
 ) -> list[Path]:
     """Write a format's files and return their paths.
 
