@@ -141,7 +141,7 @@ def _load_for_export(spec: str) -> tuple[str, dict[str, Any]]:
     from rigml.cli import _state
     from rigml.track.environment import NOW, load_environment, run_environment
 
-    if spec == NOW or Path(spec).exists() or spec.endswith(".json") or "/" in spec:
+    if spec == NOW or Path(spec).exists() or spec.endswith(".json"):
         return load_environment(None, spec)
     from rigml.track.queries import get_run
 
