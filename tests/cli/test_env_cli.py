@@ -132,3 +132,65 @@ def test_errors_are_two_lines_and_an_exit_code(capsys, lab, tmp_path: Path) -> N
     code, _, err = rig(capsys, *base, "deadbeef", "now")
     assert code == 1 and "no run with id 'deadbeef'" in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _pins(text: str) -> set[str]:
+    return {ln for ln in text.splitlines() if ln and not ln.startswith(("#", "-"))}
+
+
+def test_export_rebuilds_a_runs_environment_by_id_or_name(capsys, lab) -> None:
+    with start_run(lab, name="train-7", capture_git=False, system_metrics=False) as run:
+        pass
+    base = ("--lab", str(lab.path), "env", "export")
+    code, by_id, err = rig(capsys, *base, run.id[:8])
+    assert code == 0, err
+    assert by_id.startswith("# Pinned requirements, written by `rig env export`")
+    assert f"# from run {run.id[:8]} (train-7)" in by_id
+    assert "pytest==" + pytest.__version__ in _pins(by_id)
+    assert not any(p.startswith(("pip==", "setuptools==", "wheel==")) for p in _pins(by_id))
+    code, by_name, err = rig(capsys, *base, "train-7")
+    assert code == 0, err
+    assert by_name == by_id
+
+
+def test_export_reads_a_saved_lock_and_writes_each_format(
+    capsys, captured: Path, tmp_path: Path
+) -> None:
+    import tomllib
+
+    code, out, err = rig(capsys, "env", "export", str(captured), "-f", "uv", "-o", "pyproject.toml")
+    assert code == 0, err
+    assert out.startswith(f"wrote pyproject.toml from {captured}")
+    project = tomllib.loads(Path("pyproject.toml").read_text())
+    assert project["project"]["requires-python"].startswith("==3.")
+
+    code, out, err = rig(
+        capsys, "env", "export", str(captured), "-f", "dockerfile", "-o", "Dockerfile"
+    )
+    assert code == 0, err
+    assert "rig-requirements.txt" in out and Path("rig-requirements.txt").is_file()
+    assert "FROM " in Path("Dockerfile").read_text()
+
+    code, out, err = rig(capsys, "env", "export", str(captured), "-f", "devcontainer")
+    assert code == 0, err
+    assert json.loads(out)["build"]["dockerfile"] == "Dockerfile"
+    code, out, err = rig(
+        capsys, "env", "export", str(captured), "-f", "devcontainer", "-o", ".devcontainer"
+    )
+    assert code == 0, err
+    made = sorted(p.name for p in Path(".devcontainer").iterdir())
+    assert made == ["Dockerfile", "devcontainer.json", "rig-requirements.txt"]
+
+
+def test_export_errors_are_clean(capsys, lab, captured: Path, tmp_path: Path) -> None:
+    code, _, err = rig(capsys, "env", "export", "missing.json")
+    assert code == 1 and "no environment file at missing.json" in err
+    code, _, err = rig(capsys, "--lab", str(lab.path), "env", "export", "no-such-run")
+    assert code == 1 and "no-such-run" in err and "Traceback" not in err
+    code, _, err = rig(capsys, "env", "export", str(captured), "-o", str(tmp_path / "no" / "r.txt"))
+    assert code == 1 and "does not exist" in err and "hint:" in err
+    code, _, err = rig(capsys, "env", "export", str(captured), "-f", "conda")
+    assert code == 2 and "conda" in err

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rigml import __version__
+from rigml.cli import ci as ci_cmd
 from rigml.cli import cost as cost_cmd
 from rigml.cli import data as data_cmd
 from rigml.cli import doctor as doctor_cmd
@@ -72,7 +73,8 @@ app.command(
     context_settings=watch_cmd.CONTEXT_SETTINGS,
     options_metavar="[OPTIONS] -- COMMAND [ARGS]...",
 )(watch_cmd.watch)
-app.add_typer(env_cmd.app, name="env", help="Capture the environment lock a run records; diff two.")
+app.add_typer(env_cmd.app, name="env", help="Capture, diff and export a run's environment lock.")
+app.add_typer(ci_cmd.app, name="ci", help="Write a CI workflow that tests, runs, gates and stages.")
 app.command("fit")(fit_cmd.fit)
 # Placement: local or cloud, cost and carbon
 app.command("plan")(plan_cmd.plan)

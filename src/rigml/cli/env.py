@@ -1,13 +1,15 @@
-"""``rig env``: capture the environment lock a run records, and diff two of them."""
+"""``rig env``: capture the environment lock a run records, diff two, export one to rebuild it."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
+    from rigml.machine.env_export import ExportFormat
     from rigml.track.environment import EnvironmentDiff
 
 app = typer.Typer(
@@ -81,6 +83,74 @@ def diff(
         _render(result)
     if fail_on_breaking and result.breaking:
         raise typer.Exit(1)
+
+
+class ExportChoice(StrEnum):
+    """The formats of ``rig env export`` (mirrors :data:`rigml.machine.env_export.FORMATS`)."""
+
+    requirements = "requirements"
+    uv = "uv"
+    dockerfile = "dockerfile"
+    devcontainer = "devcontainer"
+
+
+@app.command("export")
+def export(
+    run: str = typer.Argument(
+        ...,
+        help="A run id (or unique prefix), a run name, a file from `rig env capture -o`, or `now`.",
+    ),
+    fmt: ExportChoice = typer.Option(
+        ExportChoice.requirements,
+        "--format",
+        "-f",
+        help="requirements: pinned pip requirements; uv: a pyproject.toml for `uv sync`; "
+        "dockerfile: an image on a base matching torch's CUDA build; devcontainer: "
+        "devcontainer.json with its Dockerfile.",
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write here (default: print the main file). dockerfile also writes "
+        "rig-requirements.txt beside it; devcontainer takes a folder (e.g. .devcontainer) "
+        "and writes all three files.",
+    ),
+) -> None:
+    """Rebuild the environment a run recorded: pinned requirements, uv, Docker, devcontainer.
+
+    Index packages are pinned name==version, VCS installs to their commit, and local or
+    editable installs are listed as comments (they are on no index). A torch build from
+    download.pytorch.org (+cpu, +cu124...) brings that index along.
+    """
+    from rigml.cli import _ui
+    from rigml.machine.env_export import export_files, write_export
+
+    kind: ExportFormat = fmt.value
+    origin, env = _load_for_export(run)
+    origin = "this environment, captured now" if origin == "now" else origin
+    if output is None:
+        typer.echo(next(iter(export_files(env, kind, origin=origin).values())), nl=False)
+        return
+    written = write_export(env, kind, output, origin=origin)
+    _ui.write(f"wrote {', '.join(str(p) for p in written)} from {origin}", markup=False)
+
+
+def _load_for_export(spec: str) -> tuple[str, dict[str, Any]]:
+    """A lock from ``now``, a file, or a run by id, prefix or name (unlike diff, names too)."""
+    from rigml.cli import _state
+    from rigml.track.environment import NOW, load_environment, run_environment
+
+    if spec == NOW or Path(spec).exists() or spec.endswith(".json"):
+        return load_environment(None, spec)
+    from rigml.track.queries import get_run
+
+    lab = _state.open_lab()
+    try:
+        info = get_run(lab, spec)
+        return f"run {info.id[:8]} ({info.name})", run_environment(lab, info.id)
+    finally:
+        lab.close()
 
 
 def _render(result: EnvironmentDiff) -> None:

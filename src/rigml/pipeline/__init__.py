@@ -1,0 +1,1 @@
+"""Pipelines: rig.yaml stages, their DAG, cache, executors and gates; CI workflows that run them."""
