@@ -54,9 +54,9 @@ def check(
 ) -> None:
     """Judge RUN by the gates and store the report; exit 1 when a gate fails.
 
-    A rule naming a metric the run lacks is an error (exit 2), never a pass. Without
-    --against no model holds any alias, so regression rules pass as `no-reference`
-    (a first deployment) unless --require-reference is given.
+    A rule naming a metric the run lacks is an error (exit 2), never a pass. When no
+    run is given with --against, no model holds any alias: regression rules then pass
+    as `no-reference` (a first deployment), unless --require-reference is given.
     """
     from rigml.cli import _state
     from rigml.gates import (
@@ -127,7 +127,6 @@ def _render(report: GateReport, json_out: bool) -> None:
 
 
 def _summary(report: GateReport) -> str:
-    counts: dict[str, int] = {}
-    for result in report.results:
-        counts[result.verdict] = counts.get(result.verdict, 0) + 1
-    return ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+    verdicts = [r.verdict for r in report.results]
+    counts = {v: verdicts.count(v) for v in _VERDICT_STYLE if v in verdicts}
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
