@@ -71,7 +71,8 @@ def test_the_newest_report_counts_and_the_registry_can_refuse(any_lab, runs) -> 
     assert "metrics.auc >= 0.95  0.9" in message and "fail" in message
     assert info.value.hint and "rig gates show candidate" in info.value.hint
 
-    passed = evaluate_gates(any_lab, candidate, ["metrics.auc >= 0.85"])
+    passed = evaluate_gates(any_lab, candidate, [{"rule": "metrics.auc >= 0.85", "name": "floor"}])
+    assert passed.rows()[0][0] == "floor: metrics.auc >= 0.85"
     store_gate_report(any_lab, passed)
     assert require_gates_passed(any_lab, candidate).id == passed.id
     with pytest.raises(RunNotFound):

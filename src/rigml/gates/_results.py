@@ -40,6 +40,11 @@ class GateResult:
     def passed(self) -> bool:
         return self.verdict != "fail"
 
+    @property
+    def figures(self) -> tuple[float | None, float | None, float | None]:
+        """candidate, reference, threshold: the numbers the table shows."""
+        return self.candidate, self.reference, self.threshold
+
     def to_dict(self) -> dict[str, Any]:
         return {k: _json_float(v) for k, v in asdict(self).items()}
 
@@ -82,7 +87,7 @@ class GateReport:
     def rows(self) -> list[tuple[Any, ...]]:
         """One row per rule, in the order of :data:`COLUMNS`."""
         return [
-            (r.name or r.rule, r.candidate, r.reference, r.threshold, r.verdict, r.reason)
+            (f"{r.name}: {r.rule}" if r.name else r.rule, *r.figures, r.verdict, r.reason)
             for r in self.results
         ]
 
