@@ -121,6 +121,8 @@ def test_bad_rules_are_located_errors(spec: str, needle: str | None) -> None:
         ({"metric": "auc", "value": 0.8}, "gates[1].op", "missing"),
         ({"rule": "metrics.auc >= 0.8", "op": ">"}, "gates[1].op", "unknown"),
         ({"rule": "metrics.auc >= "}, "gates[1]", "nothing after"),
+        ({"metric": "auc", "op": ">", "value": [1]}, "gates[1].value", "a number or a bound"),
+        ({"metric": "auc", "op": ">", "value": 1, "slices": 3.5}, "gates[1].slices", "segment"),
         (42, "gates[1]", "a rule string or a mapping"),
     ],
 )

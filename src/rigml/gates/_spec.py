@@ -64,11 +64,22 @@ def gate_from_mapping(spec: Mapping[str, Any], *, where: str) -> Gate:
 
 def _first_problem(exc: ValidationError, where: str, model: type[BaseModel]) -> tuple[str, str]:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    place = f"{where}.{loc}" if loc else where
+    field = str(err["loc"][0]) if err["loc"] else ""  # the mapping is flat
+    place = f"{where}.{field}" if field else where
     if err["type"] == "extra_forbidden":
-        known = ", ".join(model.model_fields)
-        return place, f"unknown field; the fields are {known} (or rule and name)"
+        known = (
+            "rule and name"
+            if model is _RuleText
+            else "metric, op, value, slices and name (or rule and name)"
+        )
+        return place, f"unknown field; the fields are {known}"
     if err["type"] == "missing":
         return place, "missing; a rule mapping needs metric, op and value (or rule)"
+    if field == "value":
+        return (
+            place,
+            f"expected a number or a bound such as 'production - 1%', got {err['input']!r}",
+        )
+    if field == "slices":
+        return place, f"expected a segment name or true, got {err['input']!r}"
     return place, str(err["msg"])
