@@ -35,6 +35,7 @@ from rigml.gates import Bound, Gate, Subject, load_gates_file, parse_gate, parse
             "slices(metrics.auc, by=segment) >= overall - 0.05",
         ),
         ("slices( auc ) > 0.7", "slices(metrics.auc) > 0.7"),
+        ("slices_seen >= 3", "metrics.slices_seen >= 3"),
     ],
 )
 def test_every_form_reads_and_spells_back_canonically(text: str, canonical: str) -> None:

@@ -156,7 +156,7 @@ def _split(spec: str, where: str) -> tuple[str, str]:
 
 def _parse_subject(text: str, where: str) -> Subject:
     text = text.strip()
-    if text.startswith("slices"):
+    if text.startswith("slices("):
         m = _SLICES.match(text)
         if m is None:
             raise InvalidGate(

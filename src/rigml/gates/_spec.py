@@ -33,11 +33,9 @@ class _RuleParts(BaseModel):
     name: str | None = None
 
     def text(self) -> str:
-        metric = (
-            self.metric
-            if self.metric.startswith(("metrics.", "artifacts."))
-            else (f"metrics.{self.metric}")
-        )
+        metric = self.metric
+        if not metric.startswith(("metrics.", "artifacts.")):
+            metric = f"metrics.{metric}"
         if self.slices is True:
             metric = f"slices({metric})"
         elif isinstance(self.slices, str):
