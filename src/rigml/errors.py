@@ -9,13 +9,15 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── ObjectNotFound
     │   ├── DatasetNotFound
     │   ├── UnknownOffer                    a cloud instance not in the price catalogue
-    │   └── UnknownRegion                   a region not in the grid-intensity table
+    │   ├── UnknownRegion                   a region not in the grid-intensity table
+    │   └── GateMetricMissing               a gate names a metric the run lacks (exit 2)
     ├── Conflict                            the request contradicts what is stored
     │   ├── ParamConflict
     │   ├── DataChanged                     a file changed or vanished during `rig data add`
     │   ├── LabBusy                         another process holds the lab's objects lock
     │   └── CheckoutTargetExists
     ├── ContractFailed                      a dataset version fails its contract
+    ├── GatesFailed                         a run fails its evaluation gates, or has none stored
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
     │   ├── InvalidQuery
@@ -29,7 +31,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   │   └── EmptyDataset
     │   ├── InvalidWorkload                 a workload file or flag `rig plan` cannot use
     │   ├── InvalidPrices                   a price or grid-intensity file with a bad figure
-    │   └── InvalidAssumption               a cost assumption out of range (negative price...)
+    │   ├── InvalidAssumption               a cost assumption out of range (negative price...)
+    │   └── InvalidGate                     a gate rule that cannot be read, located (gates[2])
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
@@ -405,3 +408,61 @@ class InvalidSortSpec(InvalidQuery):
             "-metrics.acc,name",
         )
         self.query = spec
+
+
+# -- gates: rules a candidate model must pass before promotion ---------------------------------
+
+_GATE_FORMS = (
+    "write METRIC OP BOUND, e.g. 'metrics.auc >= 0.85', 'metrics.auc >= production - 0.01', "
+    "'metrics.auc >= production - 1%', 'slices(metrics.auc, by=segment) >= overall - 0.05', "
+    "'artifacts.size_mb <= 200'"
+)
+
+
+class InvalidGate(InvalidInput):
+    """A gate rule that cannot be read; ``where`` locates it (``gates[2]``, ``rules.yaml:
+    gates[0].op``)."""
+
+    def __init__(self, where: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{where}: {problem}", hint=hint or _GATE_FORMS)
+        self.where, self.problem = where, problem
+
+
+class GateMetricMissing(NotFound):
+    """A gate names a metric the candidate (or its reference) does not have: an error, never
+    a pass. Exit code 2, so scripts tell "could not evaluate" from "failed" (1)."""
+
+    exit_code = 2
+
+    def __init__(
+        self, rule: str, metric: str, owner: str, known: list[str], *, hint: str | None = None
+    ) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(metric, known, n=3, cutoff=0.5)
+        if hint is None:
+            more = f" and {len(known) - 20} more" if len(known) > 20 else ""
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            hint += (
+                f"{owner} has metrics: {', '.join(known[:20])}{more}"
+                if known
+                else (f"{owner} has no metrics logged")
+            )
+        super().__init__(f"gate {rule!r}: {owner} has no metric {metric!r}", hint=hint)
+        self.rule, self.metric, self.owner = rule, metric, owner
+        self.known, self.close = known, close
+
+
+class GatesFailed(RigError):
+    """A run's newest stored gate report failed (``report`` is it), or none is stored
+    (``report`` is None); the message holds the report's table."""
+
+    def __init__(self, run: str, table: str = "", report: object = None) -> None:
+        if report is None:
+            message = f"run {run} has no stored gate report"
+            hint = f"evaluate its gates first: `rig gates check {run} --file gates.yaml`"
+        else:
+            message = f"run {run} fails its evaluation gates:\n{table}"
+            hint = f"see `rig gates show {run}`; train a better candidate or revise the gates"
+        super().__init__(message, hint=hint)
+        self.run, self.report = run, report

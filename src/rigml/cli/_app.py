@@ -13,6 +13,7 @@ from rigml.cli import data as data_cmd
 from rigml.cli import doctor as doctor_cmd
 from rigml.cli import env as env_cmd
 from rigml.cli import fit as fit_cmd
+from rigml.cli import gates as gates_cmd
 from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
 from rigml.cli import plan as plan_cmd
@@ -65,6 +66,7 @@ app.command("init")(init_cmd.init)
 app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and profiles.")
+app.add_typer(gates_cmd.app, name="gates")
 # Know the machine
 app.command("machine")(machine_cmd.machine)
 app.command("doctor")(doctor_cmd.doctor)

@@ -277,3 +277,19 @@ dataset_checks = Table(
 )
 
 OBJECT_REFERENCES.extend([(dataset_files, "object"), (dataset_checks, "contract_object")])
+
+# -- gates (migration 0004): evaluation gate reports of candidate runs
+
+gate_reports = Table(
+    "gate_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("evaluated_at", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("rules", Text, nullable=False),  # JSON list of the rules, as canonical text
+    Column("results", Text, nullable=False),  # JSON list of per-rule results
+    # the run (or model version) the regression rules compared against; NULL when none did
+    Column("reference_id", String(255)),
+    Index("ix_gate_reports_run", "run_id", "evaluated_at"),
+)
