@@ -121,7 +121,7 @@ def arrow_table(infos: Sequence[RunInfo]) -> pa.Table:
     return pa.table(data)
 
 
-def iso_time(ts: float | None) -> str | None:
+def _iso_time(ts: float | None) -> str | None:
     """Epoch seconds as ISO-8601 in UTC, to the millisecond."""
     if ts is None:
         return None
@@ -134,7 +134,7 @@ def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     for row in rows:
         cells = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-        cells.update({k: iso_time(row[k]) for k in _TIMES})
+        cells.update({k: _iso_time(row[k]) for k in _TIMES})
         writer.writerow(cells)
     return buffer.getvalue()
 
