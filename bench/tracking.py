@@ -132,14 +132,12 @@ def temp_lab(store_url: str | None = None) -> Iterator[Any]:
 
 def _stop_writer(lab: Any) -> None:
     """Stop the background writer thread of ``lab``'s store, so it holds no connection."""
-    from rigml.track import runs as runs_module
+    from rigml.track import _hooks
 
-    writer = runs_module._writers.pop(lab.store_url, None)
-    if writer is not None:
-        # No join(): rigml's Writer keeps its stop Event in ``_stop``, which shadows
-        # Thread._stop, so join() and is_alive() raise TypeError once the thread has ended.
-        # Every run here has ended, so the writer has nothing left to write.
+    writer = _hooks._writers.pop(lab.store_url, None)
+    if writer is not None:  # every run here has ended, so it has nothing left to write
         writer.stop()
+        writer.join(timeout=10)
 
 
 # -- 1. cost of one run.log call ------------------------------------------------------------

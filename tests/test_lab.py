@@ -88,6 +88,15 @@ def mounts():  # type: ignore[no-untyped-def]
         subprocess.run(["umount", "-l", str(m)], check=False)
 
 
+def test_init_where_no_file_can_be_made_says_why(tmp_path: Path) -> None:
+    with pytest.raises(LabNotWritable, match="/proc does not accept new files"):
+        init_lab("/proc/rig-lab")
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x")
+    with pytest.raises(LabNotWritable, match="a part of the path is a file, not a folder"):
+        init_lab(a_file / "lab")
+
+
 def test_an_unwritable_folder_gives_lab_not_writable(tmp_path: Path, mounts) -> None:
     ro = tmp_path / "ro"
     _mount(ro, "size=1m,ro")

@@ -20,7 +20,13 @@ from pathlib import Path
 
 from rigml.errors import OutputNotWritable
 
-__all__ = ["check_output_dir", "output_path", "write_output"]
+__all__ = [
+    "check_output_dir",
+    "check_output_folder",
+    "output_path",
+    "unwritable_reason",
+    "write_output",
+]
 
 _REASONS = {
     errno.EROFS: "the filesystem is read-only",
@@ -35,7 +41,8 @@ _REASONS = {
 }
 
 
-def _reason(exc: OSError, folder: Path | None = None) -> str:
+def unwritable_reason(exc: OSError, folder: Path | None = None) -> str:
+    """Why ``exc`` stopped a write, in words; ``folder`` is where a new file was to go."""
     if exc.errno == errno.ENOENT and folder is not None and folder.is_dir():
         return f"{folder} does not accept new files"  # /proc, /sys and the like
     return _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
@@ -63,8 +70,35 @@ def check_output_dir(path: str | os.PathLike[str], *, parents: bool = False) -> 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputNotWritable(str(dest), _reason(exc)) from exc
+        raise OutputNotWritable(str(dest), unwritable_reason(exc)) from exc
     return dest
+
+
+def check_output_folder(path: str | os.PathLike[str], *, parents: bool = False) -> Path:
+    """Make the output folder ``path`` and make sure it takes files; return it.
+
+    For commands that write several files into one folder (``rig watch``). Its parent must
+    exist unless ``parents`` (a folder rigml chose, such as one in the lab).
+
+    Raises:
+        OutputNotWritable: the folder cannot be made or written to.
+    """
+    out = Path(path).expanduser()
+    if not out.is_dir():
+        check_output_dir(out, parents=parents)  # the parent: there, or made when asked
+        try:
+            out.mkdir(exist_ok=True)
+        except FileExistsError:
+            raise OutputNotWritable(str(out), "it is a file, not a folder") from None
+        except OSError as exc:
+            raise OutputNotWritable(str(out), unwritable_reason(exc, out.parent)) from exc
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".rig-probe.")
+    except OSError as exc:
+        raise OutputNotWritable(str(out), unwritable_reason(exc, out)) from exc
+    os.close(fd)
+    os.unlink(probe)
+    return out
 
 
 @contextlib.contextmanager
@@ -85,13 +119,13 @@ def output_path(
             dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix or dest.suffix
         )
     except OSError as exc:
-        raise OutputNotWritable(str(dest), _reason(exc, dest.parent)) from exc
+        raise OutputNotWritable(str(dest), unwritable_reason(exc, dest.parent)) from exc
     os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, dest)
     except OSError as exc:
-        raise OutputNotWritable(str(dest), _reason(exc)) from exc
+        raise OutputNotWritable(str(dest), unwritable_reason(exc)) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -109,5 +143,5 @@ def write_output(path: str | os.PathLike[str], data: bytes | str, *, parents: bo
             with open(tmp, "wb") as fh:
                 fh.write(raw)
         except OSError as exc:
-            raise OutputNotWritable(str(path), _reason(exc)) from exc
+            raise OutputNotWritable(str(path), unwritable_reason(exc)) from exc
     return Path(path).expanduser()

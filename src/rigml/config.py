@@ -166,9 +166,15 @@ def check_endpoint(value: str) -> str | None:
     return f"expected an http:// or https:// endpoint URL, got {value!r}"
 
 
-def suggest(name: str, known: list[str]) -> str:
-    """``"; did you mean X?"`` for a near miss among ``known``, else a list of them."""
+def close_match(name: str, known: list[str]) -> str | None:
+    """The near miss of ``name`` among ``known``, the rule every misspelt key uses."""
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]}?"
+    return close[0] if close else None
+
+
+def suggest(name: str, known: list[str]) -> str:
+    """``"did you mean X?"`` for a near miss among ``known``, else a list of them."""
+    close = close_match(name, known)
+    if close is not None:
+        return f"did you mean {close}?"
     return f"known: {', '.join(known)}"

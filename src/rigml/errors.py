@@ -392,7 +392,7 @@ class OutputNotWritable(StoreUnavailable):
     def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
         super().__init__(
             f"cannot write {path}: {reason}",
-            hint=hint or "choose a path in a folder you can write to (-o/--output)",
+            hint=hint or "choose a path in a folder you can write to",
         )
         self.path, self.reason = path, reason
 

@@ -114,12 +114,14 @@ def init_lab(path: str | os.PathLike[str] | None = None) -> tuple[Lab, bool]:
             os.replace(tmp, target / CONFIG_NAME)
             (target / ".gitignore").write_text("# the lab's data does not belong in git\n*\n")
         except OSError as exc:
+            from rigml._output import unwritable_reason
             from rigml.store.writable import not_writable
 
             error = not_writable(str(target), exc)
             if error is None or exc.errno == errno.ENOSPC:  # keep the lab's own wording
-                reason = "no space left on device" if exc.errno == errno.ENOSPC else None
-                error = LabNotWritable(str(target), reason or exc.strerror or str(exc))
+                folder = next((p for p in target.parents if p.exists()), None)
+                reason = unwritable_reason(exc, folder)  # /proc/x: "/proc does not accept..."
+                error = LabNotWritable(str(target), reason)
             raise error from exc
     lab = Lab(target)
     lab.store  # noqa: B018  create and migrate now, so errors surface at init

@@ -292,11 +292,10 @@ def test_export_to_a_read_only_filesystem(lab, wide_runs, tmp_path: Path) -> Non
 
 
 def test_durations_read_like_the_rest_of_rigml() -> None:
-    from rigml._units import format_duration
+    from rigml._units import format_bytes, format_duration
     from rigml.cli import _ui
-    from rigml.cli.runs import _size
 
     for seconds in (None, 4.2, 754, 7384, 3 * 86400 + 7200):
         assert _ui.duration(seconds) == format_duration(seconds)
     assert _ui.duration(3 * 86400 + 7200) == "3d02h"
-    assert _size(1536) == "1.5 KiB" and _size(5 * 1024**4) == "5.0 TiB"
+    assert format_bytes(1536) == "1.5 KiB" and format_bytes(5 * 1024**4) == "5.0 TiB"

@@ -193,7 +193,11 @@ def test_results_are_stored_and_a_pipeline_can_require_a_pass(table_lab) -> None
         (["a"], "must be a mapping with a 'columns' key"),
         (
             {"rows": {"minimum": 3}, "columns": {"a": {}}},
-            "rows.minimum: unknown key; known keys are max, min",
+            "rows.minimum: unknown key; did you mean min?",  # as rig.toml's keys
+        ),
+        (
+            {"rows": {"colour": 3}, "columns": {"a": {}}},
+            "rows.colour: unknown key; known: max, min",
         ),
         ({"columns": {}}, "'columns' must map"),
         ({"rows": {"min": "many"}, "columns": {"a": {}}}, "rows"),

@@ -20,7 +20,6 @@ from rigml.machine.doctor import (
     STATUSES,
     CacheFacts,
     CheckResult,
-    DiskFacts,
     DoctorContext,
     FdLimits,
     FolderSize,
@@ -43,6 +42,7 @@ from rigml.machine.doctor import (
     select_checks,
 )
 from rigml.machine.gpu import GpuInfo, GpuReading, RecordedSource
+from rigml.machine.readings import DiskUsage
 
 RECORDED = Path(__file__).parent / "recorded"
 GiB = 2**30
@@ -82,10 +82,10 @@ def gpus(*infos: GpuInfo, readings: list[dict[str, Any]] | None = None) -> Recor
     return RecordedSource(doc)
 
 
-def disk(path: str = "/", *, total_gib: float = 1000, used_percent: float = 40) -> DiskFacts:
+def disk(path: str = "/", *, total_gib: float = 1000, used_percent: float = 40) -> DiskUsage:
     total = int(total_gib * GiB)
     used = int(total * used_percent / 100)
-    return DiskFacts(path, total, used, total - used, used_percent, device=1)
+    return DiskUsage(path, total, used, total - used, used_percent, device=1)
 
 
 TORCH_CU121 = TorchFacts(True, "2.3.1+cu121", "12.1", None, "/venv/torch")
@@ -235,7 +235,7 @@ def test_caches_pass_when_none_or_small_or_elsewhere() -> None:
 
 
 def test_caches_warn_when_big_on_the_system_disk_with_a_concrete_move() -> None:
-    data = [DiskFacts("/data", 4000 * GiB, 1000 * GiB, 3000 * GiB, 25.0, device=2)]
+    data = [DiskUsage("/data", 4000 * GiB, 1000 * GiB, 3000 * GiB, 25.0, device=2)]
     result = check(
         "disk.caches_on_system",
         disks=[disk(used_percent=40)],

@@ -100,6 +100,15 @@ def test_bad_files(tmp_path: Path, body: str, match: str) -> None:
         assert "-w " not in (e.value.hint or "")
 
 
+def test_unknown_key_typo_suggests_the_key(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    f = tmp_path / "w.yaml"
+    f.write_text("workloads:\n  - {family: api-first, frequncy: weekly}\n")
+    with pytest.raises(InvalidWorkload, match="unknown keys") as e:
+        load_workloads(f)
+    assert e.value.hint == "did you mean frequncy -> frequency?"  # the rule rig.toml uses
+
+
 def test_model_setting_typo_suggests_the_field(tmp_path: Path) -> None:
     pytest.importorskip("yaml")
     f = tmp_path / "w.yaml"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import pytest
 
 from rigml.errors import StoreUnavailable
-from rigml.store._retry import MAX_DELAY_S, is_locked_error, retry_locked
+from rigml.store._retry import MAX_DELAY_S, is_locked_error, retry, retry_locked
 
 
 def test_locked_errors_are_retried_until_they_pass() -> None:
@@ -77,3 +78,42 @@ def test_a_real_lock_held_by_another_connection_is_waited_out(tmp_path) -> None:
     assert other.execute("SELECT count(*) FROM t").fetchone() == (1,)
     holder.close()
     other.close()
+
+
+def test_retry_takes_other_conditions_with_the_same_waits() -> None:
+    waits: list[float] = []
+    calls = iter([KeyError("taken"), KeyError("taken"), None])
+
+    def fn() -> str:
+        err = next(calls)
+        if err is not None:
+            raise err
+        return "numbered"
+
+    assert retry(fn, when=lambda e: isinstance(e, KeyError), patience=60, sleep=waits.append)
+    assert len(waits) == 2
+    with pytest.raises(ValueError):  # not accepted by ``when``: raised at once
+        retry(_raise_value_error, when=lambda e: isinstance(e, KeyError), patience=60)
+
+
+def _raise_value_error() -> None:
+    raise ValueError("bad")
+
+
+def test_transact_retries_what_retry_if_accepts_in_a_fresh_transaction(lab) -> None:
+    from sqlalchemy import insert, select
+
+    from rigml.store.schema import experiments
+
+    tries: list[int] = []
+
+    def write(conn: Any) -> int:
+        conn.execute(insert(experiments).values(name=f"e{len(tries)}", created_at=0.0))
+        tries.append(1)
+        if len(tries) == 1:
+            raise LookupError("a number another writer took")  # rolls the insert back
+        return len(tries)
+
+    assert lab.store.transact(write, retry_if=lambda e: isinstance(e, LookupError)) == 2
+    with lab.store.read() as conn:
+        assert conn.execute(select(experiments.c.name)).scalars().all() == ["e1"]

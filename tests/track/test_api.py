@@ -84,6 +84,7 @@ def test_search_results_become_an_arrow_table(here, quiet_run_kwargs) -> None:
     assert table.num_rows == 3
     assert table.column("params.lr").to_pylist() == ["0.1", "0.01", '"auto"']  # one type
     assert table.column("metrics.loss").to_pylist() == [0.5, 0.3, None]
+    assert str(table.schema.field("start_time").type) == "timestamp[us, tz=UTC]"  # as export
     assert rigml.search_runs("status = running").to_arrow().num_rows == 0
 
 

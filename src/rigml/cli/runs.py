@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rigml._units import format_bytes
+
 if TYPE_CHECKING:
     from rigml.track.queries import RunInfo
 
@@ -114,7 +116,7 @@ def show(
     if artifacts:
         _ui.table(
             ["artifact", "size", "object"],
-            [[a.path, _size(a.size), a.object[:16]] for a in artifacts],
+            [[a.path, format_bytes(a.size), a.object[:16]] for a in artifacts],
             title="artifacts",
         )
     if info.error:
@@ -143,13 +145,6 @@ def _summary_rows(info: RunInfo, datasets: list[str]) -> list[list[object]]:
         ["host / pid / user", f"{info.host} / {info.pid} / {info.user or '-'}"],
         ["datasets", ", ".join(datasets) or "-"],
     ]
-
-
-def _size(n: int) -> str:
-    """Bytes as ``1.5 KiB`` (cli/data.py imports this name too)."""
-    from rigml._units import format_bytes
-
-    return format_bytes(n)
 
 
 @app.command("compare")
@@ -271,5 +266,5 @@ def delete(
         return
     _ui.write(
         f"deleted {len(report.runs)} run(s); removed {report.objects_deleted} object(s) "
-        f"({_size(report.bytes_freed)}), kept {report.objects_kept} still used elsewhere"
+        f"({format_bytes(report.bytes_freed)}), kept {report.objects_kept} still used elsewhere"
     )

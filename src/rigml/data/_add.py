@@ -414,16 +414,12 @@ def _register(
             "host": socket.gethostname(),
             "user": user,
         }
-        for attempt in range(20):
-            try:
-                number, _vid, created = lab.store.transact(
-                    lambda conn: _insert_version(conn, name, base, found)
-                )
-                break
-            except IntegrityError:  # another add took the number first; take the next
-                if attempt == 19:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
+        # another add may take the next number first (a store shared by machines): retry
+        number, _vid, created = lab.store.transact(
+            lambda conn: _insert_version(conn, name, base, found),
+            patience=60.0,
+            retry_if=lambda exc: isinstance(exc, IntegrityError),
+        )
     info = resolve(lab, f"{name}@{number}")
     return info, created, staged if created else set()
 

@@ -180,7 +180,7 @@ def _target(target: Path, kind: str, first: str) -> Path:
 @contextlib.contextmanager
 def _dest_errors(target: Path) -> Iterator[None]:
     """Filesystem errors at the destination as :class:`OutputNotWritable`, with the reason."""
-    from rigml._output import _reason
+    from rigml._output import unwritable_reason
 
     try:
         yield
@@ -189,7 +189,9 @@ def _dest_errors(target: Path) -> Iterator[None]:
         reason = f"{folder} is a file, not a folder" if not folder.is_dir() else str(exc)
         raise OutputNotWritable(str(target), reason, hint=_HINT) from exc
     except OSError as exc:
-        raise OutputNotWritable(str(target), _reason(exc, target.parent), hint=_HINT) from exc
+        raise OutputNotWritable(
+            str(target), unwritable_reason(exc, target.parent), hint=_HINT
+        ) from exc
 
 
 _HINT = "check out into a folder you can write to"

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from rigml._units import GIB
+from rigml._units import format_bytes
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -157,8 +157,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         free, _total = torch.cuda.mem_get_info()
         if job["limit_bytes"] > free:
             raise _InputError(
-                f"the estimate ({job['limit_bytes'] / GIB:.1f} GiB) exceeds the GPU's free "
-                f"memory ({free / GIB:.1f} GiB)",
+                f"the estimate ({format_bytes(job['limit_bytes'])}) exceeds the GPU's free "
+                f"memory ({format_bytes(free)})",
                 "measure a shorter --context or smaller --batch",
             )
         torch.cuda.reset_peak_memory_stats()
@@ -169,8 +169,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         if job["limit_bytes"] > 0.8 * avail:
             raise _InputError(
-                f"the estimate ({job['limit_bytes'] / GIB:.1f} GiB) is more than 80% of this "
-                f"machine's free RAM ({avail / GIB:.1f} GiB)",
+                f"the estimate ({format_bytes(job['limit_bytes'])}) is more than 80% of this "
+                f"machine's free RAM ({format_bytes(avail)})",
                 "measure a smaller model, --context or --batch",
             )
         if not _reset_peak_rss():

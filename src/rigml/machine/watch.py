@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import errno
 import json
 import os
 import re
@@ -318,44 +317,6 @@ def _shares_the_terminal() -> bool:
         return os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _prepare_output(out: Path, *, parents: bool) -> None:
-    """Make the output folder, and make sure it takes files, before the workload starts.
-
-    Its parent must exist unless ``parents`` (a folder rigml chose, such as one in the lab).
-
-    Raises:
-        OutputNotWritable: the folder cannot be made or written to.
-    """
-    import tempfile
-
-    from rigml._output import check_output_dir
-
-    if not out.is_dir():
-        check_output_dir(out, parents=parents)  # the parent: there, or made when we chose it
-        try:
-            out.mkdir(exist_ok=True)
-        except FileExistsError:
-            raise OutputNotWritable(str(out), "it is a file, not a folder") from None
-        except OSError as exc:
-            raise OutputNotWritable(str(out), _unwritable(exc, out.parent)) from exc
-    try:
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".rig-watch-probe.")
-    except OSError as exc:
-        raise OutputNotWritable(str(out), _unwritable(exc, out)) from exc
-    os.close(fd)
-    os.unlink(probe)
-
-
-def _unwritable(exc: OSError, folder: Path) -> str:
-    if isinstance(exc, FileNotFoundError) and folder.is_dir():
-        return f"{folder} does not accept new files"  # /proc, /sys and the like
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if exc.errno == errno.EROFS:
-        return "the filesystem is read-only"
-    return exc.strerror or str(exc)
 
 
 def check_target(
@@ -869,7 +830,9 @@ def watch(
 
 def watch_inputs(inputs: WatchInputs) -> WatchResult:
     """:func:`watch` with its arguments already checked: the steps, in order."""
-    _prepare_output(inputs.output_dir, parents=inputs.parents)
+    from rigml._output import check_output_folder
+
+    check_output_folder(inputs.output_dir, parents=inputs.parents)
     machine = _read_machine(inputs)
     session = _Session(inputs, machine, _start(inputs))
     ending = _follow(session)

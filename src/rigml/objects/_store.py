@@ -289,7 +289,8 @@ class ObjectStore:
         _check_digest(digest)
         if self.is_local:
             return open(self._local_path(digest), "rb")
-        return self._fs.open(self._remote_path(digest), "rb")  # type: ignore[no-any-return]
+        fh: IO[bytes] = self._fs.open(self._remote_path(digest), "rb")  # fsspec is untyped
+        return fh
 
     def __iter__(self) -> Iterator[str]:
         """Every digest in the store (no verification)."""

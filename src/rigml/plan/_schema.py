@@ -102,8 +102,13 @@ def _sentence(err: Any, root: type[BaseModel], extra: list[str]) -> tuple[str, s
     if kind == "rig":
         return str(ctx.get("problem", err["msg"])), ctx.get("hint")
     if kind == "extra_forbidden":
-        keys = _expected(_model_at(root, loc[:-1]))
-        return f"unknown keys {sorted(extra)}; expected {keys}", None
+        from rigml.config import close_match
+
+        model = _model_at(root, loc[:-1])
+        known = list(model.model_fields) if model is not None else []
+        guesses = [f"{k} -> {c}" for k in sorted(extra) if (c := close_match(k, known))]
+        hint = f"did you mean {', '.join(guesses)}?" if guesses else None
+        return f"unknown keys {sorted(extra)}; expected {_expected(model)}", hint
     if kind == "missing":
         keys = f"; found {', '.join(map(str, found))}" if isinstance(found, dict) and found else ""
         return f"missing (required){keys}", None

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from rigml.errors import LabNotWritable, MissingExtra, SchemaTooNew, StoreUnavailable
-from rigml.store._retry import retry_locked
+from rigml.store._retry import is_locked_error, retry, retry_locked
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -71,19 +71,29 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def transact(self, fn: Callable[[Connection], T], *, patience: float = 300.0) -> T:
+    def transact(
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        patience: float = 300.0,
+        retry_if: Callable[[BaseException], bool] | None = None,
+    ) -> T:
         """Run ``fn`` in a write transaction, retrying while another writer holds the lock.
 
         SQLite's busy timeout already waits; this outer retry (:func:`retry_locked`) covers
         the rare cases it does not (lock upgrades, WAL checkpoints) so that a logged point is
-        never dropped.
+        never dropped. ``retry_if`` names other errors worth a fresh transaction, such as a
+        unique key a concurrent writer took first.
         """
 
         def attempt() -> T:
             with self.write() as conn:
                 return fn(conn)
 
-        return retry_locked(attempt, patience=patience)
+        if retry_if is None:
+            return retry_locked(attempt, patience=patience)
+        extra = retry_if
+        return retry(attempt, when=lambda e: is_locked_error(e) or extra(e), patience=patience)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -5,7 +5,8 @@ SQLite answers "database is locked" at once, whatever its busy timeout, in a few
 caller that can meet such an answer retries through :func:`retry_locked` with the same
 rules: only locked or busy errors are retried, the wait doubles from 10 ms to at most 1 s
 with jitter so that waiting writers do not retry in step, and after ``patience`` seconds
-the last error is raised.
+the last error is raised. :func:`retry` applies the same waits to another condition (a
+version number that a concurrent writer took first).
 """
 
 from __future__ import annotations
@@ -44,13 +45,30 @@ def retry_locked(
         Exception: whatever ``fn`` raised when it is not a locked error, or once the
             deadline has passed.
     """
+    return retry(fn, when=is_locked_error, patience=patience, sleep=sleep)
+
+
+def retry(
+    fn: Callable[[], T],
+    *,
+    when: Callable[[BaseException], bool],
+    patience: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``fn()``, called again while it fails with an error ``when`` accepts, for up to
+    ``patience`` s, with the doubling, jittered waits of :func:`retry_locked`.
+
+    Raises:
+        Exception: whatever ``fn`` raised when ``when`` rejects it, or once the deadline
+            has passed.
+    """
     deadline = time.monotonic() + patience
     delay = FIRST_DELAY_S
     while True:
         try:
             return fn()
         except Exception as exc:
-            if not is_locked_error(exc) or time.monotonic() + delay > deadline:
+            if not when(exc) or time.monotonic() + delay > deadline:
                 raise
         sleep(delay * (1 + random.random()))
         delay = min(delay * 2, MAX_DELAY_S)

@@ -12,7 +12,7 @@ import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 _SWAP = sys.byteorder != "little"
 
 
-def _le(a: array) -> bytes:  # type: ignore[type-arg]
+def _le(a: array[Any]) -> bytes:
     if _SWAP:
         a.byteswap()
     return a.tobytes()
 
 
-def pack(steps: Sequence[int], times: Sequence[float], values: Sequence[float]) -> dict:  # type: ignore[type-arg]
+def pack(steps: Sequence[int], times: Sequence[float], values: Sequence[float]) -> dict[str, Any]:
     """Column values of one ``metric_segments`` row (without run_id and key)."""
     return {
         "count": len(values),
@@ -72,7 +72,7 @@ def unpack(key: str, rows: Iterable[tuple[bytes, bytes, bytes]]) -> History:
     return History(key, st, tm, vl)
 
 
-def pack_arrays(history: History) -> dict:  # type: ignore[type-arg]
+def pack_arrays(history: History) -> dict[str, Any]:
     """Column values of one segment holding a whole (numpy) history."""
     return {
         "count": len(history),

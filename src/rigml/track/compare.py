@@ -41,7 +41,8 @@ class Comparison:
 def _load_json(lab: Lab, digest: str | None) -> dict[str, Any] | None:
     if not digest:
         return None
-    return json.loads(lab.objects.get_bytes(digest))  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(lab.objects.get_bytes(digest))
+    return data
 
 
 def compare_runs(lab: Lab, refs: Sequence[str], *, system_metrics: bool = False) -> Comparison:

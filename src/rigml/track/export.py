@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from rigml.errors import InvalidInput, MissingExtra
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from rigml.track.queries import RunInfo
 
-__all__ = ["Format", "export_runs", "format_for", "runs_table"]
+__all__ = ["Format", "arrow_table", "export_runs", "format_for", "runs_table"]
 
 Format = Literal["csv", "parquet"]
 _BASE = ["id", "name", "experiment", "status", "start_time", "end_time", "duration", "host",
@@ -84,21 +86,42 @@ def export_runs(
 
     kind = format_for(path, fmt)
     dest = check_output_dir(path)
-    columns, rows = runs_table(infos)
     if kind == "csv":
-        return write_output(dest, _csv_text(columns, rows))
-    try:  # pyarrow ships no type stubs
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise MissingExtra("parquet", module="pyarrow") from exc
-    table = _arrow_table(pa, columns, rows)
+        return write_output(dest, _csv_text(*runs_table(infos)))
+    table = arrow_table(infos)
+    import pyarrow.parquet as pq  # present: arrow_table imported pyarrow
+
     with output_path(dest) as tmp:
         pq.write_table(table, tmp)
     return dest
 
 
-def iso_time(ts: float | None) -> str | None:
+def arrow_table(infos: Sequence[RunInfo]) -> pa.Table:
+    """The export as a pyarrow table: UTC timestamps, float metrics, params typed or as JSON.
+
+    A column holds one type, so a param that is not a number in every run becomes its
+    JSON text in all of them.
+
+    Raises:
+        MissingExtra: pyarrow is not installed (``rigml[parquet]``).
+    """
+    try:
+        import pyarrow as pa
+    except ImportError as exc:
+        raise MissingExtra("parquet", module="pyarrow") from exc
+    columns, rows = runs_table(infos)
+    data: dict[str, Any] = {}
+    for c in columns:
+        values = [row[c] for row in rows]
+        if c in _TIMES:
+            stamps = [None if v is None else datetime.fromtimestamp(v, tz=UTC) for v in values]
+            data[c] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
+        else:
+            data[c] = _arrow_values(c, values)
+    return pa.table(data)
+
+
+def _iso_time(ts: float | None) -> str | None:
     """Epoch seconds as ISO-8601 in UTC, to the millisecond."""
     if ts is None:
         return None
@@ -111,25 +134,17 @@ def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     for row in rows:
         cells = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-        cells.update({k: iso_time(row[k]) for k in _TIMES})
+        cells.update({k: _iso_time(row[k]) for k in _TIMES})
         writer.writerow(cells)
     return buffer.getvalue()
 
 
-def _arrow_table(pa: Any, columns: list[str], rows: list[dict[str, Any]]) -> Any:
-    """A pyarrow table: UTC timestamps, float metrics, params typed or as JSON text."""
-    data: dict[str, Any] = {}
-    for c in columns:
-        values = [row[c] for row in rows]
-        if c in _TIMES:
-            stamps = [None if v is None else datetime.fromtimestamp(v, tz=UTC) for v in values]
-            data[c] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
-            continue
-        if c.startswith("params.") and not all(
-            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
-        ):
-            values = [None if v is None else json.dumps(v) for v in values]
-        if c.startswith("metrics."):
-            values = [None if v is None else float(v) for v in values]
-        data[c] = values
-    return pa.table(data)
+def _arrow_values(column: str, values: list[Any]) -> list[Any]:
+    """Values of one column in a type Arrow can hold: a column has one type."""
+    if column.startswith("metrics."):
+        return [None if v is None else float(v) for v in values]
+    if column.startswith("params.") and not all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+    ):
+        return [None if v is None else json.dumps(v) for v in values]
+    return values

@@ -178,7 +178,9 @@ def _problem(e: Any) -> str:
     if loc == ("columns",) and kind in ("too_short", "dict_type", "missing"):
         return "'columns' must map column names to their checks"
     if kind == "extra_forbidden":
-        return f"{path}: unknown key; known keys are {', '.join(_known_keys(loc))}"
+        from rigml.config import suggest
+
+        return f"{path}: unknown key; {suggest(loc[-1], _known_keys(loc))}"
     if kind == "value_error":
         return f"{path}: {msg.removeprefix('Value error, ')}"
     if kind == "literal_error" and loc[-1:] == ("type",):

@@ -30,7 +30,6 @@ from rigml.machine.doctor._context import DoctorContext
 from rigml.machine.doctor._errors import FactUnavailable, UnknownCheck
 from rigml.machine.doctor._facts import (
     CacheFacts,
-    DiskFacts,
     FdLimits,
     FolderSize,
     GpuFacts,
@@ -62,7 +61,6 @@ __all__ = [
     "CacheFacts",
     "Check",
     "CheckResult",
-    "DiskFacts",
     "DoctorContext",
     "DoctorReport",
     "DriverRequirement",

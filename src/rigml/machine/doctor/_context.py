@@ -14,7 +14,6 @@ from rigml.machine.doctor._caches import _read_caches
 from rigml.machine.doctor._errors import FactUnavailable
 from rigml.machine.doctor._facts import (
     CacheFacts,
-    DiskFacts,
     FdLimits,
     GpuFacts,
     MemoryFacts,
@@ -35,6 +34,7 @@ from rigml.machine.doctor._readers import (
 )
 from rigml.machine.doctor._thresholds import Thresholds
 from rigml.machine.gpu import GpuSource
+from rigml.machine.readings import DiskUsage
 
 T = TypeVar("T")
 
@@ -63,8 +63,8 @@ class DoctorContext:
     python_executable: str = field(default_factory=lambda: sys.executable)
     thresholds: Thresholds = field(default_factory=Thresholds)
     gpu_source: GpuSource | None = None
-    disks: Sequence[DiskFacts] | None = None
-    data_disks: Sequence[DiskFacts] | None = None
+    disks: Sequence[DiskUsage] | None = None
+    data_disks: Sequence[DiskUsage] | None = None
     caches: Sequence[CacheFacts] | None = None
     memory: MemoryFacts | None = None
     gpu: GpuFacts | None = None
@@ -89,11 +89,11 @@ class DoctorContext:
                 setattr(self, name, value)
             return value  # type: ignore[no-any-return]
 
-    def get_disks(self) -> Sequence[DiskFacts]:
+    def get_disks(self) -> Sequence[DiskUsage]:
         """The system disk ("/") first, then the home folder's disk when it is another one."""
         return self._fact("disks", _read_disks)
 
-    def get_data_disks(self) -> Sequence[DiskFacts]:
+    def get_data_disks(self) -> Sequence[DiskUsage]:
         """Other large local filesystems a cache could move to, most free space first."""
         return self._fact("data_disks", _read_data_disks)
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rigml.machine.gpu import GpuInfo, GpuReading
-from rigml.machine.readings import DiskUsage
 
 GIB = float(2**30)
 
 
 def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
-
-
-DiskFacts = DiskUsage
-"""Usage of the filesystem holding ``path`` (the reading layer's :class:`DiskUsage`)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from rigml.machine.doctor._errors import FactUnavailable
 from rigml.machine.doctor._facts import (
     GIB,
-    DiskFacts,
     FdLimits,
     GpuFacts,
     MemoryFacts,
@@ -25,6 +24,7 @@ from rigml.machine.doctor._facts import (
     TorchFacts,
 )
 from rigml.machine.readings import (
+    DiskUsage,
     disk_usage,
     nvidia_device_node,
     read_gpus,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from rigml.machine.doctor._context import DoctorContext
 
 
-def _disk(path: str) -> DiskFacts:
+def _disk(path: str) -> DiskUsage:
     return disk_usage(path)
 
 
@@ -45,7 +45,7 @@ def _root() -> str:
     return os.path.abspath(os.sep)
 
 
-def _read_disks(ctx: DoctorContext) -> list[DiskFacts]:
+def _read_disks(ctx: DoctorContext) -> list[DiskUsage]:
     try:
         disks = [_disk(_root())]
     except OSError as exc:
@@ -58,10 +58,10 @@ def _read_disks(ctx: DoctorContext) -> list[DiskFacts]:
     return disks
 
 
-def _read_data_disks(ctx: DoctorContext) -> list[DiskFacts]:
+def _read_data_disks(ctx: DoctorContext) -> list[DiskUsage]:
     root = ctx.get_disks()[0]
     seen = {root.device}
-    found: list[DiskFacts] = []
+    found: list[DiskUsage] = []
     try:
         partitions = read_partitions()
     except OSError:

@@ -6,13 +6,14 @@ from typing import Any
 
 from rigml._units import format_bytes
 from rigml.machine.doctor._context import DoctorContext
-from rigml.machine.doctor._facts import GIB, CacheFacts, DiskFacts
+from rigml.machine.doctor._facts import GIB, CacheFacts
 from rigml.machine.doctor._registry import _check
 from rigml.machine.doctor._results import Outcome, Status, _worst
 from rigml.machine.doctor._thresholds import Thresholds
+from rigml.machine.readings import DiskUsage
 
 
-def _judge_disk(disk: DiskFacts, t: Thresholds) -> Status:
+def _judge_disk(disk: DiskUsage, t: Thresholds) -> Status:
     free_gib = disk.free / GIB
     if disk.percent >= t.disk_fail_used_percent or free_gib < t.disk_fail_free_gib:
         return "fail"
