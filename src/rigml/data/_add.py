@@ -417,7 +417,7 @@ def _register(
         # another add may take the next number first (a store shared by machines): retry
         number, _vid, created = lab.store.transact(
             lambda conn: _insert_version(conn, name, base, found),
-            patience=60.0,
+            patience=10.0,  # a clash that persists is a bug, not a race: give up soon
             retry_if=lambda exc: isinstance(exc, IntegrityError),
         )
     info = resolve(lab, f"{name}@{number}")
