@@ -1,0 +1,67 @@
+"""Values of params: dotted keys (``train.lr``) read from YAML or JSON params files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rigml.errors import InvalidPipeline
+
+_MISSING = object()
+
+
+def read_params(root: Path, rel: str) -> dict[str, Any] | None:
+    """The mapping in params file ``rel`` of the project, or None when there is no such file.
+
+    Raises:
+        InvalidPipeline: the file is not a YAML/JSON mapping.
+    """
+    import yaml
+
+    path = root / rel
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidPipeline(rel, "", f"cannot be read: {exc}") from exc
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise InvalidPipeline(rel, "", f"is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidPipeline(rel, "", f"expected a mapping of params, got {type(data).__name__}")
+    return data
+
+
+def lookup(data: dict[str, Any], key: str) -> Any:
+    """The value at dotted ``key`` (a top-level key with dots wins), or ``MISSING``."""
+    if key in data:
+        return data[key]
+    found: Any = data
+    for part in key.split("."):
+        if not isinstance(found, dict) or part not in found:
+            return _MISSING
+        found = found[part]
+    return found
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings (and lists) as ``{"a.b": value}``, as metrics and params are logged."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(data, list):
+        out = {}
+        for i, v in enumerate(data):
+            out.update(flatten(v, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: data} if prefix else {}
