@@ -9,11 +9,45 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rigml.pipeline._dag import Dag, DagNode, pipeline_dag
+    from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome
+    from rigml.pipeline._runner import RunReport, run_pipeline
     from rigml.pipeline._spec import Pipeline, Stage, find_pipeline, load_pipeline
+    from rigml.pipeline._stage import StageResult
+    from rigml.pipeline._status import StageStatus, pipeline_status
 
-__all__ = ["Pipeline", "Stage", "find_pipeline", "load_pipeline"]
+__all__ = [
+    "Dag",
+    "DagNode",
+    "Executor",
+    "Job",
+    "LocalExecutor",
+    "Outcome",
+    "Pipeline",
+    "RunReport",
+    "Stage",
+    "StageResult",
+    "StageStatus",
+    "find_pipeline",
+    "load_pipeline",
+    "pipeline_dag",
+    "pipeline_status",
+    "run_pipeline",
+]
 
 _LAZY = {
+    "Dag": "_dag",
+    "DagNode": "_dag",
+    "pipeline_dag": "_dag",
+    "Executor": "_executor",
+    "Job": "_executor",
+    "LocalExecutor": "_executor",
+    "Outcome": "_executor",
+    "RunReport": "_runner",
+    "run_pipeline": "_runner",
+    "StageResult": "_stage",
+    "StageStatus": "_status",
+    "pipeline_status": "_status",
     "Pipeline": "_spec",
     "Stage": "_spec",
     "find_pipeline": "_spec",

@@ -52,7 +52,7 @@ def _foreach(name: str, raw: dict[str, Any], file: str, text: str) -> list[Expan
         raise located(file, text, (*loc, "foreach"), f"expected a list or mapping, got {items!r}")
     if not pairs:
         raise located(file, text, (*loc, "foreach"), "is empty: it makes no stage")
-    out = []
+    out: list[Expanded] = []
     for key, item in pairs:
         values = {"item": item, "key": key}
         out.append((f"{name}@{key}", _substitute(body, values, file, text, (*loc, "do")), loc))
@@ -69,7 +69,7 @@ def _matrix(name: str, raw: dict[str, Any], file: str, text: str) -> list[Expand
             raise located(file, text, (*loc, key), f"expected a non-empty list, got {values!r}")
     body = {k: v for k, v in raw.items() if k != "matrix"}
     keys = list(matrix)
-    out = []
+    out: list[Expanded] = []
     for combo in itertools.product(*(matrix[k] for k in keys)):
         item = dict(zip(keys, combo, strict=True))
         label = "-".join(_label(v, 0) for v in combo)

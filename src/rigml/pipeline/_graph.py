@@ -103,7 +103,7 @@ def find_cycle(graph: Graph) -> list[str] | None:
                 path.pop()
                 state[node] = 2
             elif state.get(nxt) == 1:
-                cycle = path[path.index(nxt) :] + [nxt]
+                cycle = [*path[path.index(nxt) :], nxt]
                 return list(reversed(cycle))
             elif not state.get(nxt):
                 state[nxt] = 1

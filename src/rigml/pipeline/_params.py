@@ -8,6 +8,7 @@ from typing import Any
 from rigml.errors import InvalidPipeline
 
 _MISSING = object()
+_read: dict[tuple[str, int, int, int], dict[str, Any]] = {}  # (path, size, mtime, ctime) -> data
 
 
 def read_params(root: Path, rel: str) -> dict[str, Any] | None:
@@ -16,13 +17,24 @@ def read_params(root: Path, rel: str) -> dict[str, Any] | None:
     Raises:
         InvalidPipeline: the file is not a YAML/JSON mapping.
     """
-    import yaml
-
     path = root / rel
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key not in _read:
+        if len(_read) > 64:
+            _read.clear()
+        _read[key] = _parse(path, rel)
+    return _read[key]
+
+
+def _parse(path: Path, rel: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidPipeline(rel, "", f"cannot be read: {exc}") from exc
     try:
