@@ -46,6 +46,7 @@ class Context:
     hasher: Hasher
     lock: dict[str, dict[str, Any]]
     versions: dict[str, VersionInfo] = field(default_factory=dict)
+    restorable: dict[str, str] = field(default_factory=dict)  # out about to be restored -> hash
 
     def version(self, ref: str) -> VersionInfo:
         if ref not in self.versions:
@@ -111,7 +112,10 @@ def _dep_reasons(ctx: Context, stage: Stage, entry: dict[str, Any], fresh: bool)
     for dep in stage.deps:
         now = ctx.hasher.digest(dep, fresh=fresh)
         old = recorded.pop(dep, None)
-        if now.kind == "missing":
+        if now.kind == "missing" and dep in ctx.restorable:
+            if old is None or old.get("hash") != ctx.restorable[dep]:
+                reasons.append(f"dep {dep} changed")
+        elif now.kind == "missing":
             reasons.append(f"dep {dep} missing")
         elif old is None:
             reasons.append(f"dep {dep} added")
@@ -200,8 +204,17 @@ def pipeline_status(
                 status = StageStatus(name, "stale", (*_real(status), *extra))
             if status.stale:
                 will_run.add(name)
+            _note_restorable(ctx, name, status)
             out.append(status)
         return out
+
+
+def _note_restorable(ctx: Context, name: str, status: StageStatus) -> None:
+    """Outs a plan restores count as present, with their recorded content, downstream."""
+    if status.state == "restore":
+        for out in ctx.lock[name].get("outs") or []:
+            if out.get("path") in status.restore:
+                ctx.restorable[str(out["path"])] = str(out.get("hash"))
 
 
 def _real(status: StageStatus) -> tuple[str, ...]:
