@@ -88,10 +88,11 @@ class LocalExecutor:
             return 127
         with self._lock:
             self._procs.add(proc)
+        assert proc.stdout is not None
         try:
-            assert proc.stdout is not None
-            for raw in iter(proc.stdout.readline, b""):
-                job.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            with proc.stdout:
+                for raw in iter(proc.stdout.readline, b""):
+                    job.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
             code = proc.wait()
         finally:
             with self._lock:

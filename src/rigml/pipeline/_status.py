@@ -46,7 +46,21 @@ class Context:
     hasher: Hasher
     lock: dict[str, dict[str, Any]]
     versions: dict[str, VersionInfo] = field(default_factory=dict)
-    restorable: dict[str, str] = field(default_factory=dict)  # out about to be restored -> hash
+    restorable: dict[str, dict[str, Any]] = field(default_factory=dict)  # out -> its record
+
+    def expected(self, dep: str) -> str | None:
+        """The digest ``dep`` will have once the outs about to be restored are back."""
+        record = self.restorable.get(dep)
+        if record is not None:
+            return str(record.get("hash"))
+        for out, record in self.restorable.items():
+            if dep.startswith(out + "/") and record.get("kind") == "folder":
+                from rigml.pipeline._digests import folder_entries
+
+                rel = dep[len(out) + 1 :]
+                entries = folder_entries(self.lab.objects.get_bytes(str(record["hash"])))
+                return next((d for p, d, _s in entries if p == rel), None)
+        return None
 
     def version(self, ref: str) -> VersionInfo:
         if ref not in self.versions:
@@ -112,8 +126,9 @@ def _dep_reasons(ctx: Context, stage: Stage, entry: dict[str, Any], fresh: bool)
     for dep in stage.deps:
         now = ctx.hasher.digest(dep, fresh=fresh)
         old = recorded.pop(dep, None)
-        if now.kind == "missing" and dep in ctx.restorable:
-            if old is None or old.get("hash") != ctx.restorable[dep]:
+        expected = ctx.expected(dep) if now.kind == "missing" and ctx.restorable else None
+        if expected is not None:
+            if old is None or old.get("hash") != expected:
                 reasons.append(f"dep {dep} changed")
         elif now.kind == "missing":
             reasons.append(f"dep {dep} missing")
@@ -214,7 +229,7 @@ def _note_restorable(ctx: Context, name: str, status: StageStatus) -> None:
     if status.state == "restore":
         for out in ctx.lock[name].get("outs") or []:
             if out.get("path") in status.restore:
-                ctx.restorable[str(out["path"])] = str(out.get("hash"))
+                ctx.restorable[str(out["path"])] = out
 
 
 def _real(status: StageStatus) -> tuple[str, ...]:

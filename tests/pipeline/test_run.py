@@ -1,0 +1,304 @@
+"""rig run end to end on real files, real processes and a real SQLite lab."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from rigml.errors import StageFailed
+from rigml.pipeline import load_pipeline, pipeline_status, run_pipeline
+from rigml.pipeline._lockfile import read_lock
+
+from .conftest import PY, Project
+
+TRAIN = """
+import json, pathlib, yaml
+lr = yaml.safe_load(open("params.yaml"))["train"]["lr"]
+pathlib.Path("model.pkl").write_text(f"model {lr}\\n")
+json.dump({"acc": 0.9, "loss": {"val": 0.25}, "name": "x"}, open("metrics.json", "w"))
+print("trained with", lr)
+"""
+
+
+def _two_stages(project: Project) -> None:
+    project.write("params.yaml", "train:\n  lr: 0.1\n")
+    project.write("in.csv", "a\n")
+    project.write("train.py", TRAIN)
+    project.pipeline(
+        f"""
+        stages:
+          prep:
+            cmd: {PY} w.py data/clean.csv prepared
+            deps: [in.csv]
+            outs: [data]
+          train:
+            cmd: {PY} train.py
+            deps: [data/clean.csv, train.py]
+            params: [train.lr]
+            outs: [model.pkl]
+            metrics: [metrics.json]
+        """
+    )
+
+
+def _run(project: Project, **kwargs: object) -> dict[str, str]:
+    lines: list[tuple[str, str]] = []
+    report = run_pipeline(
+        project.lab,  # type: ignore[arg-type]
+        load_pipeline(),
+        on_output=lambda s, line: lines.append((s, line)),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return {r.name: r.action for r in report.stages}
+
+
+def test_happy_path_each_stage_is_a_tracked_run(project: Project) -> None:
+    from rigml.track import get_run, list_artifacts
+
+    _two_stages(project)
+    assert _run(project) == {"prep": "ran", "train": "ran"}
+    assert (project.root / "model.pkl").read_text() == "model 0.1\n"
+    lock = read_lock(project.root / "rig.lock")
+    assert [o["path"] for o in lock["train"]["outs"]] == ["model.pkl", "metrics.json"]
+    assert lock["prep"]["outs"][0]["kind"] == "folder"
+    run = get_run(project.lab, lock["train"]["run"])  # type: ignore[arg-type]
+    assert (run.name, run.experiment, run.status) == ("train", project.root.name, "finished")
+    assert run.tags["rig.stage"] == "train" and run.tags["rig.pipeline"] == project.root.name
+    assert run.params == {"train.lr": 0.1}
+    assert run.metrics == {"acc": 0.9, "loss.val": 0.25}
+    assert run.env_object is not None  # the full environment lock was captured
+    names = {a.path: a.object for a in list_artifacts(project.lab, run.id)}  # type: ignore[arg-type]
+    assert names["model.pkl"] == lock["train"]["outs"][0]["hash"]
+    assert "logs/train.log" in names
+    log = project.lab.objects.get_bytes(names["logs/train.log"]).decode()  # type: ignore[attr-defined]
+    assert "trained with 0.1" in log
+
+
+def test_a_rerun_with_nothing_changed_runs_nothing(project: Project) -> None:
+    _two_stages(project)
+    _run(project)
+    assert _run(project) == {"prep": "up to date", "train": "up to date"}
+
+
+def test_changing_one_param_reruns_only_its_dependants(project: Project) -> None:
+    _two_stages(project)
+    _run(project)
+    project.write("params.yaml", "train:\n  lr: 0.2\n")
+    plan = {s.name: s.reasons for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+    assert plan == {"prep": ("up to date",), "train": ("param train.lr changed",)}
+    assert _run(project) == {"prep": "up to date", "train": "ran"}
+    assert (project.root / "model.pkl").read_text() == "model 0.2\n"
+
+
+def test_a_deleted_out_is_restored_from_cache_without_rerunning(project: Project) -> None:
+    import shutil
+
+    _two_stages(project)
+    _run(project)
+    run_before = read_lock(project.root / "rig.lock")["prep"]["run"]
+    shutil.rmtree(project.root / "data")
+    (project.root / "model.pkl").unlink()
+    plan = {s.name: s.state for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+    assert plan == {"prep": "restore", "train": "restore"}
+    assert _run(project) == {"prep": "restored", "train": "restored"}
+    assert (project.root / "data" / "clean.csv").read_text() == "prepared\n"
+    assert (project.root / "model.pkl").read_text() == "model 0.1\n"
+    assert read_lock(project.root / "rig.lock")["prep"]["run"] == run_before
+
+
+def test_dry_reasons(project: Project) -> None:
+    _two_stages(project)
+
+    def reasons() -> dict[str, tuple[str, ...]]:
+        return {s.name: s.reasons for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+
+    assert reasons() == {
+        "prep": ("never run",),
+        "train": ("never run", "upstream stage prep will run"),
+    }
+    _run(project)
+    project.write("in.csv", "b\n")
+    assert reasons()["prep"] == ("dep in.csv changed",)
+    _run(project)
+    (project.root / "model.pkl").write_text("tampered\n")
+    assert reasons()["train"] == ("out model.pkl modified",)
+    project.pipeline(
+        (project.root / "rig.yaml").read_text().replace("train.py\n", "train.py --x\n")
+    )
+    assert reasons()["train"] == ("cmd changed", "out model.pkl modified")
+    _run(project)
+    project.lab.objects.delete(read_lock(project.root / "rig.lock")["train"]["outs"][0]["hash"])  # type: ignore[attr-defined]
+    (project.root / "model.pkl").unlink()
+    assert reasons()["train"] == ("out model.pkl missing",)
+    forced = pipeline_status(project.lab, load_pipeline(), force=True)  # type: ignore[arg-type]
+    assert [s.reasons[0] for s in forced] == ["forced", "forced"]
+
+
+def test_a_failing_stage_stops_its_dependants_and_keeps_upstream(project: Project) -> None:
+    from rigml.track import get_run
+
+    project.write("fail.py", "import sys\nprint('about to fail')\nsys.exit(3)\n")
+    project.pipeline(
+        f"""
+        stages:
+          prep: {{cmd: {PY} w.py a.txt a, outs: [a.txt]}}
+          bad: {{cmd: {PY} fail.py, deps: [a.txt], outs: [b.txt]}}
+          after: {{cmd: {PY} w.py c.txt c, deps: [b.txt], outs: [c.txt]}}
+          other: {{cmd: {PY} w.py d.txt d, outs: [d.txt]}}
+        """
+    )
+    with pytest.raises(StageFailed) as info:
+        _run(project)
+    err = info.value
+    assert (err.stage, err.exit_code) == ("bad", 3)
+    assert "about to fail" in err.message
+    actions = {r.name: r.action for r in err.report.stages}  # type: ignore[attr-defined]
+    assert actions == {"prep": "ran", "bad": "failed", "after": "not run", "other": "ran"}
+    lock = read_lock(project.root / "rig.lock")
+    assert set(lock) == {"prep", "other"}
+    failed = next(r for r in err.report.stages if r.name == "bad")  # type: ignore[attr-defined]
+    assert get_run(project.lab, failed.run_id).status == "failed"  # type: ignore[arg-type]
+    project.write("fail.py", "import pathlib\npathlib.Path('b.txt').write_text('fixed')\n")
+    assert _run(project) == {
+        "prep": "up to date",
+        "bad": "ran",
+        "after": "ran",
+        "other": "up to date",
+    }
+
+
+def test_independent_stages_run_in_parallel(project: Project) -> None:
+    # each stage waits (up to 20 s) until the other has started: only parallel runs finish
+    waiter = """
+import pathlib, sys, time
+me, other = sys.argv[1], sys.argv[2]
+pathlib.Path(me + ".started").write_text("")
+t = time.time()
+while not pathlib.Path(other + ".started").exists() and time.time() - t < 20:
+    time.sleep(0.02)
+pathlib.Path(me + ".out").write_text(str(pathlib.Path(other + ".started").exists()))
+"""
+    project.write("wait.py", waiter)
+    project.pipeline(
+        f"""
+        stages:
+          a: {{cmd: {PY} wait.py a b, outs: [a.out]}}
+          b: {{cmd: {PY} wait.py b a, outs: [b.out]}}
+        """
+    )
+    assert _run(project, jobs=2) == {"a": "ran", "b": "ran"}
+    assert (project.root / "a.out").read_text() == "True"
+    assert (project.root / "b.out").read_text() == "True"
+
+
+def test_a_dataset_dep_is_checked_out_and_recorded_as_lineage(project: Project) -> None:
+    from rigml.data import add
+    from rigml.data._lineage import versions_used_by
+
+    src = project.write("raw/iris.csv", "x,y\n1,2\n")
+    add(project.lab, src.parent, name="iris", inspect=False)  # type: ignore[arg-type]
+    reader = """
+import os, pathlib
+folder = pathlib.Path(os.environ["RIG_DATA_IRIS"])
+pathlib.Path("copy.csv").write_text((folder / "iris.csv").read_text())
+"""
+    project.write("read.py", reader)
+    project.pipeline(
+        f"stages:\n  use:\n    cmd: {PY} read.py\n    deps: ['data:iris']\n    outs: [copy.csv]\n"
+    )
+    assert _run(project) == {"use": "ran"}
+    assert (project.root / "copy.csv").read_text() == "x,y\n1,2\n"
+    entry = read_lock(project.root / "rig.lock")["use"]
+    assert entry["deps"][0]["version"] == "iris@1"
+    assert versions_used_by(project.lab, entry["run"]) == ["iris@1"]  # type: ignore[arg-type]
+    assert _run(project) == {"use": "up to date"}
+    project.write("raw/iris.csv", "x,y\n3,4\n")
+    add(project.lab, src.parent, name="iris", inspect=False)  # type: ignore[arg-type]
+    plan = pipeline_status(project.lab, load_pipeline())  # type: ignore[arg-type]
+    assert plan[0].reasons == ("dep data:iris@latest changed (now iris@2)",)
+    assert _run(project) == {"use": "ran"}
+    assert (project.root / "copy.csv").read_text() == "x,y\n3,4\n"
+
+
+def _rig_process(project: Project, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    code = "import sys; from rigml.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_two_concurrent_rig_runs_share_one_project(project: Project) -> None:
+    project.write(
+        "slow.py",
+        "import sys, time, pathlib\ntime.sleep(0.5)\n"
+        "pathlib.Path(sys.argv[1]).write_text(sys.argv[1])\n",
+    )
+    stages = "\n".join(
+        f"  s{i}: {{cmd: {PY} slow.py o{i}.txt, outs: [o{i}.txt]}}" for i in range(6)
+    )
+    project.pipeline("stages:\n" + stages + "\n")
+    first = _rig_process(project, "run", "--jobs", "2")
+    second = _rig_process(project, "run", "--jobs", "2")
+    outs = [p.communicate(timeout=120)[0] for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outs
+    lock = read_lock(project.root / "rig.lock")
+    assert sorted(lock) == [f"s{i}" for i in range(6)]
+    ran = sum(out.count(": ran") for out in outs)
+    assert ran == 6, outs  # each stage ran once: the other invocation found it up to date
+    assert yaml.safe_load((project.root / "rig.lock").read_text())["schema"] == 1
+
+
+def test_sigterm_stops_running_stages_and_records_them_killed(project: Project) -> None:
+    from rigml.track import list_runs
+
+    project.write(
+        "sleep.py", "import pathlib, time\npathlib.Path('started').write_text('')\ntime.sleep(60)\n"
+    )
+    project.pipeline(f"stages:\n  nap: {{cmd: {PY} sleep.py, outs: [never.txt]}}\n")
+    proc = _rig_process(project, "run")
+    deadline = time.time() + 30
+    while not (project.root / "started").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, out
+    runs = list_runs(project.lab)  # type: ignore[arg-type]
+    assert [(r.name, r.status) for r in runs] == [("nap", "killed")]
+    assert "nap" not in read_lock(project.root / "rig.lock")
+
+
+def test_status_with_nothing_changed_hashes_nothing(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rigml.data import _hashing
+
+    project.write("in.csv", "a\n")
+    project.pipeline(
+        "stages:\n"
+        + "\n".join(
+            f"  s{i}: {{cmd: {PY} w.py o{i}/f.txt {i}, deps: [in.csv], outs: [o{i}]}}"
+            for i in range(20)
+        )
+        + "\n"
+    )
+    _run(project, jobs=2)
+    project.age("in.csv", *(f"o{i}/f.txt" for i in range(20)))
+    pipeline_status(project.lab, load_pipeline())  # type: ignore[arg-type]  # fills the stat cache
+    calls: list[str] = []
+    real = _hashing.hash_path
+    monkeypatch.setattr(_hashing, "hash_path", lambda p, s=None: calls.append(p) or real(p, s))
+    states = {s.state for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+    assert states == {"up to date"}
+    assert calls == []
