@@ -458,13 +458,18 @@ class StageFailed(RigError):
     """A stage's command exited non-zero (or could not start); its dependants did not run."""
 
     def __init__(
-        self, stage: str, exit_code: int, tail: list[str], *, log: str | None = None
+        self, stage: str, returncode: int, tail: list[str], *, log: str | None = None
     ) -> None:
         shown = "\n".join(f"  | {line}" for line in tail[-10:])
-        text = f"stage {stage!r} failed with exit code {exit_code}"
+        text = (
+            f"stage {stage!r} failed with exit code {returncode}"
+            if returncode
+            else f"stage {stage!r} exited 0 but did not write all its outs"
+        )
         super().__init__(
             f"{text}; its last output:\n{shown}" if shown else text,
             hint=(f"the full output is the run's artifact {log}; " if log else "")
             + "fix the stage and `rig run` again: stages upstream stay cached",
         )
-        self.stage, self.exit_code, self.tail = stage, exit_code, tail
+        # ``returncode``, not ``exit_code``: that is the CLI's exit status (1) for this error
+        self.stage, self.returncode, self.tail = stage, returncode, tail

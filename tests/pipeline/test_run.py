@@ -156,7 +156,7 @@ def test_a_failing_stage_stops_its_dependants_and_keeps_upstream(project: Projec
     with pytest.raises(StageFailed) as info:
         _run(project)
     err = info.value
-    assert (err.stage, err.exit_code) == ("bad", 3)
+    assert (err.stage, err.returncode, err.exit_code) == ("bad", 3, 1)
     assert "about to fail" in err.message
     actions = {r.name: r.action for r in err.report.stages}  # type: ignore[attr-defined]
     assert actions == {"prep": "ran", "bad": "failed", "after": "not run", "other": "ran"}

@@ -74,7 +74,7 @@ def run_pipeline(
     failed = report.failed
     if failed is not None:
         error = StageFailed(
-            failed.name, failed.exit_code or 1, list(failed.tail), log=f"logs/{failed.name}.log"
+            failed.name, failed.exit_code or 0, list(failed.tail), log=f"logs/{failed.name}.log"
         )
         error.report = report  # type: ignore[attr-defined]  # for the CLI's summary
         raise error
