@@ -260,7 +260,10 @@ def test_two_concurrent_rig_runs_share_one_project(project: Project) -> None:
     assert yaml.safe_load((project.root / "rig.lock").read_text())["schema"] == 1
 
 
-def test_sigterm_stops_running_stages_and_records_them_killed(project: Project) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_running_stages_and_records_them_killed(
+    project: Project, sig: signal.Signals
+) -> None:
     from rigml.track import list_runs
 
     project.write(
@@ -271,12 +274,13 @@ def test_sigterm_stops_running_stages_and_records_them_killed(project: Project) 
     deadline = time.time() + 30
     while not (project.root / "started").exists() and time.time() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130, out
     runs = list_runs(project.lab)  # type: ignore[arg-type]
     assert [(r.name, r.status) for r in runs] == [("nap", "killed")]
     assert "nap" not in read_lock(project.root / "rig.lock")
+    assert "interrupted" in out
 
 
 def test_status_with_nothing_changed_hashes_nothing(
@@ -302,3 +306,30 @@ def test_status_with_nothing_changed_hashes_nothing(
     states = {s.state for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
     assert states == {"up to date"}
     assert calls == []
+
+
+def test_foreach_and_matrix_stages_run_and_select_by_template(project: Project) -> None:
+    project.pipeline(
+        f"""
+        stages:
+          fit:
+            foreach: [a, b]
+            do:
+              cmd: {PY} w.py "fit-${{item}}.txt" ${{item}}
+              outs: ["fit-${{item}}.txt"]
+          grid:
+            matrix: {{lr: [1, 2], depth: [3]}}
+            cmd: {PY} w.py "g-${{item.lr}}-${{item.depth}}.txt" x
+            deps: [fit-a.txt]
+            outs: ["g-${{item.lr}}-${{item.depth}}.txt"]
+        """
+    )
+    assert _run(project, targets=["fit"]) == {"fit@a": "ran", "fit@b": "ran"}
+    assert _run(project, targets=["grid@2-3"], jobs=2) == {"fit@a": "up to date", "grid@2-3": "ran"}
+    assert (project.root / "g-2-3.txt").read_text() == "x\n"
+    assert _run(project) == {
+        "fit@a": "up to date",
+        "fit@b": "up to date",
+        "grid@1-3": "ran",
+        "grid@2-3": "up to date",
+    }

@@ -104,6 +104,12 @@ def run(
 
                 _ui.write_json(exc.report)
             raise
+        except KeyboardInterrupt:
+            print(
+                "interrupted: running stages were stopped, their runs recorded as killed",
+                file=sys.stderr,
+            )
+            raise
         if json_out:
             from rigml.cli import _ui
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,12 +63,23 @@ def lock_file_for(lab: Lab, key: str) -> str:
     return str(folder / f"{hash_bytes(key.encode())[:24]}.lock")
 
 
+class Cancelled(Exception):
+    """The wait for a lock was given up: the pipeline is stopping."""
+
+
 @contextlib.contextmanager
-def file_lock(lab: Lab, key: str, *, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the lab's lock for ``key`` across processes.
+def file_lock(
+    lab: Lab,
+    key: str,
+    *,
+    timeout: float = LOCK_TIMEOUT_S,
+    cancel: threading.Event | None = None,
+) -> Iterator[None]:
+    """Hold the lab's lock for ``key`` across processes; waiting ends early on ``cancel``.
 
     Raises:
         LabBusy: another process held it for ``timeout`` seconds.
+        Cancelled: ``cancel`` was set while waiting.
     """
     from filelock import FileLock, Timeout
 
@@ -74,10 +87,16 @@ def file_lock(lab: Lab, key: str, *, timeout: float = LOCK_TIMEOUT_S) -> Iterato
 
     path = lock_file_for(lab, key)
     lock = FileLock(path)
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout as exc:
-        raise LabBusy(path, timeout) from exc
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(key)
+        try:
+            lock.acquire(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+            break
+        except Timeout as exc:
+            if time.monotonic() >= deadline:
+                raise LabBusy(path, timeout) from exc
     try:
         yield
     finally:

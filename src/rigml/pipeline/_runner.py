@@ -101,6 +101,7 @@ def _schedule(
                     results[running.pop(future)] = result
                     on_result(result)
         except BaseException:
+            session.cancel.set()
             session.executor.stop()
             wait(list(running))
             raise

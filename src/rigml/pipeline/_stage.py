@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -64,12 +65,22 @@ class Session:
     force: bool = False
     on_output: Callable[[str, str], None] | None = None  # (stage, line)
     extra_env: dict[str, str] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)  # set: start nothing more
 
 
 def execute_stage(session: Session, stage: Stage) -> StageResult:
     """Bring ``stage`` up to date (its upstream stages are already)."""
+    from rigml.pipeline._lockfile import Cancelled
+
+    try:
+        return _execute(session, stage)
+    except Cancelled:
+        return StageResult(stage.name, "not run", ("the pipeline was stopped",))
+
+
+def _execute(session: Session, stage: Stage) -> StageResult:
     from rigml.pipeline._digests import Hasher
-    from rigml.pipeline._lockfile import file_lock, read_lock, stage_lock_keys
+    from rigml.pipeline._lockfile import Cancelled, file_lock, read_lock, stage_lock_keys
     from rigml.pipeline._status import Context, stage_status
 
     root = session.pipeline.root
@@ -77,7 +88,9 @@ def execute_stage(session: Session, stage: Stage) -> StageResult:
     t0 = time.perf_counter()
     with contextlib.ExitStack() as held:
         for key in keys:
-            held.enter_context(file_lock(session.lab, key))
+            held.enter_context(file_lock(session.lab, key, cancel=session.cancel))
+        if session.cancel.is_set():
+            raise Cancelled(stage.name)
         hasher = held.enter_context(Hasher(session.lab, root))
         ctx = Context(session.lab, session.pipeline, hasher, read_lock(session.pipeline.lock_file))
         status = stage_status(ctx, stage, fresh=True)
