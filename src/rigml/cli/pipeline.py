@@ -132,10 +132,10 @@ def _output_writer(jobs: int) -> Callable[[str, str], None]:
 def _write_result(result: StageResult) -> None:
     from rigml.cli import _ui
 
-    why = "; ".join(result.reasons)
+    why = "" if result.action == "up to date" else " — " + "; ".join(result.reasons)
     took = f" in {_ui.duration(result.seconds)}" if result.action == "ran" else ""
     code = f" (exit code {result.exit_code})" if result.action == "failed" else ""
-    _ui.write(f"{result.name}: {result.action}{code}{took} — {why}", markup=False)
+    _ui.write(f"{result.name}: {result.action}{code}{took}{why}", markup=False)
 
 
 def status(
@@ -166,7 +166,8 @@ def _render_statuses(statuses: list[StageStatus], json_out: bool, *, dry: bool =
             if dry
             else s.state
         )
-        _ui.write(f"{s.name}: {verb} — {'; '.join(s.reasons)}", markup=False)
+        why = "" if s.state == "up to date" else " — " + "; ".join(s.reasons)
+        _ui.write(f"{s.name}: {verb}{why}", markup=False)
     if not dry and all(s.state == "up to date" for s in statuses):
         _ui.write("everything is up to date", markup=False)
 

@@ -72,13 +72,13 @@ def file_lock(
     lab: Lab,
     key: str,
     *,
-    timeout: float = LOCK_TIMEOUT_S,
+    timeout: float | None = LOCK_TIMEOUT_S,
     cancel: threading.Event | None = None,
 ) -> Iterator[None]:
     """Hold the lab's lock for ``key`` across processes; waiting ends early on ``cancel``.
 
     Raises:
-        LabBusy: another process held it for ``timeout`` seconds.
+        LabBusy: another process held it for ``timeout`` seconds (None: wait on).
         Cancelled: ``cancel`` was set while waiting.
     """
     from filelock import FileLock, Timeout
@@ -87,15 +87,16 @@ def file_lock(
 
     path = lock_file_for(lab, key)
     lock = FileLock(path)
-    deadline = time.monotonic() + timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         if cancel is not None and cancel.is_set():
             raise Cancelled(key)
+        left = 0.2 if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            lock.acquire(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+            lock.acquire(timeout=min(0.2, left))
             break
         except Timeout as exc:
-            if time.monotonic() >= deadline:
+            if deadline is not None and timeout is not None and time.monotonic() >= deadline:
                 raise LabBusy(path, timeout) from exc
     try:
         yield

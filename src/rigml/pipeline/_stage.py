@@ -88,7 +88,8 @@ def _execute(session: Session, stage: Stage) -> StageResult:
     t0 = time.perf_counter()
     with contextlib.ExitStack() as held:
         for key in keys:
-            held.enter_context(file_lock(session.lab, key, cancel=session.cancel))
+            # as long as another `rig run` runs the stage: no timeout, but Ctrl-C ends the wait
+            held.enter_context(file_lock(session.lab, key, timeout=None, cancel=session.cancel))
         if session.cancel.is_set():
             raise Cancelled(stage.name)
         hasher = held.enter_context(Hasher(session.lab, root))
@@ -147,7 +148,11 @@ def _run(
         experiment=session.pipeline.name,
         name=stage.name,
         params={k: v for values in params.values() for k, v in flatten(values).items()},
-        tags={"rig.stage": stage.name, "rig.pipeline": session.pipeline.name},
+        tags={
+            "rig.stage": stage.name,
+            "rig.pipeline": session.pipeline.name,
+            "rig.cmd": " && ".join(stage.cmd),
+        },
     )
     log = _Log(stage.name, session.on_output)
     try:
@@ -168,7 +173,11 @@ def _run(
     if outcome.exit_code != 0:
         run.end("failed", error=f"exit code {outcome.exit_code}\n" + "\n".join(log.tail))
         return _result(stage, "failed", reasons, run, outcome.exit_code, t0, log)
-    return _finish(session, ctx, stage, run, log, (reasons, params, deps, t0))
+    try:
+        return _finish(session, ctx, stage, run, log, (reasons, params, deps, t0))
+    except BaseException as exc:
+        run.end("failed", error=f"recording the stage's outs failed: {exc}")
+        raise
 
 
 def _finish(
