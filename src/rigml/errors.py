@@ -457,6 +457,8 @@ class UnknownStage(NotFound):
 class StageFailed(RigError):
     """A stage's command exited non-zero (or could not start); its dependants did not run."""
 
+    report: object = None  # rigml.pipeline.RunReport of the whole run, set by run_pipeline
+
     def __init__(
         self, stage: str, returncode: int, tail: list[str], *, log: str | None = None
     ) -> None:

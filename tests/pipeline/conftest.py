@@ -8,8 +8,12 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from rigml.lab import Lab
 
 # writes its argument files: `python w.py OUT TEXT...` (TEXT joined; default: the inputs)
 WRITER = """
@@ -24,7 +28,7 @@ print("wrote", out)
 @dataclass
 class Project:
     root: Path
-    lab: object
+    lab: Lab
 
     def write(self, rel: str, text: str) -> Path:
         path = self.root / rel

@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 import yaml
 
 from rigml.errors import StageFailed
-from rigml.pipeline import load_pipeline, pipeline_status, run_pipeline
+from rigml.pipeline import RunReport, load_pipeline, pipeline_status, run_pipeline
 from rigml.pipeline._lockfile import read_lock
 
 from .conftest import PY, Project
@@ -47,13 +48,13 @@ def _two_stages(project: Project) -> None:
     )
 
 
-def _run(project: Project, **kwargs: object) -> dict[str, str]:
+def _run(project: Project, **kwargs: Any) -> dict[str, str]:
     lines: list[tuple[str, str]] = []
     report = run_pipeline(
-        project.lab,  # type: ignore[arg-type]
+        project.lab,
         load_pipeline(),
         on_output=lambda s, line: lines.append((s, line)),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     return {r.name: r.action for r in report.stages}
 
@@ -67,16 +68,16 @@ def test_happy_path_each_stage_is_a_tracked_run(project: Project) -> None:
     lock = read_lock(project.root / "rig.lock")
     assert [o["path"] for o in lock["train"]["outs"]] == ["model.pkl", "metrics.json"]
     assert lock["prep"]["outs"][0]["kind"] == "folder"
-    run = get_run(project.lab, lock["train"]["run"])  # type: ignore[arg-type]
+    run = get_run(project.lab, lock["train"]["run"])
     assert (run.name, run.experiment, run.status) == ("train", project.root.name, "finished")
     assert run.tags["rig.stage"] == "train" and run.tags["rig.pipeline"] == project.root.name
     assert run.params == {"train.lr": 0.1}
     assert run.metrics == {"acc": 0.9, "loss.val": 0.25}
     assert run.env_object is not None  # the full environment lock was captured
-    names = {a.path: a.object for a in list_artifacts(project.lab, run.id)}  # type: ignore[arg-type]
+    names = {a.path: a.object for a in list_artifacts(project.lab, run.id)}
     assert names["model.pkl"] == lock["train"]["outs"][0]["hash"]
     assert "logs/train.log" in names
-    log = project.lab.objects.get_bytes(names["logs/train.log"]).decode()  # type: ignore[attr-defined]
+    log = project.lab.objects.get_bytes(names["logs/train.log"]).decode()
     assert "trained with 0.1" in log
 
 
@@ -90,7 +91,7 @@ def test_changing_one_param_reruns_only_its_dependants(project: Project) -> None
     _two_stages(project)
     _run(project)
     project.write("params.yaml", "train:\n  lr: 0.2\n")
-    plan = {s.name: s.reasons for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+    plan = {s.name: s.reasons for s in pipeline_status(project.lab, load_pipeline())}
     assert plan == {"prep": ("up to date",), "train": ("param train.lr changed",)}
     assert _run(project) == {"prep": "up to date", "train": "ran"}
     assert (project.root / "model.pkl").read_text() == "model 0.2\n"
@@ -104,7 +105,7 @@ def test_a_deleted_out_is_restored_from_cache_without_rerunning(project: Project
     run_before = read_lock(project.root / "rig.lock")["prep"]["run"]
     shutil.rmtree(project.root / "data")
     (project.root / "model.pkl").unlink()
-    plan = {s.name: s.state for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+    plan = {s.name: s.state for s in pipeline_status(project.lab, load_pipeline())}
     assert plan == {"prep": "restore", "train": "restore"}
     assert _run(project) == {"prep": "restored", "train": "restored"}
     assert (project.root / "data" / "clean.csv").read_text() == "prepared\n"
@@ -116,7 +117,7 @@ def test_dry_reasons(project: Project) -> None:
     _two_stages(project)
 
     def reasons() -> dict[str, tuple[str, ...]]:
-        return {s.name: s.reasons for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+        return {s.name: s.reasons for s in pipeline_status(project.lab, load_pipeline())}
 
     assert reasons() == {
         "prep": ("never run",),
@@ -133,10 +134,10 @@ def test_dry_reasons(project: Project) -> None:
     )
     assert reasons()["train"] == ("cmd changed", "out model.pkl modified")
     _run(project)
-    project.lab.objects.delete(read_lock(project.root / "rig.lock")["train"]["outs"][0]["hash"])  # type: ignore[attr-defined]
+    project.lab.objects.delete(read_lock(project.root / "rig.lock")["train"]["outs"][0]["hash"])
     (project.root / "model.pkl").unlink()
     assert reasons()["train"] == ("out model.pkl missing",)
-    forced = pipeline_status(project.lab, load_pipeline(), force=True)  # type: ignore[arg-type]
+    forced = pipeline_status(project.lab, load_pipeline(), force=True)
     assert [s.reasons[0] for s in forced] == ["forced", "forced"]
 
 
@@ -158,12 +159,13 @@ def test_a_failing_stage_stops_its_dependants_and_keeps_upstream(project: Projec
     err = info.value
     assert (err.stage, err.returncode, err.exit_code) == ("bad", 3, 1)
     assert "about to fail" in err.message
-    actions = {r.name: r.action for r in err.report.stages}  # type: ignore[attr-defined]
+    actions = {r.name: r.action for r in _report(err).stages}
     assert actions == {"prep": "ran", "bad": "failed", "after": "not run", "other": "ran"}
     lock = read_lock(project.root / "rig.lock")
     assert set(lock) == {"prep", "other"}
-    failed = next(r for r in err.report.stages if r.name == "bad")  # type: ignore[attr-defined]
-    assert get_run(project.lab, failed.run_id).status == "failed"  # type: ignore[arg-type]
+    failed = next(r for r in _report(err).stages if r.name == "bad")
+    assert failed.run_id is not None
+    assert get_run(project.lab, failed.run_id).status == "failed"
     project.write("fail.py", "import pathlib\npathlib.Path('b.txt').write_text('fixed')\n")
     assert _run(project) == {
         "prep": "up to date",
@@ -171,6 +173,11 @@ def test_a_failing_stage_stops_its_dependants_and_keeps_upstream(project: Projec
         "after": "ran",
         "other": "up to date",
     }
+
+
+def _report(err: StageFailed) -> RunReport:
+    assert isinstance(err.report, RunReport)
+    return err.report
 
 
 def test_independent_stages_run_in_parallel(project: Project) -> None:
@@ -202,7 +209,7 @@ def test_a_dataset_dep_is_checked_out_and_recorded_as_lineage(project: Project) 
     from rigml.data._lineage import versions_used_by
 
     src = project.write("raw/iris.csv", "x,y\n1,2\n")
-    add(project.lab, src.parent, name="iris", inspect=False)  # type: ignore[arg-type]
+    add(project.lab, src.parent, name="iris", inspect=False)
     reader = """
 import os, pathlib
 folder = pathlib.Path(os.environ["RIG_DATA_IRIS"])
@@ -216,11 +223,11 @@ pathlib.Path("copy.csv").write_text((folder / "iris.csv").read_text())
     assert (project.root / "copy.csv").read_text() == "x,y\n1,2\n"
     entry = read_lock(project.root / "rig.lock")["use"]
     assert entry["deps"][0]["version"] == "iris@1"
-    assert versions_used_by(project.lab, entry["run"]) == ["iris@1"]  # type: ignore[arg-type]
+    assert versions_used_by(project.lab, entry["run"]) == ["iris@1"]
     assert _run(project) == {"use": "up to date"}
     project.write("raw/iris.csv", "x,y\n3,4\n")
-    add(project.lab, src.parent, name="iris", inspect=False)  # type: ignore[arg-type]
-    plan = pipeline_status(project.lab, load_pipeline())  # type: ignore[arg-type]
+    add(project.lab, src.parent, name="iris", inspect=False)
+    plan = pipeline_status(project.lab, load_pipeline())
     assert plan[0].reasons == ("dep data:iris@latest changed (now iris@2)",)
     assert _run(project) == {"use": "ran"}
     assert (project.root / "copy.csv").read_text() == "x,y\n3,4\n"
@@ -277,7 +284,7 @@ def test_a_signal_stops_running_stages_and_records_them_killed(
     proc.send_signal(sig)
     out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130, out
-    runs = list_runs(project.lab)  # type: ignore[arg-type]
+    runs = list_runs(project.lab)
     assert [(r.name, r.status) for r in runs] == [("nap", "killed")]
     assert "nap" not in read_lock(project.root / "rig.lock")
     assert "interrupted" in out
@@ -299,11 +306,16 @@ def test_status_with_nothing_changed_hashes_nothing(
     )
     _run(project, jobs=2)
     project.age("in.csv", *(f"o{i}/f.txt" for i in range(20)))
-    pipeline_status(project.lab, load_pipeline())  # type: ignore[arg-type]  # fills the stat cache
+    pipeline_status(project.lab, load_pipeline())  # fills the stat cache
     calls: list[str] = []
     real = _hashing.hash_path
-    monkeypatch.setattr(_hashing, "hash_path", lambda p, s=None: calls.append(p) or real(p, s))
-    states = {s.state for s in pipeline_status(project.lab, load_pipeline())}  # type: ignore[arg-type]
+
+    def counting(path: str, size: int | None = None) -> str:
+        calls.append(path)
+        return real(path, size)
+
+    monkeypatch.setattr(_hashing, "hash_path", counting)
+    states = {s.state for s in pipeline_status(project.lab, load_pipeline())}
     assert states == {"up to date"}
     assert calls == []
 

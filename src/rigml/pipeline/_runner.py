@@ -76,7 +76,7 @@ def run_pipeline(
         error = StageFailed(
             failed.name, failed.exit_code or 0, list(failed.tail), log=f"logs/{failed.name}.log"
         )
-        error.report = report  # type: ignore[attr-defined]  # for the CLI's summary
+        error.report = report  # for the CLI's summary
         raise error
     return report
 
