@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -345,3 +346,61 @@ def test_foreach_and_matrix_stages_run_and_select_by_template(project: Project) 
         "grid@1-3": "ran",
         "grid@2-3": "up to date",
     }
+
+
+def test_a_stage_runs_in_its_wdir_and_sees_its_environment(project: Project) -> None:
+    show = "import os, pathlib\npathlib.Path('env.txt').write_text(os.environ['RIG_STAGE'])\n"
+    project.write("sub/show.py", show)
+    project.pipeline(f"stages:\n  s:\n    cmd: {PY} show.py\n    wdir: sub\n    outs: [env.txt]\n")
+    assert _run(project) == {"s": "ran"}
+    assert (project.root / "sub" / "env.txt").read_text() == "s"
+    assert read_lock(project.root / "rig.lock")["s"]["outs"][0]["path"] == "sub/env.txt"
+
+
+def test_another_environment_makes_every_stage_stale(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rigml.pipeline import _env
+
+    project.pipeline(f"stages:\n  s: {{cmd: {PY} w.py o.txt x, outs: [o.txt]}}\n")
+    _run(project)
+    monkeypatch.setattr(_env, "env_digest", lambda: "another")
+    assert pipeline_status(project.lab, load_pipeline())[0].reasons == ("environment changed",)
+
+
+def test_a_single_file_dataset_is_given_as_a_file(project: Project) -> None:
+    from rigml.data import add
+
+    add(project.lab, project.write("t.csv", "a\n"), name="t-1", inspect=False)
+    copy = "import os, shutil\nshutil.copy(os.environ['RIG_DATA_T_1'], 'c.csv')\n"
+    project.write("copy.py", copy)
+    project.pipeline(
+        f"stages:\n  s:\n    cmd: {PY} copy.py\n    deps: ['data:t-1@1']\n    outs: [c.csv]\n"
+    )
+    assert _run(project) == {"s": "ran"}
+    assert (project.root / "c.csv").read_text() == "a\n"
+
+
+def _write_entries(lab_path: str, lock: str, prefix: str) -> None:
+    from rigml.lab import Lab
+    from rigml.pipeline._lockfile import update_lock
+
+    lab = Lab(lab_path)
+    for i in range(15):
+        update_lock(lab, Path(lock), f"{prefix}{i}", {"cmd": [f"echo {i}"]})
+
+
+def test_two_processes_merging_rig_lock_lose_no_entry(project: Project) -> None:
+    import multiprocessing
+
+    lock = str(project.root / "rig.lock")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_write_entries, args=(str(project.lab.path), lock, p)) for p in "ab"
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert len(read_lock(Path(lock))) == 30
