@@ -404,3 +404,11 @@ def test_two_processes_merging_rig_lock_lose_no_entry(project: Project) -> None:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     assert len(read_lock(Path(lock))) == 30
+
+
+def test_a_dep_on_the_whole_project_leaves_out_the_lab_and_rig_lock(project: Project) -> None:
+    project.pipeline(f"stages:\n  s: {{cmd: {PY} -c 'print(1)', deps: [.]}}\n")
+    assert _run(project) == {"s": "ran"}
+    assert pipeline_status(project.lab, load_pipeline())[0].state == "up to date"
+    project.write("new.txt", "x")
+    assert pipeline_status(project.lab, load_pipeline())[0].reasons == ("dep . changed",)

@@ -90,10 +90,14 @@ class Hasher:
 
     def _folder(self, path: str) -> Digest:
         entries: list[tuple[str, str, int]] = []
+        lab, lock = str(self.lab.path), str(self.root / "rig.lock")
         for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-            dirnames.sort()
+            # the lab and rig.lock (a dep of "." holds them) change with every run
+            dirnames[:] = sorted(d for d in dirnames if os.path.join(dirpath, d) != lab)
             for name in filenames:
                 full = os.path.join(dirpath, name)
+                if full == lock:
+                    continue
                 try:
                     st = os.stat(full)
                 except FileNotFoundError:

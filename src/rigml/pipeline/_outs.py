@@ -31,14 +31,14 @@ def store_out(lab: Lab, hasher: Hasher, out: str) -> tuple[dict[str, Any], list[
     if now.kind == "missing":
         return {}, []
     if now.kind == "file":
-        digest, size = lab.objects.put_file(path)
+        digest, size = _put(lab, path, now.hash)
         return {"path": out, "kind": "file", "hash": digest, "size": size}, [(out, digest, size)]
     from rigml.pipeline._digests import folder_entries
 
     assert now.manifest is not None
     entries: list[ArtifactEntry] = []
-    for rel, _digest, _size in folder_entries(now.manifest):
-        digest, size = lab.objects.put_file(path / rel)
+    for rel, hashed, _size in folder_entries(now.manifest):
+        digest, size = _put(lab, path / rel, hashed)
         entries.append((f"{out}/{rel}", digest, size))
     manifest = lab.objects.put_bytes(now.manifest)
     entries.append((f"{MANIFESTS}/{out}.json", manifest, len(now.manifest)))
@@ -50,6 +50,24 @@ def store_out(lab: Lab, hasher: Hasher, out: str) -> tuple[dict[str, Any], list[
         "files": now.files,
     }
     return record, entries
+
+
+def _put(lab: Lab, path: Path, hashed: str | None) -> tuple[str, int]:
+    """Store ``path``; it must still hold what was hashed a moment ago.
+
+    Raises:
+        Conflict: something rewrote the file meanwhile (a process the stage left behind).
+    """
+    from rigml.errors import Conflict
+
+    digest, size = lab.objects.put_file(path)
+    if digest != hashed:
+        raise Conflict(
+            f"{path} changed while the outs of its stage were stored",
+            hint="stop whatever still writes it (a process the stage left running), then "
+            "`rig run` again",
+        )
+    return digest, size
 
 
 def restore_out(lab: Lab, root: Path, record: dict[str, Any]) -> None:
