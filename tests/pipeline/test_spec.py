@@ -157,3 +157,10 @@ def test_bad_foreach_variable_path_and_yaml(project: Project) -> None:
 def test_no_rig_yaml(project: Project) -> None:
     with pytest.raises(PipelineNotFound, match=r"no rig\.yaml"):
         load_pipeline()
+
+
+def test_unknown_keys_at_the_top_and_in_resources(project: Project) -> None:
+    err = _error(project, "stage:\n  a: {cmd: x}\n")
+    assert "unknown key 'stage'; did you mean 'stages'?" in err.message and err.line == 1
+    err = _error(project, "stages:\n  a:\n    cmd: x\n    resources: {gpu: 1}\n")
+    assert "stages.a.resources.gpu: unknown key 'gpu'; did you mean 'gpus'?" in err.message

@@ -102,11 +102,13 @@ def validate(model: type[BaseModel], data: Any, file: str, loc: Loc, text: str) 
         return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-    first = errors[0]
+    # an unknown key first: a misspelt key also reads as a missing one ("stage" / "stages")
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     where = (*loc, *first["loc"])
     known = list(model.model_fields)
     if model is StageModel:
-        known = STAGE_KEYS
+        nested = len(first["loc"]) > 1 and first["loc"][0] == "resources"
+        known = list(Resources.model_fields) if nested else STAGE_KEYS
     problem = _sentence(first, known)
     if len(errors) > 1:
         problem += f" (and {len(errors) - 1} more)"
@@ -119,7 +121,7 @@ def located(file: str, text: str, loc: Loc, problem: str, hint: str | None = Non
 
 
 def line_of(text: str, loc: Loc) -> int | None:
-    """The 1-based line of the deepest node of ``loc`` in YAML ``text`` (None if unknown).
+    """The 1-based line of the deepest key or item of ``loc`` in YAML ``text`` (None if none).
 
     Composed only when an error is told, so reading a valid file parses it once.
     """
@@ -129,25 +131,25 @@ def line_of(text: str, loc: Loc) -> int | None:
         node: Any = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return None
-    line = None
+    line = None if node is None else node.start_mark.line + 1
     for part in loc:
-        if node is None:
+        found = _child(node, part)
+        if found is None:
             break
-        line = node.start_mark.line + 1
-        node = _child(node, part)
-    if node is not None:
-        line = node.start_mark.line + 1
+        marker, node = found
+        line = marker.start_mark.line + 1
     return line
 
 
-def _child(node: Any, part: int | str) -> Any:
+def _child(node: Any, part: int | str) -> tuple[Any, Any] | None:
+    """``(the key or item node, the value node)`` of ``part`` under ``node``."""
     import yaml
 
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(part):
-                return value
+                return key, value
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+        return node.value[part], node.value[part]
     return None
