@@ -412,3 +412,23 @@ def test_a_dep_on_the_whole_project_leaves_out_the_lab_and_rig_lock(project: Pro
     assert pipeline_status(project.lab, load_pipeline())[0].state == "up to date"
     project.write("new.txt", "x")
     assert pipeline_status(project.lab, load_pipeline())[0].reasons == ("dep . changed",)
+
+
+def test_ctrl_c_ends_a_wait_for_a_stage_another_rig_run_holds(project: Project) -> None:
+    nap = "import pathlib, time\npathlib.Path('started').write_text('')\ntime.sleep(60)\n"
+    project.write("sleep.py", nap)
+    project.pipeline(f"stages:\n  nap: {{cmd: {PY} sleep.py, outs: [never.txt]}}\n")
+    holder = _rig_process(project, "run")
+    try:
+        deadline = time.time() + 30
+        while not (project.root / "started").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        waiter = _rig_process(project, "run")
+        time.sleep(1.0)  # long enough to be waiting on the stage's lock
+        assert waiter.poll() is None
+        waiter.send_signal(signal.SIGINT)
+        out = waiter.communicate(timeout=20)[0]  # not the 60 s the holder's stage takes
+        assert waiter.returncode == 130, out
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.communicate(timeout=30)
