@@ -57,9 +57,11 @@ def _damaged(path: Path, problem: str) -> InvalidPipeline:
 def lock_file_for(lab: Lab, key: str) -> str:
     """A lock file in the lab for ``key`` (a path): ``<lab>/locks/<blake3(key)[:24]>.lock``."""
     from rigml.objects import hash_bytes
+    from rigml.store.writable import lab_writes
 
     folder = lab.path / "locks"
-    folder.mkdir(exist_ok=True)
+    with lab_writes(folder):
+        folder.mkdir(exist_ok=True)
     return str(folder / f"{hash_bytes(key.encode())[:24]}.lock")
 
 
@@ -84,6 +86,7 @@ def file_lock(
     from filelock import FileLock, Timeout
 
     from rigml.errors import LabBusy
+    from rigml.store.writable import lab_writes
 
     path = lock_file_for(lab, key)
     lock = FileLock(path)
@@ -93,7 +96,8 @@ def file_lock(
             raise Cancelled(key)
         left = 0.2 if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            lock.acquire(timeout=min(0.2, left))
+            with lab_writes(path):
+                lock.acquire(timeout=min(0.2, left))
             break
         except Timeout as exc:
             if deadline is not None and timeout is not None and time.monotonic() >= deadline:
