@@ -10,7 +10,9 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── DatasetNotFound
     │   ├── UnknownOffer                    a cloud instance not in the price catalogue
     │   ├── UnknownRegion                   a region not in the grid-intensity table
-    │   └── GateMetricMissing               a gate names a metric the run lacks (exit 2)
+    │   ├── GateMetricMissing               a gate names a metric the run lacks (exit 2)
+    │   ├── PipelineNotFound                no rig.yaml here or in a parent folder
+    │   └── UnknownStage                    `rig run NAME` with no such stage
     ├── Conflict                            the request contradicts what is stored
     │   ├── ParamConflict
     │   ├── DataChanged                     a file changed or vanished during `rig data add`
@@ -18,6 +20,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   └── CheckoutTargetExists
     ├── ContractFailed                      a dataset version fails its contract
     ├── GatesFailed                         a run fails its evaluation gates, or has none stored
+    ├── StageFailed                         a pipeline stage exited non-zero (exit code, output)
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
     │   ├── InvalidQuery
@@ -32,7 +35,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidWorkload                 a workload file or flag `rig plan` cannot use
     │   ├── InvalidPrices                   a price or grid-intensity file with a bad figure
     │   ├── InvalidAssumption               a cost assumption out of range (negative price...)
-    │   └── InvalidGate                     a gate rule that cannot be read, located (gates[2])
+    │   ├── InvalidGate                     a gate rule that cannot be read, located (gates[2])
+    │   └── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
@@ -466,3 +470,69 @@ class GatesFailed(RigError):
             hint = f"see `rig gates show {run}`; train a better candidate or revise the gates"
         super().__init__(message, hint=hint)
         self.run, self.report = run, report
+
+
+# -- pipeline: rig.yaml, stages, rig.lock ------------------------------------------------------
+
+
+class InvalidPipeline(InvalidInput):
+    """A mistake in ``rig.yaml``: the file, the line where known, the stage and key."""
+
+    def __init__(
+        self,
+        file: str,
+        where: str,
+        problem: str,
+        *,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        place = f"{file}:{line}" if line is not None else file
+        located = f"{place}: {where}: " if where else f"{place}: "
+        super().__init__(
+            located + problem,
+            hint=hint or "fix rig.yaml; the reference is in `rig run --help`",
+        )
+        self.file, self.where, self.problem, self.line = file, where, problem, line
+
+
+class PipelineNotFound(NotFound):
+    def __init__(self, start: str) -> None:
+        super().__init__(
+            f"no rig.yaml in {start} or any folder above it",
+            hint="write a rig.yaml with a `stages:` mapping in the project folder, or pass -f FILE",
+        )
+        self.start = start
+
+
+class UnknownStage(NotFound):
+    def __init__(self, name: str, known: list[str]) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "`rig dag` lists the stages"
+        super().__init__(f"no stage named {name!r} in rig.yaml", hint=hint)
+        self.name = name
+
+
+class StageFailed(RigError):
+    """A stage's command exited non-zero (or could not start); its dependants did not run."""
+
+    report: object = None  # rigml.pipeline.RunReport of the whole run, set by run_pipeline
+
+    def __init__(
+        self, stage: str, returncode: int, tail: list[str], *, log: str | None = None
+    ) -> None:
+        shown = "\n".join(f"  | {line}" for line in tail[-10:])
+        text = (
+            f"stage {stage!r} failed with exit code {returncode}"
+            if returncode
+            else f"stage {stage!r} exited 0 but did not write all its outs"
+        )
+        super().__init__(
+            f"{text}; its last output:\n{shown}" if shown else text,
+            hint=(f"the full output is the run's artifact {log}; " if log else "")
+            + "fix the stage and `rig run` again: stages upstream stay cached",
+        )
+        # ``returncode``, not ``exit_code``: that is the CLI's exit status (1) for this error
+        self.stage, self.returncode, self.tail = stage, returncode, tail

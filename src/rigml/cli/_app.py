@@ -16,6 +16,7 @@ from rigml.cli import fit as fit_cmd
 from rigml.cli import gates as gates_cmd
 from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
+from rigml.cli import pipeline as pipeline_cmd
 from rigml.cli import plan as plan_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
@@ -67,6 +68,10 @@ app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and profiles.")
 app.add_typer(gates_cmd.app, name="gates")
+# Pipelines: rig.yaml stages, cached by rig.lock
+app.command("run")(pipeline_cmd.run)
+app.command("status")(pipeline_cmd.status)
+app.command("dag")(pipeline_cmd.dag)
 # Know the machine
 app.command("machine")(machine_cmd.machine)
 app.command("doctor")(doctor_cmd.doctor)

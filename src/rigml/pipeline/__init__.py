@@ -1,1 +1,66 @@
-"""Pipelines: rig.yaml stages, their DAG, cache, executors and gates; CI workflows that run them."""
+"""Pipelines: ``rig.yaml`` stages, their DAG, the ``rig.lock`` cache and the executors.
+
+Names load lazily (PEP 562): importing ``rigml.pipeline`` costs nothing until one is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rigml.pipeline._dag import Dag, DagNode, pipeline_dag
+    from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome
+    from rigml.pipeline._runner import RunReport, run_pipeline
+    from rigml.pipeline._spec import Pipeline, Stage, find_pipeline, load_pipeline
+    from rigml.pipeline._stage import StageResult
+    from rigml.pipeline._status import StageStatus, pipeline_status
+
+__all__ = [
+    "Dag",
+    "DagNode",
+    "Executor",
+    "Job",
+    "LocalExecutor",
+    "Outcome",
+    "Pipeline",
+    "RunReport",
+    "Stage",
+    "StageResult",
+    "StageStatus",
+    "find_pipeline",
+    "load_pipeline",
+    "pipeline_dag",
+    "pipeline_status",
+    "run_pipeline",
+]
+
+_LAZY = {
+    "Dag": "_dag",
+    "DagNode": "_dag",
+    "pipeline_dag": "_dag",
+    "Executor": "_executor",
+    "Job": "_executor",
+    "LocalExecutor": "_executor",
+    "Outcome": "_executor",
+    "RunReport": "_runner",
+    "run_pipeline": "_runner",
+    "StageResult": "_stage",
+    "StageStatus": "_status",
+    "pipeline_status": "_status",
+    "Pipeline": "_spec",
+    "Stage": "_spec",
+    "find_pipeline": "_spec",
+    "load_pipeline": "_spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rigml.pipeline' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rigml.pipeline.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

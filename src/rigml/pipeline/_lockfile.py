@@ -1,0 +1,136 @@
+"""``rig.lock``: what each stage last ran with, in readable YAML, updated one stage at a time.
+
+Two ``rig run`` in one project may finish stages at the same time, so an update is a short
+read-modify-write of one stage's entry under a file lock in the lab
+(``<lab>/locks/<hash of the lock file's path>.lock``), written through a temporary file and
+a rename: a reader never sees half a file, and a writer never drops another's entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rigml.errors import InvalidPipeline
+
+if TYPE_CHECKING:
+    from rigml.lab import Lab
+
+SCHEMA = 1
+LOCK_TIMEOUT_S = 600.0
+
+
+def read_lock(path: Path) -> dict[str, dict[str, Any]]:
+    """The stages' entries of ``path`` (empty when there is no lock file yet).
+
+    Raises:
+        InvalidPipeline: the file is not a lock file rigml wrote.
+    """
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise _damaged(path, f"is not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("stages", {}), dict):
+        raise _damaged(path, "expected a mapping with `stages:`")
+    return dict(data.get("stages") or {})
+
+
+def _damaged(path: Path, problem: str) -> InvalidPipeline:
+    return InvalidPipeline(
+        path.name, "", problem, hint=f"delete {path.name}: the next `rig run` reruns every stage"
+    )
+
+
+def lock_file_for(lab: Lab, key: str) -> str:
+    """A lock file in the lab for ``key`` (a path): ``<lab>/locks/<blake3(key)[:24]>.lock``."""
+    from rigml.objects import hash_bytes
+    from rigml.store.writable import lab_writes
+
+    folder = lab.path / "locks"
+    with lab_writes(folder):
+        folder.mkdir(exist_ok=True)
+    return str(folder / f"{hash_bytes(key.encode())[:24]}.lock")
+
+
+class Cancelled(Exception):
+    """The wait for a lock was given up: the pipeline is stopping."""
+
+
+@contextlib.contextmanager
+def file_lock(
+    lab: Lab,
+    key: str,
+    *,
+    timeout: float | None = LOCK_TIMEOUT_S,
+    cancel: threading.Event | None = None,
+) -> Iterator[None]:
+    """Hold the lab's lock for ``key`` across processes; waiting ends early on ``cancel``.
+
+    Raises:
+        LabBusy: another process held it for ``timeout`` seconds (None: wait on).
+        Cancelled: ``cancel`` was set while waiting.
+    """
+    from filelock import FileLock, Timeout
+
+    from rigml.errors import LabBusy
+    from rigml.store.writable import lab_writes
+
+    path = lock_file_for(lab, key)
+    lock = FileLock(path)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(key)
+        left = 0.2 if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            with lab_writes(path):
+                lock.acquire(timeout=min(0.2, left))
+            break
+        except Timeout as exc:
+            if deadline is not None and timeout is not None and time.monotonic() >= deadline:
+                raise LabBusy(path, timeout) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def update_lock(lab: Lab, path: Path, name: str, entry: dict[str, Any] | None) -> None:
+    """Set (or with ``None`` remove) stage ``name``'s entry of lock file ``path``."""
+    import yaml
+
+    from rigml._output import write_output
+
+    with file_lock(lab, f"rig.lock:{path}"):
+        stages = read_lock(path)
+        if entry is None:
+            stages.pop(name, None)
+        else:
+            stages[name] = entry
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        text = yaml.dump(
+            {"schema": SCHEMA, "stages": dict(sorted(stages.items()))},
+            Dumper=dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+        )
+        write_output(path, "# written by `rig run`; do not edit\n" + text)
+
+
+def stage_lock_keys(root: Path, outs: tuple[str, ...]) -> list[str]:
+    """The lock keys of a stage's outs, sorted so two processes take them in one order."""
+    return sorted(f"out:{os.path.normpath(root / out)}" for out in outs)
