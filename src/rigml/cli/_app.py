@@ -18,6 +18,7 @@ from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
 from rigml.cli import pipeline as pipeline_cmd
 from rigml.cli import plan as plan_cmd
+from rigml.cli import preflight as preflight_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
 from rigml.cli import watch as watch_cmd
@@ -72,6 +73,7 @@ app.add_typer(gates_cmd.app, name="gates")
 app.command("run")(pipeline_cmd.run)
 app.command("status")(pipeline_cmd.status)
 app.command("dag")(pipeline_cmd.dag)
+app.command("preflight")(preflight_cmd.preflight)
 # Know the machine
 app.command("machine")(machine_cmd.machine)
 app.command("doctor")(doctor_cmd.doctor)

@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rigml.pipeline._dag import Dag, DagNode, pipeline_dag
     from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome
+    from rigml.pipeline._preflight import (
+        PreflightCheck,
+        PreflightOptions,
+        PreflightReport,
+        preflight,
+    )
     from rigml.pipeline._runner import RunReport, run_pipeline
     from rigml.pipeline._spec import Pipeline, Stage, find_pipeline, load_pipeline
     from rigml.pipeline._stage import StageResult
@@ -24,6 +30,9 @@ __all__ = [
     "LocalExecutor",
     "Outcome",
     "Pipeline",
+    "PreflightCheck",
+    "PreflightOptions",
+    "PreflightReport",
     "RunReport",
     "Stage",
     "StageResult",
@@ -32,6 +41,7 @@ __all__ = [
     "load_pipeline",
     "pipeline_dag",
     "pipeline_status",
+    "preflight",
     "run_pipeline",
 ]
 
@@ -43,6 +53,10 @@ _LAZY = {
     "Job": "_executor",
     "LocalExecutor": "_executor",
     "Outcome": "_executor",
+    "PreflightCheck": "_preflight",
+    "PreflightOptions": "_preflight",
+    "PreflightReport": "_preflight",
+    "preflight": "_preflight",
     "RunReport": "_runner",
     "run_pipeline": "_runner",
     "StageResult": "_stage",

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from rigml.pipeline._spec import Pipeline
 
 
-def check(pipeline: Pipeline) -> None:
+def check(pipeline: Pipeline, *, deps_on_disk: bool = True) -> None:
     """Raise the first cross-stage mistake of ``pipeline`` as a located error.
 
     Raises:
@@ -32,7 +32,9 @@ def check(pipeline: Pipeline) -> None:
         )
     for stage in pipeline.stages.values():
         for i, dep in enumerate(stage.deps):
-            if (stage.name, dep) not in graph.producers and not (pipeline.root / dep).exists():
+            if not deps_on_disk or (stage.name, dep) in graph.producers:
+                continue
+            if not (pipeline.root / dep).exists():
                 raise located(
                     pipeline.file.name,
                     pipeline.text,

@@ -80,8 +80,13 @@ def find_pipeline(start: str | os.PathLike[str] | None = None) -> Path:
     raise PipelineNotFound(str(here))
 
 
-def load_pipeline(path: str | os.PathLike[str] | None = None) -> Pipeline:
+def load_pipeline(
+    path: str | os.PathLike[str] | None = None, *, deps_on_disk: bool = True
+) -> Pipeline:
     """Read and check ``rig.yaml``: schema, paths, outputs, cycles, deps and params.
+
+    ``deps_on_disk=False`` leaves out the check that deps nobody produces exist (``rig
+    preflight`` reports each missing one as a failed check instead).
 
     Raises:
         PipelineNotFound: no rig.yaml at or above ``path``.
@@ -102,7 +107,7 @@ def load_pipeline(path: str | os.PathLike[str] | None = None) -> Pipeline:
                 raise _located(shown, text, loc, f"two stages are named {stage_name!r}")
             stages[stage_name] = _stage(stage_name, body, file.parent, shown, text, loc)
     pipeline = Pipeline(file.parent, file, top.name or file.parent.name, stages, text)
-    _checks.check(pipeline)
+    _checks.check(pipeline, deps_on_disk=deps_on_disk)
     return pipeline
 
 
