@@ -252,6 +252,33 @@ def test_a_memory_value_that_is_not_a_size_is_located(project: Project) -> None:
         _check(project)
 
 
+# ---------------------------------------------------------------------------- gpus
+
+RECORDED = Path(__file__).parents[1] / "machine" / "recorded" / "rtx4090_idle.json"
+
+
+def test_gpus_asked_for_against_those_visible(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.pipeline(
+        f"""
+        stages:
+          one: {{cmd: {PY} w.py a, resources: {{gpus: 1}}}}
+          two: {{cmd: {PY} w.py b, resources: {{gpus: 2}}}}
+          cpu: {{cmd: {PY} w.py c, resources: {{gpus: 0}}}}
+        """
+    )
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(RECORDED))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    rows = _rows(_check(project), "gpus")
+    assert [(s, st) for s, st, _e in rows] == [("one", "pass"), ("two", "fail")]
+    assert "1 NVIDIA GPU(s): NVIDIA GeForce RTX 4090" in rows[0][2]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    hidden = _rows(_check(project), "gpus")
+    assert hidden[0][1] == "fail" and "CUDA_VISIBLE_DEVICES=''" in hidden[0][2]
+    assert [st for _s, st, _e in _rows(_check(project, gpu_count=2), "gpus")] == ["pass", "pass"]
+
+
 # ---------------------------------------------------------------------------- fit
 
 

@@ -3,9 +3,10 @@
 For the selected stages and everything upstream of them: deps present and readable
 (``data:`` deps resolve), the dataset versions' stored contract checks, disk space for the
 outs (estimated from the last run's sizes in ``rig.lock``), ``resources.memory`` against
-the memory available now, the fit planner's verdict for a stage's ``model:``, ``rig
-doctor``'s findings, and each stage's ``smoke:`` command. Nothing here runs a stage,
-records a run or touches ``rig.lock``: a smoke command is a plain process.
+the memory available now, ``resources.gpus`` against the GPUs visible, the fit planner's
+verdict for a stage's ``model:``, ``rig doctor``'s findings, and each stage's ``smoke:``
+command. Nothing here runs a stage, records a run or touches ``rig.lock``: a smoke
+command is a plain process.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 Status = Literal["pass", "warn", "fail"]
 STATUSES: tuple[Status, ...] = ("fail", "warn", "pass")
-CHECKS = ("deps", "contract", "disk", "memory", "fit", "doctor", "smoke")
+CHECKS = ("deps", "contract", "disk", "memory", "gpus", "fit", "doctor", "smoke")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class PreflightOptions:
         fit_targets: Explicit planner targets (overrides ``gpu`` and ``vram_gb``).
         free_bytes: Free bytes on the filesystem holding a path (default: measured).
         available_memory: Bytes of memory available to a stage (default: measured).
+        gpu_count: GPUs a stage can use (default: NVIDIA GPUs NVML lists, less what
+            ``CUDA_VISIBLE_DEVICES`` hides).
     """
 
     smoke: bool = True
@@ -105,6 +108,7 @@ class PreflightOptions:
     fit_targets: tuple[Target, ...] | None = None
     free_bytes: Callable[[str], int] | None = None
     available_memory: int | None = None
+    gpu_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,7 @@ def preflight(
         rows += checks.contract_checks(ctx, name)
     rows += checks.disk_checks(ctx)
     rows += checks.memory_checks(ctx)
+    rows += checks.gpu_checks(ctx)
     rows += run.fit_checks(ctx)
     if opts.doctor:
         rows += run.doctor_checks(ctx)

@@ -318,3 +318,49 @@ def _available(ctx: Context) -> tuple[int, str]:
         available = int(max(0.0, cgroup.limit - cgroup.used))
         seen = f"left under this cgroup's limit of {format_bytes(cgroup.limit)}"
     return available, seen
+
+
+# ---------------------------------------------------------------------------- gpus
+
+
+def gpu_checks(ctx: Context) -> list[PreflightCheck]:
+    """Each stage's ``resources.gpus`` against the NVIDIA GPUs this process can use."""
+    asked = [(n, int((ctx.pipeline.stages[n].resources or {}).get("gpus") or 0)) for n in ctx.order]
+    asked = [(n, g) for n, g in asked if g > 0]
+    if not asked:
+        return []
+    count, seen = _gpus(ctx)
+    rows: list[PreflightCheck] = []
+    for name, need in asked:
+        status: Status = "fail" if need > count else "pass"
+        fix = None
+        if status == "fail":
+            fix = (
+                "run it where the GPUs are, check the driver (`rig doctor -c gpu`) and "
+                "CUDA_VISIBLE_DEVICES, or lower resources.gpus"
+            )
+        figures = {"need": need, "visible": count}
+        rows.append(
+            PreflightCheck("gpus", name, status, f"resources.gpus {need}; {seen}", fix, figures)
+        )
+    return rows
+
+
+def _gpus(ctx: Context) -> tuple[int, str]:
+    """How many GPUs a stage can use here, and what was seen."""
+    if ctx.options.gpu_count is not None:
+        return ctx.options.gpu_count, f"{ctx.options.gpu_count} visible (as given)"
+    from rigml.machine.readings import read_gpus
+
+    reading = read_gpus(live=False)
+    names = [g.name for g in reading.gpus]
+    count = len(names)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    limit = ""
+    if visible is not None:
+        allowed = len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+        if allowed < count:
+            count, limit = allowed, f", {allowed} allowed by CUDA_VISIBLE_DEVICES={visible!r}"
+    if not names:
+        return 0, f"no NVIDIA GPU found ({reading.reason or 'NVML lists none'})"
+    return count, f"{len(names)} NVIDIA GPU(s): {', '.join(names)}{limit}"
