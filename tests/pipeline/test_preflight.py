@@ -71,7 +71,7 @@ def test_a_ready_pipeline_passes_every_check(project: Project) -> None:
         ("memory", "pass"),
         ("smoke", "pass"),
     ]
-    assert "datasets users@latest = users@1" in report.checks[0].evidence
+    assert report.checks[0].evidence == "2 present and readable; datasets users@latest = users@1"
     assert report.checks[2].evidence == "no previous size: never run"
     data = report.to_dict()
     assert data["ok"] is True and data["stages"] == ["prep"]
@@ -89,7 +89,7 @@ def test_targets_select_their_upstream_only(project: Project) -> None:
     )
     assert _check(project, "b").stages == ("a", "b")
     assert _rows(_check(project, "b"), "deps") == [
-        ("b", "pass", "1 present and readable; 1 written by upstream stages")
+        ("b", "pass", "1 written by upstream stages")
     ]
     with pytest.raises(UnknownStage):
         _check(project, "nope")

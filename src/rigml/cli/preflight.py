@@ -10,25 +10,27 @@ import typer
 if TYPE_CHECKING:
     from rigml.pipeline._preflight import PreflightReport
 
-PREFLIGHT_HELP = """Check what would waste a long or rented job, before `rig run` starts it.
-
-For the stages named (default: all) and the stages they need: deps present and readable
-(`data:` deps resolve), the dataset versions' stored contract checks, disk space for the
-outs (estimated from the last run's sizes), resources.memory against the memory available,
-the fit planner's verdict for a stage's `model:`, `rig doctor`'s failures and warnings,
-and each stage's `smoke:` command (run in its wdir, with a timeout; not a tracked run).
-
-Exits with 1 when a check fails, so a job script can run `rig preflight train && rig run
-train`.
-
-\b
+PREFLIGHT_HELP = (
+    (
+        "Check what would waste a long or rented job, before `rig run` starts it.\n\n"
+        "For the stages named (default: all) and the stages they need: deps present and "
+        "readable (`data:` deps resolve), the dataset versions' stored contract checks, disk "
+        "space for the outs (estimated from the last run's sizes), resources.memory and "
+        "resources.gpus against what this machine has free, the fit planner's verdict for a "
+        "stage's `model:`, `rig doctor`'s failures and warnings, and each stage's `smoke:` "
+        "command (run in its wdir with a timeout; not a tracked run, rig.lock untouched).\n\n"
+        "Exits with 1 when a check fails, so a job script can gate on it: "
+        "`rig preflight train && rig run train`.\n\n"
+    )
+    + """\b
 Stage keys it reads:
   train:
     cmd: python train.py
-    resources: {memory: 24GiB}
+    resources: {memory: 24GiB, gpus: 1}
     model: {name: llama-3.1-8b, task: qlora, context: 4096}
     smoke: {cmd: python train.py --max-steps 2, timeout: 60s}
 """
+)
 
 
 def preflight(

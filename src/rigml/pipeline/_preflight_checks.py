@@ -50,7 +50,9 @@ def dep_checks(ctx: Context, name: str) -> list[PreflightCheck]:
             resolved += 1
     if rows or not (stage.deps or stage.data):
         return rows
-    parts = [f"{len(stage.deps) + len(stage.data)} present and readable"]
+    parts = []
+    if len(stage.deps) > upstream:
+        parts.append(f"{len(stage.deps) - upstream} present and readable")
     if upstream:
         parts.append(f"{upstream} written by upstream stages")
     if resolved:
