@@ -49,7 +49,10 @@ def _dataset(project: Project, name: str = "users", rows: int = 3) -> None:
 def test_a_ready_pipeline_passes_every_check(project: Project) -> None:
     _dataset(project)
     check(project.lab, "users@1", contract_from_dict({"columns": COLUMNS}))
-    project.write("src/prep.py", "print('prep')\n")
+    project.write(
+        "src/prep.py",
+        "import os, sys\nsys.exit(0 if os.path.isdir(os.environ['RIG_DATA_USERS']) else 5)\n",
+    )
     project.write("conf/a.yaml", "x: 1\n")
     project.pipeline(
         f"""
@@ -59,7 +62,7 @@ def test_a_ready_pipeline_passes_every_check(project: Project) -> None:
             deps: [src/prep.py, conf, 'data:users']
             outs: [clean.txt]
             resources: {{memory: 1GiB}}
-            smoke: {PY} -c "print('ok')"
+            smoke: {PY} src/prep.py  # the dataset is checked out for it, as for a run
         """
     )
     report = _check(project, smoke=True, available_memory=8 * GIB)
@@ -88,9 +91,7 @@ def test_targets_select_their_upstream_only(project: Project) -> None:
         """
     )
     assert _check(project, "b").stages == ("a", "b")
-    assert _rows(_check(project, "b"), "deps") == [
-        ("b", "pass", "1 written by upstream stages")
-    ]
+    assert _rows(_check(project, "b"), "deps") == [("b", "pass", "1 written by upstream stages")]
     with pytest.raises(UnknownStage):
         _check(project, "nope")
 
@@ -127,6 +128,18 @@ def test_missing_and_unreadable_deps_fail(project: Project) -> None:
     assert "holds a broken symlink: link.txt" in deps[2][2]
     assert "no dataset" in deps[3][2] or "nope" in deps[3][2]
     assert all(c.fix for c in report.checks if c.status == "fail")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_a_file_without_read_permission_fails(project: Project) -> None:
+    locked = project.write("secret.txt", "x\n")
+    locked.chmod(0)
+    project.pipeline(f"stages:\n  s:\n    cmd: {PY} w.py a\n    deps: [secret.txt]\n")
+    try:
+        (row,) = _rows(_check(project), "deps")
+    finally:
+        locked.chmod(0o600)
+    assert row[1] == "fail" and "secret.txt cannot be read" in row[2]
 
 
 def test_a_folder_where_the_last_run_read_a_file_fails(project: Project) -> None:
