@@ -223,6 +223,24 @@ def test_an_out_that_is_there_is_overwritten_not_added(project: Project) -> None
     assert row.status == "pass" and row.figures["need_bytes"] == 4096  # the objects' copy only
 
 
+def test_needs_add_up_over_the_stages_on_one_disk(project: Project) -> None:
+    project.write("big.py", "import sys\nopen(sys.argv[1], 'w').write(sys.argv[1] * 4096)\n")
+    project.pipeline(
+        f"""
+        stages:
+          a: {{cmd: {PY} big.py a, outs: [a]}}
+          b: {{cmd: {PY} big.py b, outs: [b]}}
+        """
+    )
+    run_pipeline(project.lab, load_pipeline())
+    (project.root / "a").unlink()
+    (project.root / "b").unlink()
+    a, b = [c for c in _check(project, free_bytes=lambda _p: 12000).checks if c.check == "disk"]
+    assert a.status == "pass" and a.figures["need_bytes"] == 8192
+    assert b.status == "fail" and b.figures["need_bytes"] == 16384
+    assert "(with the stages before it: 16.0 KiB)" in b.evidence
+
+
 def test_a_huge_previous_out_in_the_lock_fails_against_the_real_disk(project: Project) -> None:
     _ran_once(project)
     lock = project.root / "rig.lock"

@@ -211,22 +211,30 @@ def _disk_row(
     ctx: Context, name: str, wants: dict[str, int], needs: dict[Any, int], last: int
 ) -> PreflightCheck:
     free_of = ctx.options.free_bytes or _free_bytes
-    worst: tuple[float, str, int, int] | None = None  # (share of free, place, need, free)
+    worst: tuple[float, str, int, int, int] | None = None  # share of free, place, need, own, free
+    own: dict[Any, int] = {}
     for place, want in wants.items():
         device = _device(place)
         needs[device] = needs.get(device, 0) + want
-        free = free_of(place)
+        own[device] = own.get(device, 0) + want
+        try:
+            free = free_of(place)
+        except OSError as exc:
+            what = f"cannot read the free space at {place}: {exc.strerror or exc}"
+            return PreflightCheck("disk", name, "warn", what, "check that the disk is mounted")
         share = needs[device] / free if free > 0 else float("inf")
         if worst is None or share > worst[0]:
-            worst = (share, place, needs[device], free)
+            worst = (share, place, needs[device], own[device], free)
     assert worst is not None
-    share, place, need, free = worst
+    share, place, need, mine, free = worst
     status: Status = "fail" if need > free else "warn" if share > DISK_WARN else "pass"
     where = _shown(ctx, place)
+    copy = ", and their copy in the lab's objects" if ctx.lab.objects.is_local else ""
+    before = f" (with the stages before it: {format_bytes(need)})" if need > mine else ""
     evidence = (
-        f"needs about {format_bytes(need)} on the disk of {where} (an estimate: the last "
-        f"run's outs, {format_bytes(last)}, and their copy in the lab's objects); "
-        f"{format_bytes(free)} free"
+        f"needs about {format_bytes(mine)} on the disk of {where}{before}; "
+        f"{format_bytes(free)} free (an estimate: the last run's outs, {format_bytes(last)}"
+        f"{copy})"
     )
     fix = None
     if status != "pass":
