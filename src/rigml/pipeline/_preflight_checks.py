@@ -294,7 +294,11 @@ def memory_checks(ctx: Context) -> list[PreflightCheck]:
     asked = [(n, ctx.specs[n].memory) for n in ctx.order if ctx.specs[n].memory is not None]
     if not asked:
         return []
-    available, seen = _available(ctx)
+    try:
+        available, seen = _available(ctx)
+    except OSError as exc:
+        what = f"cannot read this machine's memory: {exc.strerror or exc}"
+        return [PreflightCheck("memory", n, "warn", what) for n, _need in asked]
     rows: list[PreflightCheck] = []
     for name, need in asked:
         assert need is not None

@@ -187,16 +187,19 @@ def _smoke_env(ctx: Context, stage: Stage) -> dict[str, str]:
 
 def _run(cmd: str, cwd: Any, env: dict[str, str], deadline: float) -> tuple[int | None, list[str]]:
     """Exit code (None: timed out and stopped) and the output's last lines."""
-    proc = subprocess.Popen(
-        cmd,
-        shell=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            shell=True,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return 127, [f"cannot start: {exc}"]
     try:
         out, _ = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
         code: int | None = proc.returncode
