@@ -181,6 +181,35 @@ def test_cli_shows_gates_and_exits_1_with_the_table(project: Project) -> None:
     assert missing.exit_code != 0 and "nosuchrun" in missing.err
 
 
+def test_cli_errors_of_gates_exit_2_cleanly(project: Project) -> None:
+    _gated(project, 0.6, '["metrics.acc >= 0.7"]')
+    project.lab.close()
+    missing = _cli(project, "run")
+    assert missing.exit_code == 2, missing.stderr
+    assert "gate 'metrics.acc >= 0.7': run evaluate has no metric 'acc'" in missing.err
+    assert "did you mean" in missing.err
+    _gated(project, 0.6, '["metrics.auc >> 0.7"]')
+    bad = _cli(project, "status")
+    assert bad.exit_code == 2 and "rig.yaml:8: stages.evaluate.gates[0]" in bad.err
+    assert "--gates-against" in " ".join(run_rig("run", "--help").stdout.split())
+
+
+def test_a_deleted_stage_run_is_told_with_the_fix(project: Project) -> None:
+    from rigml.errors import RunNotFound
+    from rigml.track.delete import delete_runs
+
+    _gated(project, 0.8)
+    pipeline = load_pipeline(project.root)
+    first = run_pipeline(project.lab, pipeline).stages[0]
+    assert first.run_id is not None
+    delete_runs(project.lab, [first.run_id])
+    with pytest.raises(RunNotFound) as caught:
+        run_pipeline(project.lab, pipeline)
+    assert "rig run evaluate --force" in str(caught.value.hint)
+    forced = run_pipeline(project.lab, pipeline, targets=["evaluate"], force=True)
+    assert forced.stages[0].gates is not None and forced.stages[0].gates.passed
+
+
 def test_empty_gates_mean_no_gates(project: Project) -> None:
     _gated(project, 0.1, "[]")
     report = run_pipeline(project.lab, load_pipeline(project.root))

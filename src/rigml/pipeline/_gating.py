@@ -79,17 +79,27 @@ def judge_stage(session: Session, stage: Stage, result: StageResult) -> StageRes
 
     Raises:
         GateMetricMissing: a rule names a metric the run (or its reference) lacks.
+        RunNotFound: the run rig.lock records for an up-to-date stage was deleted.
     """
     if not stage.gates or result.action not in _JUDGED:
         return result
     run_id = result.run_id or _locked_run(session, stage)
     if run_id is None:
         return result
+    from rigml.errors import RunNotFound
     from rigml.gates import evaluate_gates
     from rigml.track.runs import set_tags
 
     lab = session.lab
-    report = evaluate_gates(lab, run_id, list(stage.gates), reference=session.reference)
+    try:
+        report = evaluate_gates(lab, run_id, list(stage.gates), reference=session.reference)
+    except RunNotFound as exc:
+        if exc.run_id == run_id:  # the stage's own run, not a reference
+            exc.hint = (
+                f"rig.lock records run {run_id[:12]} for stage {stage.name!r}, but the lab no "
+                f"longer has it; `rig run {stage.name} --force` runs the stage again"
+            )
+        raise
     _store(lab, report, fresh=result.action == "ran")
     set_tags(lab, run_id, {RESULT_TAG: "passed" if report.passed else "failed"})
     return dataclasses.replace(result, gates=report)
