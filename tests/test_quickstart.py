@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conftest import CliResult
 from rigml.cli import main
 from rigml.track.queries import list_runs
 
+Rig = Callable[..., CliResult]
 
-def test_quickstart_tracks_a_sweep_and_compares_it(tmp_path: Path, capsys) -> None:
+
+def test_quickstart_tracks_a_sweep_and_compares_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("sklearn")
     assert main(["quickstart", "--path", str(tmp_path / "qs")]) == 0
     out = capsys.readouterr().out
@@ -84,7 +90,7 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.slow
-def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig) -> None:
+def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig: Rig) -> None:
     pytest.importorskip("sklearn")
     result = rig("quickstart")
     assert result.exit_code == 0, result.stderr
@@ -93,7 +99,7 @@ def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig) -> No
 
 
 @pytest.mark.slow
-def test_keep_keeps_the_temporary_lab_and_says_where(temp_root: Path, rig) -> None:
+def test_keep_keeps_the_temporary_lab_and_says_where(temp_root: Path, rig: Rig) -> None:
     pytest.importorskip("sklearn")
     result = rig("quickstart", "--keep")
     assert result.exit_code == 0, result.stderr
