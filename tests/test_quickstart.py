@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conftest import CliResult
 from rigml.cli import main
 from rigml.track.queries import list_runs
 
+Rig = Callable[..., CliResult]
 
-def test_quickstart_tracks_a_sweep_and_compares_it(tmp_path: Path, capsys) -> None:
+
+def test_quickstart_tracks_a_sweep_and_compares_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("sklearn")
     assert main(["quickstart", "--path", str(tmp_path / "qs")]) == 0
     out = capsys.readouterr().out
@@ -28,6 +34,48 @@ def test_quickstart_tracks_a_sweep_and_compares_it(tmp_path: Path, capsys) -> No
     assert all(r.metric_steps["val/acc"] > 10 for r in runs)  # a curve, not one point
     assert (tmp_path / "qs" / "quickstart.png").is_file()
     lab.close()
+    _check_pipeline(tmp_path / "qs", out)
+
+
+def _check_pipeline(root: Path, out: str) -> None:
+    """The pipeline part: every stage ran once, the rerun ran nothing, the param change
+    reran exactly train and what reads it, and the gate stage's passing report is stored."""
+    from collections import Counter
+
+    from rigml.gates import latest_gate_report
+    from rigml.lab import open_lab
+    from rigml.pipeline import load_pipeline, pipeline_status
+
+    assert "Pipeline" in out and "everything is up to date" in out
+    assert "Reran: train, evaluate, gate; the rest stayed cached." in out
+    assert "train: will run — param train.C changed" in " ".join(out.split())
+    lab = open_lab(root)
+    try:
+        runs = list_runs(lab, experiment="quickstart-pipeline")
+        assert all(r.status == "finished" for r in runs)
+        # once each, then nothing (a second run would add runs), then train and its dependants
+        assert Counter(r.name for r in runs) == {
+            "prepare": 1,
+            "validate": 1,
+            "train": 2,
+            "evaluate": 2,
+            "gate": 2,
+        }
+        trains = sorted((r for r in runs if r.name == "train"), key=lambda r: r.start_time)
+        assert [r.params["train.C"] for r in trains] == [1.0, 0.05]
+        pipeline = load_pipeline(root / "pipeline")
+        assert {s.state for s in pipeline_status(lab, pipeline)} == {"up to date"}
+        for gate_run in (r for r in runs if r.name == "gate"):
+            report = latest_gate_report(lab, gate_run.id)
+            assert report is not None and report.passed
+            assert "metrics.auc >= 0.7" in report.rules
+            assert gate_run.tags["rig.gates"] == "passed"
+        evaluate = next(r for r in runs if r.name == "evaluate")
+        assert {"auc", "accuracy", "slice/f00/high/auc", "slice/f00/low/auc"} <= set(
+            evaluate.metrics
+        )
+    finally:
+        lab.close()
 
 
 @pytest.fixture
@@ -42,7 +90,7 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.slow
-def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig) -> None:
+def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig: Rig) -> None:
     pytest.importorskip("sklearn")
     result = rig("quickstart")
     assert result.exit_code == 0, result.stderr
@@ -51,7 +99,7 @@ def test_without_a_path_the_temporary_lab_is_removed(temp_root: Path, rig) -> No
 
 
 @pytest.mark.slow
-def test_keep_keeps_the_temporary_lab_and_says_where(temp_root: Path, rig) -> None:
+def test_keep_keeps_the_temporary_lab_and_says_where(temp_root: Path, rig: Rig) -> None:
     pytest.importorskip("sklearn")
     result = rig("quickstart", "--keep")
     assert result.exit_code == 0, result.stderr

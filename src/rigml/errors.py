@@ -20,6 +20,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   └── CheckoutTargetExists
     ├── ContractFailed                      a dataset version fails its contract
     ├── GatesFailed                         a run fails its evaluation gates, or has none stored
+    │   └── StageGatesFailed                a pipeline stage ran but fails its gates (rig run)
     ├── StageFailed                         a pipeline stage exited non-zero (exit code, output)
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
@@ -536,3 +537,21 @@ class StageFailed(RigError):
         )
         # ``returncode``, not ``exit_code``: that is the CLI's exit status (1) for this error
         self.stage, self.returncode, self.tail = stage, returncode, tail
+
+
+class StageGatesFailed(GatesFailed):
+    """A stage ran (its outs are cached) but its run fails the stage's ``gates:``; its
+    dependants did not run. ``report`` is the gate report (as for :class:`GatesFailed`),
+    ``run_report`` the whole ``rig run`` (a ``rigml.pipeline.RunReport``)."""
+
+    run_report: object = None  # set by run_pipeline
+
+    def __init__(self, stage: str, run: str, table: str, report: object) -> None:
+        super().__init__(run, table, report)
+        self.args = (f"stage {stage!r} (run {run[:12]}) fails its gates:\n{table}",)
+        self.message = self.args[0]
+        self.hint = (
+            f"the report is stored with the run: `rig gates show {run[:12]}`; its dependants "
+            "did not run. Improve the stage (a changed param or dep reruns it) or revise its gates"
+        )
+        self.stage = stage

@@ -1,4 +1,5 @@
-"""The quickstart: a lab, generated data, a few tracked training runs, and their comparison.
+"""The quickstart: a lab, generated data, a few tracked training runs, and their comparison,
+then the data as a versioned dataset and a small pipeline (rig.yaml) over it, with gates.
 
 It runs entirely offline on data it makes, so ``make demo`` works on a fresh machine.
 Later capabilities extend it; each step is a plain call into a service.
@@ -39,6 +40,7 @@ class QuickstartResult:
     fit: list[Any] = field(default_factory=list)  # FitReports: popular models on this machine
     placement: Any = None  # PlacementStep: rig plan for two workloads, rig cost break-even
     root: Path | None = None  # the folder worked in (the lab is root/.rig)
+    pipeline: Any = None  # PipelineStep: rig.yaml run, rerun unchanged, rerun after a param
 
 
 def run_quickstart(
@@ -46,7 +48,7 @@ def run_quickstart(
     *,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> QuickstartResult:
-    """Create a lab under ``path`` and track a small sweep.
+    """Create a lab under ``path``, track a small sweep, and run a small pipeline.
 
     Without ``path`` the work happens in a new temporary folder that the caller owns
     (``result.root``); ``rig quickstart`` removes it afterwards unless told ``--keep``.
@@ -195,6 +197,10 @@ def _later_steps(
         progress(f"dataset {result.data.version.ref}: {result.data.report.checks} checks pass")
     except MissingExtra as exc:
         result.notes.append(f"no data step: {exc.message} ({exc.hint})")
+    if result.data is not None:  # the pipeline reads the dataset version and its contract
+        result.pipeline = _pipeline_step(lab, root, result.data, progress)
+    else:
+        result.notes.append("no pipeline step: it reads the dataset the data step adds")
     result.placement = _placement_step(lab)
     progress(f"plan: {result.placement.plan.decision}; {result.placement.tco.conclusion}")
     result.comparison = compare_runs(lab, ids)
@@ -284,3 +290,54 @@ def _placement_step(lab: Any) -> PlacementStep:
     )
     gpu = None if machine_gpus(None) else "RTX 4090"
     return PlacementStep(plan, tco_report(TcoInputs(gpu=gpu, utilisation=0.25), lab=lab))
+
+
+# -- pipeline step: rig.yaml, rig run, a rerun that runs nothing, a param change -------------
+
+
+@dataclass
+class PipelineStep:
+    """What ``rig run`` did three times over the quickstart's project (``root/pipeline``)."""
+
+    rig_yaml: Path
+    first: Any  # RunReport: every stage ran
+    unchanged: list[Any]  # StageStatus of each stage before the second run: all up to date
+    second: Any  # RunReport: nothing ran
+    change: str  # "train.C: 1.0 -> 0.05"
+    plan: list[Any]  # StageStatus after the change: what will rerun, and why
+    third: Any  # RunReport: train and what reads it reran
+    gates: Any  # GateReport of the gate stage's newest run, as stored
+
+    @property
+    def reran(self) -> list[str]:
+        return [s.name for s in self.third.stages if s.action == "ran"]
+
+
+def _pipeline_step(
+    lab: Any, root: Path, data: DataStep, progress: Callable[[str], None]
+) -> PipelineStep:
+    """Write a small project (params.yaml, rig.yaml, one script per stage) and run it: all
+    stages, then again with nothing changed (nothing runs), then after one param change
+    (only the stages downstream of it run). The gate stage's gates are judged each time."""
+    from rigml._quickstart_project import change_param, write_project
+    from rigml.gates import latest_gate_report
+    from rigml.pipeline import load_pipeline, pipeline_status, run_pipeline
+
+    rig_yaml = write_project(root / "pipeline", data.contract_path)
+    first = run_pipeline(lab, load_pipeline(rig_yaml), jobs=2)
+    progress("rig run: " + ", ".join(f"{s.name} {s.action}" for s in first.stages))
+    pipeline = load_pipeline(rig_yaml)
+    unchanged = pipeline_status(lab, pipeline)
+    second = run_pipeline(lab, pipeline, jobs=2)
+    ran = [s.name for s in second.stages if s.action == "ran"]
+    progress(f"rig run again, nothing changed: {len(ran)} stages ran")
+    change = change_param(rig_yaml.parent)
+    pipeline = load_pipeline(rig_yaml)
+    plan = pipeline_status(lab, pipeline)
+    third = run_pipeline(lab, pipeline, jobs=2)
+    # -- sweep (issue 16, the sweep helper): a small `rig sweep` over train.C goes here ------
+    gate_run = next(s for s in third.stages if s.name == "gate").gates
+    step = PipelineStep(rig_yaml, first, unchanged, second, change, plan, third, None)
+    step.gates = latest_gate_report(lab, gate_run.run_id) if gate_run is not None else None
+    progress(f"changed {change}: reran {', '.join(step.reran)}")
+    return step

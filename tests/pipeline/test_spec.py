@@ -33,7 +33,7 @@ def test_a_stage_reads_as_written_with_paths_relative_to_the_project(project: Pr
             metrics: [m.json]
             resources: {cpus: 2, gpus: 1, memory: 8GiB}
             desc: fit the model
-            gates: [{metric: acc, min: 0.9}]
+            gates: [{metric: acc, op: ">=", value: 0.9}]
         """
     )
     p = load_pipeline()
@@ -46,7 +46,8 @@ def test_a_stage_reads_as_written_with_paths_relative_to_the_project(project: Pr
     assert stage.outs == ("model.pkl", "src/m.json")
     assert stage.metrics == ("src/m.json",)
     assert stage.resources == {"cpus": 2.0, "gpus": 1, "memory": "8GiB"}
-    assert stage.later == {"gates": [{"metric": "acc", "min": 0.9}]}
+    assert stage.later == {"gates": [{"metric": "acc", "op": ">=", "value": 0.9}]}
+    assert [g.text for g in stage.gates] == ["metrics.acc >= 0.9"]
 
 
 def test_foreach_list_mapping_and_matrix_stamp_out_stages(project: Project) -> None:

@@ -78,8 +78,14 @@ def run(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages to run at once when independent."),
     file: Path | None = _FILE,
     json_out: bool = _JSON,
+    gates_against: str | None = typer.Option(
+        None,
+        "--gates-against",
+        metavar="RUN",
+        help="Judge the stages' regression gates (`>= production - 1%`) against this run.",
+    ),
 ) -> None:
-    from rigml.errors import StageFailed
+    from rigml.errors import StageFailed, StageGatesFailed
     from rigml.pipeline import pipeline_status, run_pipeline
 
     lab, pipeline = _open(file)
@@ -97,12 +103,14 @@ def run(
                 jobs=jobs,
                 on_output=None if json_out else _output_writer(jobs),
                 on_result=None if json_out else _write_result,
+                gates_against=gates_against,
             )
-        except StageFailed as exc:
-            if json_out and hasattr(exc, "report"):
+        except (StageFailed, StageGatesFailed) as exc:
+            summary = exc.report if isinstance(exc, StageFailed) else exc.run_report
+            if json_out and summary is not None:
                 from rigml.cli import _ui
 
-                _ui.write_json(exc.report)
+                _ui.write_json(summary)
             raise
         except KeyboardInterrupt:
             print(
@@ -136,6 +144,15 @@ def _write_result(result: StageResult) -> None:
     took = f" in {_ui.duration(result.seconds)}" if result.action == "ran" else ""
     code = f" (exit code {result.exit_code})" if result.action == "failed" else ""
     _ui.write(f"{result.name}: {result.action}{code}{took}{why}", markup=False)
+    if result.gates is not None:
+        g = result.gates
+        verdict = "passed" if g.passed else "FAILED"
+        counts = ", ".join(
+            f"{sum(r.verdict == v for r in g.results)} {v}"
+            for v in ("pass", "fail", "no-reference")
+            if any(r.verdict == v for r in g.results)
+        )
+        _ui.write(f"{result.name}: gates {verdict} ({counts}; report {g.id})", markup=False)
 
 
 def status(
@@ -167,7 +184,8 @@ def _render_statuses(statuses: list[StageStatus], json_out: bool, *, dry: bool =
             else s.state
         )
         why = "" if s.state == "up to date" else " — " + "; ".join(s.reasons)
-        _ui.write(f"{s.name}: {verb}{why}", markup=False)
+        gates = f" [gates: {'; '.join(s.gates)}]" if s.gates else ""
+        _ui.write(f"{s.name}: {verb}{why}{gates}", markup=False)
     if not dry and all(s.state == "up to date" for s in statuses):
         _ui.write("everything is up to date", markup=False)
 

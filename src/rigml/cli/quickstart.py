@@ -26,7 +26,8 @@ def quickstart(
         False, "--keep", help="Keep the temporary folder (and its lab) and print where it is."
     ),
 ) -> None:
-    """Create a lab, train a small model with four settings, track and compare the runs."""
+    """Create a lab, train a small model with four settings, track and compare the runs,
+    version the data, and run a small pipeline (rig.yaml) with gates three times."""
     from rigml.cli import _ui
     from rigml.quickstart import run_quickstart
 
@@ -49,6 +50,9 @@ def quickstart(
     where = '"metrics.val/acc > 0.75"'
     _ui.write(f"\nThe lab is kept at [bold]{_esc(str(result.lab_path))}[/]")
     _ui.write(f"Try: [bold]RIG_LAB={_esc(str(result.lab_path))} {rig} runs list --where {where}[/]")
+    if result.pipeline is not None:
+        folder = _esc(str(result.pipeline.rig_yaml.parent))
+        _ui.write(f"     [bold]cd {folder} && {rig} status && {rig} dag[/]")
 
 
 def _show(result: Any) -> None:
@@ -60,6 +64,8 @@ def _show(result: Any) -> None:
     _runs(result)
     if result.data is not None:
         _data(result.data)
+    if result.pipeline is not None:
+        _pipeline(result.pipeline)
     if result.placement is not None:
         _placement(result.placement)
     for note in result.notes:
@@ -179,3 +185,32 @@ def _placement(step: Any) -> None:
         soft_wrap=True,
     )
     _ui.write(f"[dim]{escape(t.prices_line)}[/]", soft_wrap=True)
+
+
+def _pipeline(step: Any) -> None:
+    """The project's three `rig run`s side by side, the plan after the change, the gates."""
+    from rigml.cli import _ui
+    from rigml.cli.gates import show as gates_show
+
+    folder = step.rig_yaml.parent
+    _ui.write(f"\n[bold]Pipeline[/] (rig run, in {_esc(str(folder))}: rig.yaml, params.yaml)")
+
+    def cell(result: Any) -> str:
+        return f"ran {_ui.duration(result.seconds)}" if result.action == "ran" else result.action
+
+    rows = [
+        [a.name, cell(a), cell(b), cell(c)]
+        for a, b, c in zip(step.first.stages, step.second.stages, step.third.stages, strict=True)
+    ]
+    _ui.table(["stage", "rig run", "rig run again", f"after {step.change}"], rows)
+    if all(s.state == "up to date" for s in step.unchanged):
+        _ui.write("Before the second run, rig status said: everything is up to date", markup=False)
+    _ui.write(f"After changing {step.change}, rig run --dry planned:", markup=False)
+    for s in step.plan:
+        verb = "will run — " + "; ".join(s.reasons) if s.stale else "skip"
+        _ui.write(f"  {s.name}: {verb}", markup=False)
+    _ui.write(f"Reran: {', '.join(step.reran)}; the rest stayed cached.", markup=False)
+    # -- sweep (issue 16, the sweep helper): show the quickstart's small sweep here ----------
+    if step.gates is not None:
+        _ui.write(f"\n[bold]Gates of the gate stage[/] (rig gates show {step.gates.run_id[:12]})")
+        gates_show(run=step.gates.run_id, json_out=False)

@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rigml.errors import InvalidInput, StageFailed
+from rigml.errors import InvalidInput, StageFailed, StageGatesFailed
 from rigml.pipeline._stage import Session, StageResult, execute_stage
 
 if TYPE_CHECKING:
@@ -52,15 +52,20 @@ def run_pipeline(
     executor: Executor | None = None,
     on_output: Callable[[str, str], None] | None = None,
     on_result: Callable[[StageResult], None] | None = None,
+    gates_against: str | None = None,
 ) -> RunReport:
     """Run what is stale among ``targets`` (default: all) and the stages they need.
 
     Raises:
         StageFailed: a stage exited non-zero; ``.report`` holds every stage's result.
+        StageGatesFailed: a stage's run fails its ``gates:`` (``gates_against``: the run
+            their regression rules compare against); ``.run_report`` holds every result.
+        GateMetricMissing: a gate names a metric the stage's run does not have.
         UnknownStage: a target is not a stage.
         KeyboardInterrupt: Ctrl-C or SIGTERM; running stages were stopped, their runs killed.
     """
     from rigml.pipeline._executor import LocalExecutor
+    from rigml.pipeline._gating import gate_reference
     from rigml.pipeline._graph import build_graph
     from rigml.pipeline._status import select
 
@@ -68,7 +73,10 @@ def run_pipeline(
         raise InvalidInput(f"--jobs must be at least 1, got {jobs}", hint="pass --jobs 4")
     graph = build_graph(pipeline.stages)
     order = graph.topological(select(pipeline, graph, targets))
-    session = Session(lab, pipeline, executor or LocalExecutor(), force, on_output)
+    reference = gate_reference(lab, pipeline, gates_against)
+    session = Session(
+        lab, pipeline, executor or LocalExecutor(), force, on_output, reference=reference
+    )
     results = _schedule(session, graph, order, jobs, on_result or (lambda _r: None))
     report = RunReport(pipeline.name, tuple(results[n] for n in order))
     failed = report.failed
@@ -78,7 +86,17 @@ def run_pipeline(
         )
         error.report = report  # for the CLI's summary
         raise error
+    _raise_failed_gates(report)
     return report
+
+
+def _raise_failed_gates(report: RunReport) -> None:
+    gated = next((s for s in report.stages if s.gates_failed), None)
+    if gated is not None and gated.gates is not None:
+        gates = gated.gates
+        error = StageGatesFailed(gated.name, gates.run_id, gates.table(), gates)
+        error.run_report = report
+        raise error
 
 
 def _schedule(
@@ -121,14 +139,20 @@ def _start_ready(
     """Submit every pending stage whose upstream is done; mark those after a failure."""
     for name in list(pending):
         ups = graph.upstream[name]  # all selected: the selection is closed upstream
-        bad = [u for u in ups if u in results and results[u].action in _BAD]
+        bad = [u for u in ups if u in results and _bad(results[u])]
         if bad:
             pending.remove(name)
-            results[name] = StageResult(name, "not run", (f"upstream stage {bad[0]} did not run",))
+            what = "failed its gates" if results[bad[0]].gates_failed else "did not run"
+            results[name] = StageResult(name, "not run", (f"upstream stage {bad[0]} {what}",))
             on_result(results[name])
         elif all(u in results for u in ups) and len(running) < jobs:
             pending.remove(name)
             running[pool.submit(execute_stage, session, session.pipeline.stages[name])] = name
+
+
+def _bad(result: StageResult) -> bool:
+    """A stage whose dependants must not run: it failed, or its gates did."""
+    return result.action in _BAD or result.gates_failed
 
 
 @contextlib.contextmanager

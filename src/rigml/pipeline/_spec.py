@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidPipeline, PipelineNotFound
+
+if TYPE_CHECKING:
+    from rigml.gates import Gate
 
 FILE_NAME = "rig.yaml"
 DEFAULT_PARAMS = "params.yaml"
@@ -36,6 +39,7 @@ class Stage:
     resources: dict[str, Any] | None = None
     desc: str | None = None
     later: dict[str, Any] = field(default_factory=dict)  # gates, model, smoke: not yet used
+    gates: tuple[Gate, ...] = ()  # judged against the stage's run after it ran (_gating)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +53,7 @@ class Stage:
             "plots": list(self.plots),
             "resources": self.resources,
             "desc": self.desc,
+            "gates": [g.text for g in self.gates],
         }
 
 
@@ -168,7 +173,28 @@ def _stage(
         resources=model.resources.model_dump(exclude_none=True) if model.resources else None,
         desc=model.desc,
         later={k: getattr(model, k) for k in ("gates", "model", "smoke") if getattr(model, k)},
+        gates=_gates(model.gates, file, text, (*loc, "gates")),
     )
+
+
+def _gates(specs: Any, file: str, text: str, loc: tuple[int | str, ...]) -> tuple[Gate, ...]:
+    """The stage's ``gates:`` rules, read now so a bad rule fails before anything runs."""
+    if specs is None:
+        return ()
+    import re
+
+    from rigml.errors import InvalidGate
+    from rigml.gates import parse_gates
+
+    try:
+        return tuple(parse_gates(specs, where="gates"))
+    except InvalidGate as exc:
+        # exc.where is "gates", "gates[2]" or "gates[2].op": the part below the stage's key
+        parts = re.findall(r"\[(\d+)\]|\.(\w+)", exc.where.removeprefix("gates"))
+        sub = tuple(int(i) if i else key for i, key in parts)
+        from rigml.pipeline._schema import located
+
+        raise located(file, text, (*loc, *sub), exc.problem, hint=exc.hint) from None
 
 
 def _params(

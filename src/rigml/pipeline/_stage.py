@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rigml.gates import GateReport, Reference
     from rigml.lab import Lab
     from rigml.pipeline._executor import Executor
     from rigml.pipeline._spec import Pipeline, Stage
@@ -42,6 +43,11 @@ class StageResult:
     exit_code: int | None = None
     seconds: float = 0.0
     tail: tuple[str, ...] = ()
+    gates: GateReport | None = None  # the stage's gates judged on its run (_gating)
+
+    @property
+    def gates_failed(self) -> bool:
+        return self.gates is not None and not self.gates.passed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +58,7 @@ class StageResult:
             "exit_code": self.exit_code,
             "seconds": round(self.seconds, 3),
             "tail": list(self.tail),
+            "gates": self.gates.to_dict() if self.gates is not None else None,
         }
 
 
@@ -66,16 +73,19 @@ class Session:
     on_output: Callable[[str, str], None] | None = None  # (stage, line)
     extra_env: dict[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)  # set: start nothing more
+    reference: Reference | None = None  # what the gates' regression rules compare against
 
 
 def execute_stage(session: Session, stage: Stage) -> StageResult:
     """Bring ``stage`` up to date (its upstream stages are already)."""
+    from rigml.pipeline._gating import judge_stage
     from rigml.pipeline._lockfile import Cancelled
 
     try:
-        return _execute(session, stage)
+        result = _execute(session, stage)
     except Cancelled:
         return StageResult(stage.name, "not run", ("the pipeline was stopped",))
+    return judge_stage(session, stage, result)
 
 
 def _execute(session: Session, stage: Stage) -> StageResult:

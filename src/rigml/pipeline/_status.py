@@ -8,6 +8,7 @@ of rerunning the stage (state ``restore``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +27,7 @@ class StageStatus:
     state: State
     reasons: tuple[str, ...]
     restore: tuple[str, ...] = ()  # outs to restore from the object store
+    gates: tuple[str, ...] = ()  # the stage's gate rules, judged after it is up to date
 
     @property
     def stale(self) -> bool:
@@ -34,6 +36,7 @@ class StageStatus:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["reasons"], d["restore"] = list(self.reasons), list(self.restore)
+        d["gates"] = list(self.gates)
         return d
 
 
@@ -220,6 +223,9 @@ def pipeline_status(
             if status.stale:
                 will_run.add(name)
             _note_restorable(ctx, name, status)
+            if pipeline.stages[name].gates:
+                rules = tuple(g.text for g in pipeline.stages[name].gates)
+                status = dataclasses.replace(status, gates=rules)
             out.append(status)
         return out
 
