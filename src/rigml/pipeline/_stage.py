@@ -66,6 +66,7 @@ class Session:
     on_output: Callable[[str, str], None] | None = None  # (stage, line)
     extra_env: dict[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)  # set: start nothing more
+    tags: dict[str, str] = field(default_factory=dict)  # more tags of each stage run (rig sweep)
 
 
 def execute_stage(session: Session, stage: Stage) -> StageResult:
@@ -152,6 +153,7 @@ def _run(
             "rig.stage": stage.name,
             "rig.pipeline": session.pipeline.name,
             "rig.cmd": " && ".join(stage.cmd),
+            **session.tags,
         },
     )
     log = _Log(stage.name, session.on_output)
