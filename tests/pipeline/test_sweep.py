@@ -26,8 +26,8 @@ if steps:
         rigml.active_run().flush()
         time.sleep(float(p.get("pause", 0.0)))
 os.makedirs("out", exist_ok=True)
-json.dump({"loss": loss, "env": {"gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "-")}},
-          open("out/metrics.json", "w"))
+gpu = os.environ.get("CUDA_VISIBLE_DEVICES")
+json.dump({"loss": loss, "gpu": int(gpu) if gpu else -1}, open("out/metrics.json", "w"))
 print("loss", loss, "gpus", os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
 """
 
@@ -99,3 +99,125 @@ def test_random_with_a_seed_repeats_and_tpe_improves(sweep_project: Project) -> 
     first = next(t for t in tpe.trials if t.number == 0)
     assert tpe.best is not None and tpe.best.value is not None and first.value is not None
     assert tpe.best.value < first.value and abs(tpe.best.params["train.x"] - 0.7) < 0.5
+
+
+def test_pruning_stops_a_bad_trial(sweep_project: Project) -> None:
+    sweep_project.write("params.yaml", "train:\n  x: 0.0\n  steps: 30\n  pause: 0.03\n")
+    report = _sweep(
+        sweep_project, params=("train.x=0.7,0.6,3.0",), sampler="grid", prune=True,
+        startup_trials=2, name="p",
+    )  # fmt: skip
+    states = {t.params["train.x"]: t.state for t in report.trials}
+    assert states == {0.7: "complete", 0.6: "complete", 3.0: "pruned"}
+    pruned = next(t for t in report.trials if t.state == "pruned")
+    assert pruned.note and pruned.note.startswith("pruned at step")
+
+    from rigml.track.queries import get_run, load_history
+
+    assert get_run(sweep_project.lab, pruned.run_id or "").status == "killed"
+    assert len(load_history(sweep_project.lab, pruned.run_id or "", "loss")) < 30
+
+
+def test_resume_continues_the_numbering(sweep_project: Project) -> None:
+    first = _sweep(sweep_project, params=("train.x=0.0:1.0",), sampler="random", seed=1, trials=2,
+                   name="r")  # fmt: skip
+    again = _sweep(sweep_project, name="r", resume=True, trials=4)
+    assert sorted(t.number for t in again.trials) == [0, 1, 2, 3]
+    kept = {t.number: t.params for t in first.trials}
+    assert {t.number: t.params for t in again.trials if t.number < 2} == kept
+    assert _sweep(sweep_project, name="r", resume=True, trials=4).trials == again.trials
+
+    from rigml.pipeline import load_pipeline
+    from rigml.pipeline._sweep import list_sweeps, sweep_report
+
+    assert list_sweeps(sweep_project.lab) == ["r"]
+    assert sweep_report(sweep_project.lab, load_pipeline(sweep_project.root), "r") == again
+    with pytest.raises(SweepNotFound, match="'nope'"):
+        _sweep(sweep_project, name="nope", resume=True)
+    with pytest.raises(InvalidSweep, match="exists already"):
+        _sweep(sweep_project, params=("train.x=1,2",), name="r")
+
+
+def test_two_jobs_each_trial_gets_one_gpu(sweep_project: Project) -> None:
+    report = _sweep(
+        sweep_project, params=("train.x=0.1,0.2,0.3,0.4",), sampler="grid", jobs=2, gpus=(4, 7),
+        name="j",
+    )  # fmt: skip
+    from rigml.track.queries import get_run
+
+    gpus = [get_run(sweep_project.lab, t.run_id or "").metrics["gpu"] for t in report.trials]
+    assert len(gpus) == 4 and set(gpus) <= {4.0, 7.0}
+    assert (sweep_project.lab.path / "sweeps/j/slots/1").is_dir()  # a second slot was used
+
+
+def test_resources_bound_the_concurrent_trials() -> None:
+    from rigml.pipeline._spec import Stage
+    from rigml.pipeline._sweep import trial_slots
+
+    def stage(**res: object) -> Stage:
+        return Stage("s", ("true",), ".", (), (), {}, (), (), (), resources=res or None)
+
+    assert trial_slots(stage(), 3, ()) == [None, None, None]
+    assert trial_slots(stage(), 3, (0, 1)) == [(0,), (1,)]
+    assert trial_slots(stage(gpus=2), 4, (0, 1, 2, 3, 5)) == [(0, 1), (2, 3)]
+    assert trial_slots(stage(gpus=0), 2, (0, 1)) == [(), ()]
+    assert len(trial_slots(stage(cpus=10**6), 4, ())) == 1
+    with pytest.raises(InvalidSweep, match="needs 1 GPU"):
+        trial_slots(stage(gpus=1), 2, ())
+
+
+@pytest.mark.parametrize(
+    ("param", "problem"),
+    [
+        ("train.x", "expected KEY=SPEC"),
+        ("=1,2", "expected KEY=SPEC"),
+        ("train.x=", "no values"),
+        ("train.x=1:2:3:4", "LOW:HIGH"),
+        ("train.x=1:2:cubic", "unknown scale"),
+        ("train.x=a:b", "must be numbers"),
+        ("train.x=2:1", "must be below"),
+        ("train.x=0.5:2.5:int", "integer bounds"),
+        ("train.x=0:1:log", "above 0"),
+        ("train.x=1,,2", "empty choice"),
+        ("train.x=1,1", "repeated"),
+        ("lr=1,2", "does not declare the param lr"),
+        ("other=1,2", "does not declare"),
+    ],
+)
+def test_bad_specs_name_the_param(sweep_project: Project, param: str, problem: str) -> None:
+    with pytest.raises(InvalidSweepParam, match=problem) as info:
+        _sweep(sweep_project, params=(param,), name="bad")
+    assert str(info.value).startswith(f"--param {param}:")
+    assert not (sweep_project.lab.path / "sweeps" / "bad").exists()
+
+
+def test_spec_kinds() -> None:
+    from rigml.pipeline._sweep_space import parse_param
+
+    assert parse_param("a=0.001:0.1:log").kind == "log"
+    assert parse_param("a=0:1.5").kind == "float"
+    assert parse_param("a=1:8").kind == "int"
+    assert parse_param("a=1.0:8:int").kind == "int"
+    assert parse_param("a=3,0.5,adam,true").choices == (3, 0.5, "adam", True)
+
+
+def test_grid_needs_values_and_options_are_checked(sweep_project: Project) -> None:
+    with pytest.raises(InvalidSweepParam, match="no grid"):
+        _sweep(sweep_project, params=("train.x=0.0:1.0",), sampler="grid")
+    with pytest.raises(InvalidSweep, match="nothing to sweep"):
+        _sweep(sweep_project)
+    with pytest.raises(InvalidSweep, match="no metric"):
+        _sweep(sweep_project, params=("train.x=1,2",), metric=None)
+    with pytest.raises(InvalidSweep, match="--jobs"):
+        _sweep(sweep_project, params=("train.x=1,2",), jobs=0)
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(sweep_project: Project) -> None:
+    sweep_project.write("train.py", "import yaml, sys, os\n"
+                        "x = yaml.safe_load(open('params.yaml'))['train']['x']\n"
+                        "os.makedirs('out', exist_ok=True); open('out/metrics.json', 'w').write('{}')\n"
+                        "sys.exit(3 if x > 1 else 0)\n")  # fmt: skip
+    report = _sweep(sweep_project, params=("train.x=0,2",), sampler="grid", name="f")
+    states = {t.params["train.x"]: (t.state, t.note or "") for t in report.trials}
+    assert states[2][0] == "failed" and "exit code 3" in states[2][1]
+    assert states[0] == ("failed", "the stage reported no metric 'loss'")

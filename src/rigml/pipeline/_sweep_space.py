@@ -109,7 +109,7 @@ def _range(text: str, key: str, spec: str) -> ParamSpec:
         raise InvalidSweepParam(text, f"the low bound {parts[0]} must be below {parts[1]}")
     ints = all(_is_int(p) for p in parts[:2])
     if scale == "int" or (scale is None and ints):
-        if not ints:
+        if not (low.is_integer() and high.is_integer()):
             raise InvalidSweepParam(text, "an int range needs integer bounds", hint="1:10:int")
         return ParamSpec(key, "int", low, high, text=text)
     if scale == "log" and low <= 0:
