@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from tests.pipeline.conftest import PY, Project
 
 from rigml.errors import InvalidSweep, InvalidSweepParam, SweepNotFound
-from tests.pipeline.conftest import PY, Project
+
+if TYPE_CHECKING:
+    from rigml.pipeline._sweep import SweepReport
 
 pytest.importorskip("optuna")
 
@@ -53,7 +55,7 @@ def sweep_project(project: Project) -> Project:
     return project
 
 
-def _sweep(project: Project, **kw: object):  # type: ignore[no-untyped-def]
+def _sweep(project: Project, **kw: object) -> SweepReport:
     from rigml.pipeline import load_pipeline
     from rigml.pipeline._sweep import SweepConfig, run_sweep
 
@@ -88,7 +90,10 @@ def test_random_with_a_seed_repeats_and_tpe_improves(sweep_project: Project) -> 
     b = _sweep(
         sweep_project, params=("train.x=0.0:1.0",), sampler="random", seed=3, trials=3, name="b"
     )
-    xs = lambda r: sorted(t.params["train.x"] for t in r.trials)  # noqa: E731
+
+    def xs(r: SweepReport) -> list[float]:
+        return sorted(t.params["train.x"] for t in r.trials)
+
     assert xs(a) == xs(b) and len(set(xs(a))) == 3
     assert all(0 <= x <= 1 for x in xs(a))
 
@@ -213,10 +218,14 @@ def test_grid_needs_values_and_options_are_checked(sweep_project: Project) -> No
 
 
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(sweep_project: Project) -> None:
-    sweep_project.write("train.py", "import yaml, sys, os\n"
-                        "x = yaml.safe_load(open('params.yaml'))['train']['x']\n"
-                        "os.makedirs('out', exist_ok=True); open('out/metrics.json', 'w').write('{}')\n"
-                        "sys.exit(3 if x > 1 else 0)\n")  # fmt: skip
+    failing = """
+    import os, sys, yaml
+    x = yaml.safe_load(open("params.yaml"))["train"]["x"]
+    os.makedirs("out", exist_ok=True)
+    open("out/metrics.json", "w").write("{}")
+    sys.exit(3 if x > 1 else 0)
+    """
+    sweep_project.write("train.py", failing)
     report = _sweep(sweep_project, params=("train.x=0,2",), sampler="grid", name="f")
     states = {t.params["train.x"]: (t.state, t.note or "") for t in report.trials}
     assert states[2][0] == "failed" and "exit code 3" in states[2][1]
