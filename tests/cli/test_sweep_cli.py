@@ -105,3 +105,9 @@ def test_ctrl_c_records_the_trial_killed_and_resume_reruns_it(project: Path, rig
     assert again.exit_code == 0, again.stderr
     trials = json.loads(again.stdout)["trials"]
     assert [(t["number"], t["state"]) for t in trials] == [(1, "complete"), (0, "killed")]
+
+
+def test_optuna_loads_only_when_a_sweep_runs() -> None:
+    probe = "import rigml.cli.sweep, rigml.pipeline, sys; print('optuna' in sys.modules)"
+    out = subprocess.run([PY, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
