@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,7 +20,7 @@ for i in range(3):
 
 
 def test_a_child_logs_into_the_stage_run_and_leaves_its_status(
-    lab: Lab, quiet_run_kwargs: dict[str, bool]
+    lab: Lab, quiet_run_kwargs: dict[str, Any]
 ) -> None:
     from rigml.track.queries import get_run, list_runs, load_history
     from rigml.track.runs import start_run
@@ -36,7 +36,7 @@ def test_a_child_logs_into_the_stage_run_and_leaves_its_status(
     assert get_run(lab, run.id).status == "finished"
 
 
-def test_attaching_to_an_ended_run_is_refused(lab: Lab, quiet_run_kwargs: dict[str, bool]) -> None:
+def test_attaching_to_an_ended_run_is_refused(lab: Lab, quiet_run_kwargs: dict[str, Any]) -> None:
     from rigml.track.runs import RunEnded, attach_run, start_run
 
     run = start_run(lab, name="done", **quiet_run_kwargs)
