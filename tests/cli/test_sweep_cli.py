@@ -59,6 +59,11 @@ def test_sweep_json_table_and_plot(project: Path, rig: Rig) -> None:
     assert [t["state"] for t in data["trials"]] == ["complete"] * 3
     values = [t["value"] for t in data["trials"]]
     assert values == sorted(values, reverse=True)
+    runs = rig("runs", "list", "--where", "tags.rig.sweep = s", "--json")
+    assert runs.exit_code == 0, runs.stderr
+    assert sorted(r["id"] for r in json.loads(runs.stdout)) == sorted(
+        t["run_id"] for t in data["trials"]
+    )
 
     shown = rig("sweep", "--resume", "s", "--plot", "sweep.png")
     assert shown.exit_code == 0, shown.stderr

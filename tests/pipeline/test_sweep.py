@@ -10,7 +10,8 @@ from tests.pipeline.conftest import PY, Project
 from rigml.errors import InvalidSweep, InvalidSweepParam, SweepNotFound
 
 if TYPE_CHECKING:
-    from rigml.pipeline._sweep import SweepReport
+    from rigml.pipeline._spec import Pipeline
+    from rigml.pipeline._sweep import SweepConfig, SweepReport
 
 pytest.importorskip("optuna")
 
@@ -55,12 +56,22 @@ def sweep_project(project: Project) -> Project:
     return project
 
 
-def _sweep(project: Project, **kw: object) -> SweepReport:
+def _pipeline(project: Project) -> Pipeline:
     from rigml.pipeline import load_pipeline
-    from rigml.pipeline._sweep import SweepConfig, run_sweep
 
-    config = SweepConfig(**{"stage": "train", "metric": "loss", "gpus": (), **kw})  # type: ignore[arg-type]
-    return run_sweep(project.lab, load_pipeline(project.root), config)
+    return load_pipeline(project.root)
+
+
+def _config(**kw: object) -> SweepConfig:
+    from rigml.pipeline._sweep import SweepConfig
+
+    return SweepConfig(**{"stage": "train", "metric": "loss", "gpus": (), **kw})  # type: ignore[arg-type]
+
+
+def _sweep(project: Project, **kw: object) -> SweepReport:
+    from rigml.pipeline._sweep import run_sweep
+
+    return run_sweep(project.lab, _pipeline(project), _config(**kw))
 
 
 def test_grid_runs_every_point_once_and_leaves_params_yaml(sweep_project: Project) -> None:
@@ -141,6 +152,21 @@ def test_resume_continues_the_numbering(sweep_project: Project) -> None:
         _sweep(sweep_project, name="nope", resume=True)
     with pytest.raises(InvalidSweep, match="exists already"):
         _sweep(sweep_project, params=("train.x=1,2",), name="r")
+    with pytest.raises(InvalidSweep, match="started with params"):
+        _sweep(sweep_project, params=("train.x=1,2",), name="r", resume=True)
+
+
+def test_a_trial_a_crash_left_running_is_killed_and_run_again(sweep_project: Project) -> None:
+    from rigml.pipeline._sweep import _import_optuna, _load_plan, _study
+
+    spec = ("train.x=0.1,0.9",)
+    _sweep(sweep_project, params=spec, sampler="grid", trials=1, name="c")
+    plan = _load_plan(sweep_project.lab, _pipeline(sweep_project), _config(name="c", resume=True))
+    space = {"train.x": plan.specs[0].distribution()}
+    _study(_import_optuna(), plan, 1).ask(space)  # the next grid point starts; "the crash"
+    report = _sweep(sweep_project, name="c", resume=True)
+    rows = sorted((t.number, t.state, t.params.get("train.x")) for t in report.trials)
+    assert rows == [(0, "complete", 0.1), (1, "killed", 0.9), (2, "complete", 0.9)]
 
 
 def test_two_jobs_each_trial_gets_one_gpu(sweep_project: Project) -> None:

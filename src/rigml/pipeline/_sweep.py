@@ -242,10 +242,26 @@ def _load_plan(lab: Lab, pipeline: Pipeline, config: SweepConfig) -> _Plan:
     except (OSError, ValueError):
         raise SweepNotFound(name, list_sweeps(lab)) from None
     stage = _stage(pipeline, str(meta["stage"]))
+    _check_same(name, meta, config)
     specs = tuple(parse_param(p) for p in meta["params"])
     check_keys(list(specs), stage)
     return _Plan(name, folder, stage, specs, meta["metric"], meta["direction"], meta["sampler"],
                  meta["seed"], bool(meta["prune"]), int(meta["startup_trials"]))  # fmt: skip
+
+
+def _check_same(name: str, meta: dict[str, Any], config: SweepConfig) -> None:
+    """Options given with ``--resume`` must be those the sweep was started with."""
+    given = {
+        "stage": config.stage or None,
+        "params": list(config.params) or None,
+        "metric": config.metric,
+    }
+    for key, value in given.items():
+        if value is not None and value != meta[key]:
+            raise InvalidSweep(
+                f"sweep {name!r} was started with {key} {meta[key]!r}, not {value!r}",
+                hint=f"`rig sweep --resume {name}` alone keeps its options; or start a new sweep",
+            )
 
 
 def list_sweeps(lab: Lab) -> list[str]:
@@ -313,7 +329,7 @@ def _study(optuna: Any, plan: _Plan, parallel: int) -> Any:
     storage = JournalStorage(JournalFileBackend(str(plan.folder / "study.journal")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant_liar and friends are "experimental"
-        return optuna.create_study(
+        study = optuna.create_study(
             study_name=plan.name,
             storage=storage,
             direction="maximize" if plan.direction == "max" else "minimize",
@@ -323,6 +339,10 @@ def _study(optuna: Any, plan: _Plan, parallel: int) -> Any:
             else optuna.pruners.NopPruner(),
             load_if_exists=True,
         )
+        done = len(study.get_trials(deepcopy=False))
+        if done and plan.seed is not None:  # a resumed seeded sweep must not repeat itself
+            study.sampler = _sampler(optuna, replace(plan, seed=plan.seed + done), parallel)
+    return study
 
 
 def _sampler(optuna: Any, plan: _Plan, parallel: int) -> Any:
@@ -347,27 +367,21 @@ def _enqueue_grid(plan: _Plan, study: Any) -> None:
 
 
 def _killed(optuna: Any, t: Any) -> bool:
-    return bool(
-        t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("rig.state") == "killed"
-    )
+    """A trial stopped by Ctrl-C (``rig.state`` killed), or left running by a crash."""
+    failed = t.state == optuna.trial.TrialState.FAIL
+    return bool(failed and t.user_attrs.get("rig.state", "killed") == "killed")
 
 
 def _counted(optuna: Any, study: Any) -> int:
     """Trials that count toward ``trials``: all that ended, except those killed."""
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.state.is_finished() and not _killed(optuna, t)
-    )
+    trials = study.get_trials(deepcopy=False)
+    return sum(1 for t in trials if t.state.is_finished() and not _killed(optuna, t))
 
 
 def _requeue_killed(optuna: Any, study: Any) -> None:
-    """On resume: a trial still marked running is one a crash left; killed trials run again."""
-    trials = study.get_trials(deepcopy=False)
-    for t in trials:
-        if t.state == optuna.trial.TrialState.RUNNING:
-            study._storage.set_trial_user_attr(t._trial_id, "rig.state", "killed")
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    """On resume: a trial a crash left running is failed; killed trials are enqueued again."""
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     trials = study.get_trials(deepcopy=False)
     for t in trials:
         later = [u.params for u in trials if u.number > t.number]
@@ -630,9 +644,9 @@ def _report(optuna: Any, plan: _Plan, study: Any) -> SweepReport:
 
 def _row(optuna: Any, t: Any) -> TrialResult:
     attrs = t.user_attrs
-    state: TrialState = attrs.get("rig.state", "running")
-    if t.state == optuna.trial.TrialState.RUNNING:
-        state = "running"
+    state: TrialState = "running"
+    if t.state != optuna.trial.TrialState.RUNNING:
+        state = "killed" if _killed(optuna, t) else attrs.get("rig.state", "failed")
     value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
     if state == "pruned" and t.intermediate_values:
         value = t.intermediate_values[max(t.intermediate_values)]
