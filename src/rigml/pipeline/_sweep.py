@@ -90,6 +90,7 @@ class SweepReport:
     metric: str
     direction: Direction
     trials: tuple[TrialResult, ...]  # best first
+    log_keys: tuple[str, ...] = ()  # params searched on a log scale (plotted so)
 
     @property
     def best(self) -> TrialResult | None:
@@ -121,6 +122,8 @@ class _Plan:
     seed: int | None
     prune: bool
     startup_trials: int
+    trials: int  # the sweep's total
+    params: tuple[str, ...]  # KEY=SPEC as given
 
 
 def _import_optuna() -> Any:
@@ -158,13 +161,14 @@ def run_sweep(
     optuna = _import_optuna()
     if config.jobs < 1:
         raise InvalidSweep(f"--jobs must be at least 1, got {config.jobs}", hint="--jobs 2")
+    if config.trials is not None and config.trials < 1:
+        raise InvalidSweep(f"--trials must be at least 1, got {config.trials}", hint="--trials 20")
     plan = _load_plan(lab, pipeline, config) if config.resume else _new_plan(lab, pipeline, config)
     slots = trial_slots(plan.stage, config.jobs, _gpus(config.gpus))
     study = _study(optuna, plan, len(slots))
     _enqueue_grid(plan, study)
     _requeue_killed(optuna, study)
-    total = config.trials or _default_trials(plan)
-    remaining = total - _counted(optuna, study)
+    remaining = plan.trials - _counted(optuna, study)
     if remaining > 0:
         _run_upstream(lab, pipeline, plan.stage, on_output)
         ctx = _Context(lab, pipeline, plan, optuna, study, on_output)
@@ -172,11 +176,11 @@ def run_sweep(
     return _report(optuna, plan, study)
 
 
-def _default_trials(plan: _Plan) -> int:
-    if plan.sampler != "grid":
+def _default_trials(sampler: str, specs: tuple[ParamSpec, ...]) -> int:
+    if sampler != "grid":
         return DEFAULT_TRIALS
     size = 1
-    for spec in plan.specs:
+    for spec in specs:
         size *= len(spec.grid())
     return size
 
@@ -207,9 +211,12 @@ def _new_plan(lab: Lab, pipeline: Pipeline, config: SweepConfig) -> _Plan:
         raise InvalidSweep(
             f"a sweep named {name!r} exists already", hint=f"continue it: --resume {name}"
         )
-    plan = _Plan(name, folder, stage, specs, config.metric, config.direction, config.sampler,
-                 config.seed, config.prune, config.startup_trials)  # fmt: skip
-    _store_plan(plan, config.params)
+    trials = config.trials or _default_trials(config.sampler, specs)
+    plan = _Plan(
+        name, folder, stage, specs, config.metric, config.direction, config.sampler,
+        config.seed, config.prune, config.startup_trials, trials, config.params,
+    )  # fmt: skip
+    _store_plan(plan)
     return plan
 
 
@@ -217,19 +224,20 @@ def _default_name(stage: str) -> str:
     return re.sub(r"[^\w.-]+", "_", stage) + time.strftime("-%Y%m%d-%H%M%S")
 
 
-def _store_plan(plan: _Plan, params: tuple[str, ...]) -> None:
+def _store_plan(plan: _Plan) -> None:
     from rigml._output import write_output
 
     meta = {
         "name": plan.name,
         "stage": plan.stage.name,
-        "params": list(params),
+        "params": list(plan.params),
         "metric": plan.metric,
         "direction": plan.direction,
         "sampler": plan.sampler,
         "seed": plan.seed,
         "prune": plan.prune,
         "startup_trials": plan.startup_trials,
+        "trials": plan.trials,
     }
     write_output(plan.folder / "sweep.json", json.dumps(meta, indent=2) + "\n", parents=True)
 
@@ -245,8 +253,15 @@ def _load_plan(lab: Lab, pipeline: Pipeline, config: SweepConfig) -> _Plan:
     _check_same(name, meta, config)
     specs = tuple(parse_param(p) for p in meta["params"])
     check_keys(list(specs), stage)
-    return _Plan(name, folder, stage, specs, meta["metric"], meta["direction"], meta["sampler"],
-                 meta["seed"], bool(meta["prune"]), int(meta["startup_trials"]))  # fmt: skip
+    stored = int(meta.get("trials") or _default_trials(meta["sampler"], specs))
+    plan = _Plan(
+        name, folder, stage, specs, meta["metric"], meta["direction"], meta["sampler"],
+        meta["seed"], bool(meta["prune"]), int(meta["startup_trials"]), config.trials or stored,
+        tuple(meta["params"]),
+    )  # fmt: skip
+    if plan.trials != stored:  # --trials on resume: the sweep's new total
+        _store_plan(plan)
+    return plan
 
 
 def _check_same(name: str, meta: dict[str, Any], config: SweepConfig) -> None:
@@ -639,7 +654,8 @@ def _report(optuna: Any, plan: _Plan, study: Any) -> SweepReport:
         return _ORDER[t.state], value, t.number
 
     rows.sort(key=key)
-    return SweepReport(plan.name, plan.stage.name, plan.metric, plan.direction, tuple(rows))
+    logs = tuple(s.key for s in plan.specs if s.kind == "log")
+    return SweepReport(plan.name, plan.stage.name, plan.metric, plan.direction, tuple(rows), logs)
 
 
 def _row(optuna: Any, t: Any) -> TrialResult:

@@ -41,10 +41,8 @@ def plot_sweep(report: SweepReport, path: str | os.PathLike[str]) -> Path:
                        label=f"best (trial {best.number})")  # fmt: skip
         ax.set_xlabel(key)
         ax.set_ylabel(report.metric)
-        if all(isinstance(t.params.get(key), int | float) for t in report.trials):
-            spread = [float(t.params[key]) for t in report.trials if key in t.params]
-            if spread and min(spread) > 0 and max(spread) / min(spread) >= 100:
-                ax.set_xscale("log")
+        if key in report.log_keys:
+            ax.set_xscale("log")
     panels[0].legend(fontsize="small")
     fig.suptitle(f"sweep {report.name}: {report.metric} ({report.direction})")
     fig.tight_layout()
