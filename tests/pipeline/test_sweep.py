@@ -130,7 +130,8 @@ def test_pruning_stops_a_bad_trial(sweep_project: Project) -> None:
 
     from rigml.track.queries import get_run, load_history
 
-    assert get_run(sweep_project.lab, pruned.run_id or "").status == "killed"
+    run = get_run(sweep_project.lab, pruned.run_id or "")
+    assert run.status == "killed" and run.tags["rig.trial_state"] == "pruned"
     assert len(load_history(sweep_project.lab, pruned.run_id or "", "loss")) < 30
 
 

@@ -11,26 +11,28 @@ import typer
 if TYPE_CHECKING:
     from rigml.pipeline._sweep import SweepReport, TrialResult
 
-HELP = """Search the params of a stage: each trial runs the stage as a tracked run.
-
-Upstream stages come from the cache (run first when stale); the user's params files are
-never edited: each trial runs in a folder under the lab that mirrors the project, with
-its own params files and outs. Trials are tagged rig.sweep=NAME and rig.trial=N
-(`rig runs ls --where "tags.rig.sweep = NAME"`). The study is kept in the lab, so
-`--resume NAME` continues after Ctrl-C; --trials is the sweep's total.
-
-\b
+HELP = (
+    "Search the params of a stage: each trial runs the stage as a tracked run.\n\n"
+    "Upstream stages come from the cache (run first when stale). The params files are never "
+    "edited: each trial runs in a folder under the lab that mirrors the project, with its own "
+    "params files and outs. Trials are tagged rig.sweep=NAME and rig.trial=N (`rig runs list "
+    "--where 'tags.rig.sweep = NAME'`). The study is kept in the lab: `--resume NAME` goes on "
+    "after Ctrl-C, and --trials is the sweep's total. With --prune, a stage that logs its "
+    "metric as it goes (`rigml.log({'val/auc': x}, step=i)`) has bad trials stopped early.\n\n"
+    """\b
 Param specs (--param KEY=SPEC, KEY a param the stage declares in rig.yaml):
   train.lr=0.0001:0.1:log     log-uniform float
-  train.dropout=0.0:0.5       uniform float (write 0.0, not 0: integer bounds mean int)
+  train.dropout=0.0:0.5       uniform float (0:5 would be an int range)
   train.depth=2:12            int (also 2:12:int)
   train.opt=adam,sgd          choices (numbers are parsed: 3,5,8)
 
 \b
 Example:
   rig sweep train --param train.lr=0.001:0.1:log --param train.depth=3,5,8 \\
-      --metric val/auc --direction max --trials 20 --jobs 2 --prune --plot sweep.png
+      --metric val/auc --direction max --trials 20 --jobs 2 --prune \\
+      --plot sweep.png
 """
+)
 
 
 def sweep(

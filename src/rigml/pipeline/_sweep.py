@@ -492,7 +492,11 @@ def _tell(ctx: _Context, trial: Any, done: _Done) -> TrialResult:
     states = ctx.optuna.trial.TrialState
     trial.set_user_attr("rig.state", done.state)
     if done.run_id:
+        from rigml.track.runs import set_tags
+
         trial.set_user_attr("rig.run_id", done.run_id)
+        with contextlib.suppress(Exception):  # the tag helps a reader; the study holds the state
+            set_tags(ctx.lab, done.run_id, {"rig.trial_state": done.state})
     if done.note:
         trial.set_user_attr("rig.note", done.note[:500])
     if done.state == "complete":
