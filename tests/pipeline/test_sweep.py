@@ -112,6 +112,9 @@ def test_random_with_a_seed_repeats_and_tpe_improves(sweep_project: Project) -> 
         sweep_project, params=("train.x=-3.0:3.0",), sampler="tpe", seed=1, trials=10,
         startup_trials=3, name="t",
     )  # fmt: skip
+    from rigml.track.queries import list_runs
+
+    assert [r.name for r in list_runs(sweep_project.lab)].count("prep") == 1  # then cached
     first = next(t for t in tpe.trials if t.number == 0)
     assert tpe.best is not None and tpe.best.value is not None and first.value is not None
     assert tpe.best.value < first.value and abs(tpe.best.params["train.x"] - 0.7) < 0.5
@@ -257,3 +260,16 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(sweep_project: Projec
     states = {t.params["train.x"]: (t.state, t.note or "") for t in report.trials}
     assert states[2][0] == "failed" and "exit code 3" in states[2][1]
     assert states[0] == ("failed", "the stage reported no metric 'loss'")
+
+
+def test_without_optuna_the_extra_is_named(
+    sweep_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rigml.errors import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(MissingExtra, match="sweep") as info:
+        _sweep(sweep_project, params=("train.x=1,2",))
+    assert info.value.hint == "pip install 'rigml[sweep]'"
