@@ -148,7 +148,8 @@ def test_resume_continues_the_numbering(sweep_project: Project) -> None:
     assert _sweep(sweep_project, name="r", resume=True).trials == again.trials  # 4 is the total
 
     from rigml.pipeline import load_pipeline
-    from rigml.pipeline._sweep import list_sweeps, sweep_report
+    from rigml.pipeline._sweep import sweep_report
+    from rigml.pipeline._sweep_plan import list_sweeps
 
     assert list_sweeps(sweep_project.lab) == ["r"]
     assert sweep_report(sweep_project.lab, load_pipeline(sweep_project.root), "r") == again
@@ -161,13 +162,14 @@ def test_resume_continues_the_numbering(sweep_project: Project) -> None:
 
 
 def test_a_trial_a_crash_left_running_is_killed_and_run_again(sweep_project: Project) -> None:
-    from rigml.pipeline._sweep import _import_optuna, _load_plan, _study
+    from rigml.pipeline._sweep_plan import load_plan
+    from rigml.pipeline._sweep_study import import_optuna, open_study
 
     spec = ("train.x=0.1,0.9",)
     _sweep(sweep_project, params=spec, sampler="grid", trials=1, name="c")
-    plan = _load_plan(sweep_project.lab, _pipeline(sweep_project), _config(name="c", resume=True))
+    plan = load_plan(sweep_project.lab, _pipeline(sweep_project), _config(name="c", resume=True))
     space = {"train.x": plan.specs[0].distribution()}
-    _study(_import_optuna(), plan, 1).ask(space)  # the next grid point starts; "the crash"
+    open_study(import_optuna(), plan, 1).ask(space)  # the next grid point starts; "the crash"
     report = _sweep(sweep_project, name="c", resume=True, trials=2)
     rows = sorted((t.number, t.state, t.params.get("train.x")) for t in report.trials)
     assert rows == [(0, "complete", 0.1), (1, "killed", 0.9), (2, "complete", 0.9)]
@@ -187,7 +189,7 @@ def test_two_jobs_each_trial_gets_one_gpu(sweep_project: Project) -> None:
 
 def test_resources_bound_the_concurrent_trials() -> None:
     from rigml.pipeline._spec import Stage
-    from rigml.pipeline._sweep import trial_slots
+    from rigml.pipeline._sweep_plan import trial_slots
 
     def stage(**res: object) -> Stage:
         return Stage("s", ("true",), ".", (), (), {}, (), (), (), resources=res or None)
