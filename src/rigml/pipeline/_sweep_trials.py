@@ -30,6 +30,8 @@ POLL_S = 0.2
 
 @dataclass
 class Context:
+    """What every trial of one sweep shares; ``executors`` are those running, to stop."""
+
     lab: Lab
     pipeline: Pipeline
     plan: Plan
@@ -43,6 +45,8 @@ class Context:
 
 @dataclass(frozen=True)
 class _Done:
+    """How a trial ended, before the study is told."""
+
     state: TrialState
     value: float | None
     run_id: str | None
