@@ -275,3 +275,31 @@ def test_without_optuna_the_extra_is_named(
     with pytest.raises(MissingExtra, match="sweep") as info:
         _sweep(sweep_project, params=("train.x=1,2",))
     assert info.value.hint == "pip install 'rigml[sweep]'"
+
+
+def test_a_nan_objective_fails_the_trial(sweep_project: Project) -> None:
+    sweep_project.write(
+        "train.py",
+        """
+        import json, os
+        os.makedirs("out", exist_ok=True)
+        json.dump({"loss": float("nan")}, open("out/metrics.json", "w"))
+        """,
+    )
+    report = _sweep(sweep_project, params=("train.x=1,2",), sampler="grid", name="n")
+    assert {(t.state, t.note) for t in report.trials} == {
+        ("failed", "the stage reported loss = nan")
+    }
+
+
+def test_a_stage_in_a_wdir_with_its_own_params_file(sweep_project: Project) -> None:
+    sweep_project.write("sub/train.py", STAGE)
+    sweep_project.write("sub/params.yaml", "train:\n  x: 5.0\n")
+    sweep_project.pipeline(
+        f"stages:\n  train:\n    cmd: {PY} train.py\n    wdir: sub\n    deps: [train.py]\n"
+        "    params: [{params.yaml: [train.x]}]\n    metrics: [out/metrics.json]\n"
+    )
+    report = _sweep(sweep_project, params=("train.x=0.7,2.0",), sampler="grid", name="w")
+    assert report.best is not None and report.best.params == {"train.x": 0.7}
+    assert report.best.value == pytest.approx(0.0)
+    assert (sweep_project.root / "sub/params.yaml").read_text() == "train:\n  x: 5.0\n"

@@ -9,6 +9,7 @@ recorded as killed, tagged ``rig.trial_state=pruned``).
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -198,14 +199,20 @@ def _objective(ctx: Context, folder: Path, run_id: str | None) -> _Done:
             data = _read_metrics(folder / rel)
             value = flatten(data).get(metric, data.get(metric) if isinstance(data, dict) else None)
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return _Done("complete", float(value), run_id)
+                return _scored(float(value), metric, run_id)
     if run_id:
         from rigml.track.queries import get_run
 
         value = get_run(ctx.lab, run_id).metrics.get(metric)
         if value is not None:
-            return _Done("complete", float(value), run_id)
+            return _scored(float(value), metric, run_id)
     return _Done("failed", None, run_id, f"the stage reported no metric {metric!r}")
+
+
+def _scored(value: float, metric: str, run_id: str | None) -> _Done:
+    if math.isnan(value):  # Optuna refuses NaN: the trial failed, say so
+        return _Done("failed", None, run_id, f"the stage reported {metric} = nan")
+    return _Done("complete", value, run_id)
 
 
 class _TrialExecutor:
