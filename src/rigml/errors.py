@@ -12,7 +12,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── UnknownRegion                   a region not in the grid-intensity table
     │   ├── GateMetricMissing               a gate names a metric the run lacks (exit 2)
     │   ├── PipelineNotFound                no rig.yaml here or in a parent folder
-    │   └── UnknownStage                    `rig run NAME` with no such stage
+    │   ├── UnknownStage                    `rig run NAME` with no such stage
+    │   └── SweepNotFound                   `rig sweep --resume NAME` with no such sweep
     ├── Conflict                            the request contradicts what is stored
     │   ├── ParamConflict
     │   ├── DataChanged                     a file changed or vanished during `rig data add`
@@ -37,7 +38,9 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidPrices                   a price or grid-intensity file with a bad figure
     │   ├── InvalidAssumption               a cost assumption out of range (negative price...)
     │   ├── InvalidGate                     a gate rule that cannot be read, located (gates[2])
-    │   └── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
+    │   ├── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
+    │   ├── InvalidSweepParam               a `rig sweep --param` spec that cannot be read
+    │   └── InvalidSweep                    sweep options that cannot work (metric, GPUs, resume)
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
@@ -555,3 +558,25 @@ class StageGatesFailed(GatesFailed):
             "did not run. Improve the stage (a changed param or dep reruns it) or revise its gates"
         )
         self.stage = stage
+
+
+class InvalidSweepParam(InvalidInput):
+    """A ``--param KEY=SPEC`` of ``rig sweep`` that is not a range or a list of values."""
+
+    def __init__(self, param: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"--param {param}: {problem}",
+            hint=hint or "write KEY=LOW:HIGH, KEY=LOW:HIGH:log, KEY=LOW:HIGH:int or KEY=A,B,C",
+        )
+        self.param, self.problem = param, problem
+
+
+class InvalidSweep(InvalidInput):
+    """Sweep options that cannot work together: no params, an unknown sampler, no GPU..."""
+
+
+class SweepNotFound(NotFound):
+    def __init__(self, name: str, known: list[str]) -> None:
+        shown = ", ".join(sorted(known)[:10]) or "none yet"
+        super().__init__(f"no sweep named {name!r} in this lab", hint=f"sweeps: {shown}")
+        self.name = name

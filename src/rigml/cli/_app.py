@@ -21,6 +21,7 @@ from rigml.cli import plan as plan_cmd
 from rigml.cli import preflight as preflight_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
+from rigml.cli import sweep as sweep_cmd
 from rigml.cli import watch as watch_cmd
 
 app = typer.Typer(
@@ -74,6 +75,7 @@ app.command("run")(pipeline_cmd.run)
 app.command("status")(pipeline_cmd.status)
 app.command("dag")(pipeline_cmd.dag)
 app.command("preflight")(preflight_cmd.preflight)
+app.command("sweep")(sweep_cmd.sweep)
 # Know the machine
 app.command("machine")(machine_cmd.machine)
 app.command("doctor")(doctor_cmd.doctor)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rigml.pipeline._spec import Pipeline, Stage, find_pipeline, load_pipeline
     from rigml.pipeline._stage import StageResult
     from rigml.pipeline._status import StageStatus, pipeline_status
+    from rigml.pipeline._sweep import SweepConfig, SweepReport, TrialResult, run_sweep
 
 __all__ = [
     "Dag",
@@ -37,12 +38,16 @@ __all__ = [
     "Stage",
     "StageResult",
     "StageStatus",
+    "SweepConfig",
+    "SweepReport",
+    "TrialResult",
     "find_pipeline",
     "load_pipeline",
     "pipeline_dag",
     "pipeline_status",
     "preflight",
     "run_pipeline",
+    "run_sweep",
 ]
 
 _LAZY = {
@@ -66,6 +71,10 @@ _LAZY = {
     "Stage": "_spec",
     "find_pipeline": "_spec",
     "load_pipeline": "_spec",
+    "SweepConfig": "_sweep",
+    "SweepReport": "_sweep",
+    "TrialResult": "_sweep",
+    "run_sweep": "_sweep",
 }
 
 

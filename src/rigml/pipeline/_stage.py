@@ -74,6 +74,7 @@ class Session:
     extra_env: dict[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)  # set: start nothing more
     reference: Reference | None = None  # what the gates' regression rules compare against
+    tags: dict[str, str] = field(default_factory=dict)  # more tags of each stage run (rig sweep)
 
 
 def execute_stage(session: Session, stage: Stage) -> StageResult:
@@ -162,6 +163,7 @@ def _run(
             "rig.stage": stage.name,
             "rig.pipeline": session.pipeline.name,
             "rig.cmd": " && ".join(stage.cmd),
+            **session.tags,
         },
     )
     log = _Log(stage.name, session.on_output)

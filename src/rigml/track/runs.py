@@ -134,6 +134,7 @@ class Run:
         self._end_lock = threading.Lock()
         self._sampler: Any = None
         self._capture: threading.Thread | None = None
+        self._attached = False  # another process started this run and will end it
         writer.register(self._buffer)
 
     def __repr__(self) -> str:
@@ -260,12 +261,15 @@ class Run:
             if self._capture is not None:
                 self._capture.join(timeout=60)
             self._writer.flush(self._buffer, beat=True)
-            now = time.time()
-            self.lab.store.transact(lambda conn: _finish(conn, self.id, status, now, error))
+            if not self._attached:  # an attached run's status is its owner's to record
+                now = time.time()
+                self.lab.store.transact(lambda conn: _finish(conn, self.id, status, now, error))
             self.status = status
             self._writer.unregister(self.id)
             self._append = self._extend = self._closed_append
             _hooks.unregister(self)
+        if self._attached:
+            return
         from rigml.track.queries import compact_segments
 
         with contextlib.suppress(RigError):  # compaction only speeds reads; points are safe
@@ -547,13 +551,47 @@ def active_run() -> Run | None:
     return _hooks.innermost()
 
 
+def attach_run(lab: Lab, run_id: str) -> Run:
+    """The running run ``run_id``, started by another process, to log metrics into.
+
+    A pipeline stage's script logs this way into the run ``rig run`` (or ``rig sweep``)
+    started for it. Ending it only flushes: its status stays for its owner to record.
+
+    Raises:
+        RunNotFound: no such run.
+        RunEnded: the run is not running.
+    """
+    from rigml.track.queries import get_run
+
+    info = get_run(lab, run_id)
+    if info.status != "running":
+        raise RunEnded(info.id, info.status)
+    run = Run(lab, info.id, info.name, info.experiment, _hooks.writer_for(lab), params={})
+    run._attached = True
+    _hooks.register(run)
+    return run
+
+
+def _stage_run() -> Run | None:
+    """The run of the pipeline stage this process runs in (``RIG_STAGE_RUN_ID``), attached."""
+    run_id = os.environ.get("RIG_STAGE_RUN_ID")
+    if not run_id:
+        return None
+    from rigml.track.api import lab_for
+
+    return attach_run(lab_for(None), run_id)
+
+
 def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
     """Log to the active run; see :meth:`Run.log`.
+
+    Inside a pipeline stage with no run of its own, the stage's run (``RIG_STAGE_RUN_ID``)
+    is attached on first use, so ``rigml.log`` from a stage script lands in its stage run.
 
     Raises:
         NoActiveRun: no run is active.
     """
-    run = active_run()
+    run = active_run() or _stage_run()
     if run is None:
         raise NoActiveRun()
     run.log(metrics, step=step)
