@@ -51,8 +51,14 @@ def _check_pipeline(root: Path, out: str) -> None:
     assert "train: will run — param train.C changed" in " ".join(out.split())
     lab = open_lab(root)
     try:
-        runs = list_runs(lab, experiment="quickstart-pipeline")
-        assert all(r.status == "finished" for r in runs)
+        everything = list_runs(lab, experiment="quickstart-pipeline")
+        assert all(r.status == "finished" for r in everything)
+        runs = [r for r in everything if "rig.sweep" not in r.tags]
+        trials = [r for r in everything if r.tags.get("rig.sweep") == "quickstart-c"]
+        # the sweep: one train run per grid point, each with its validation AUC
+        assert sorted(r.params["train.C"] for r in trials) == [0.01, 0.1, 1, 10]
+        assert all(r.name == "train" and "val_auc" in r.metrics for r in trials)
+        assert "Sweep (rig sweep train" in out
         # once each, then nothing (a second run would add runs), then train and its dependants
         assert Counter(r.name for r in runs) == {
             "prepare": 1,

@@ -307,10 +307,32 @@ class PipelineStep:
     plan: list[Any]  # StageStatus after the change: what will rerun, and why
     third: Any  # RunReport: train and what reads it reran
     gates: Any  # GateReport of the gate stage's newest run, as stored
+    sweep: Any = None  # SweepReport: a grid over train.C, each trial a tracked run
 
     @property
     def reran(self) -> list[str]:
         return [s.name for s in self.third.stages if s.action == "ran"]
+
+
+def _sweep_step(lab: Any, pipeline: Any, progress: Callable[[str], None]) -> Any:
+    """``rig sweep train --param train.C=... --metric val_auc --sampler grid --jobs 2``."""
+    from rigml._quickstart_project import SWEEP_METRIC, SWEEP_PARAM
+    from rigml.pipeline import SweepConfig, run_sweep
+
+    config = SweepConfig(
+        stage="train",
+        params=(SWEEP_PARAM,),
+        metric=SWEEP_METRIC,
+        direction="max",
+        sampler="grid",
+        jobs=2,
+        name="quickstart-c",
+    )
+    report = run_sweep(lab, pipeline, config)
+    best = report.best
+    if best is not None:
+        progress(f"rig sweep train: {len(report.trials)} trials, best {best.params}")
+    return report
 
 
 def _pipeline_step(
@@ -335,9 +357,9 @@ def _pipeline_step(
     pipeline = load_pipeline(rig_yaml)
     plan = pipeline_status(lab, pipeline)
     third = run_pipeline(lab, pipeline, jobs=2)
-    # -- sweep (issue 16, the sweep helper): a small `rig sweep` over train.C goes here ------
+    sweep = _sweep_step(lab, pipeline, progress)
     gate_run = next(s for s in third.stages if s.name == "gate").gates
-    step = PipelineStep(rig_yaml, first, unchanged, second, change, plan, third, None)
+    step = PipelineStep(rig_yaml, first, unchanged, second, change, plan, third, None, sweep)
     step.gates = latest_gate_report(lab, gate_run.run_id) if gate_run is not None else None
     progress(f"changed {change}: reran {', '.join(step.reran)}")
     return step

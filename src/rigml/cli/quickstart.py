@@ -210,7 +210,24 @@ def _pipeline(step: Any) -> None:
         verb = "will run — " + "; ".join(s.reasons) if s.stale else "skip"
         _ui.write(f"  {s.name}: {verb}", markup=False)
     _ui.write(f"Reran: {', '.join(step.reran)}; the rest stayed cached.", markup=False)
-    # -- sweep (issue 16, the sweep helper): show the quickstart's small sweep here ----------
+    if step.sweep is not None:
+        _sweep(step.sweep)
     if step.gates is not None:
         _ui.write(f"\n[bold]Gates of the gate stage[/] (rig gates show {step.gates.run_id[:12]})")
         gates_show(run=step.gates.run_id, json_out=False)
+
+
+def _sweep(report: Any) -> None:
+    """The grid over train.C: each trial a tracked run of the train stage."""
+    from rigml._quickstart_project import SWEEP_PARAM
+    from rigml.cli import _ui
+
+    _ui.write(
+        f"\n[bold]Sweep[/] (rig sweep train --param {_esc(SWEEP_PARAM)} "
+        f"--metric {report.metric} --direction max --sampler grid --jobs 2)"
+    )
+    rows = [
+        [t.number, ", ".join(f"{k}={v}" for k, v in t.params.items()), t.value, t.state]
+        for t in report.trials
+    ]
+    _ui.table(["trial", "params", report.metric, "state"], rows)
