@@ -36,13 +36,15 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidPrices                   a price or grid-intensity file with a bad figure
     │   ├── InvalidAssumption               a cost assumption out of range (negative price...)
     │   ├── InvalidGate                     a gate rule that cannot be read, located (gates[2])
-    │   └── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
+    │   ├── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
+    │   └── LabNotShared                    a Ray cluster elsewhere, a lab only this machine reaches
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
     │   ├── DiskFull
     │   ├── ObjectCorrupted
     │   └── OutputNotWritable               a file the user asked for cannot be written there
+    ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
     └── MissingExtra        (ImportError)   an optional dependency is not installed
 
 The CLI prints ``message`` and ``hint`` in two lines and exits with ``exit_code``.
@@ -536,3 +538,32 @@ class StageFailed(RigError):
         )
         # ``returncode``, not ``exit_code``: that is the CLI's exit status (1) for this error
         self.stage, self.returncode, self.tail = stage, returncode, tail
+
+
+# -- executors: where stages run ---------------------------------------------------------------
+
+
+class LabNotShared(InvalidInput):
+    """A Ray cluster on other machines, and a store or object store only this machine reaches."""
+
+    def __init__(self, address: str, part: str, where: str) -> None:
+        super().__init__(
+            f"the Ray cluster at {address} cannot reach this lab's {part} ({where}): "
+            "its workers run on other machines",
+            hint="point the lab at shared services: RIG_STORE_URL=postgresql+psycopg://... "
+            "(or [store] url) and RIG_OBJECTS_URL=s3://... (or [objects] url) in rig.toml; "
+            "or run on this machine with --executor local, or a local Ray (no --ray-address)",
+        )
+        self.address, self.part, self.where = address, part, where
+
+
+class ExecutorUnavailable(RigError):
+    """The executor's cluster cannot be reached (a wrong address, a stopped cluster)."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(
+            f"cannot connect to the Ray cluster at {address}: {reason}",
+            hint="check --ray-address (or [pipeline] address in rig.toml) and that the "
+            "cluster runs (`ray status`); leave the address out for a local Ray",
+        )
+        self.address, self.reason = address, reason

@@ -27,6 +27,21 @@ _FILE = typer.Option(
     None, "--file", help="The pipeline file (default: rig.yaml here or in a folder above)."
 )
 _JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
+_EXECUTOR = typer.Option(
+    None,
+    "--executor",
+    help="Where stage commands run: local (processes here) or ray (Ray tasks with the "
+    "stage's resources; needs rigml[ray]). Default: [pipeline] executor in rig.toml, else local.",
+    show_default=False,
+)
+_RAY_ADDRESS = typer.Option(
+    None,
+    "--ray-address",
+    help="The Ray cluster: ray://HOST:10001 or HOST:6379; auto or local for one on this "
+    "machine. Default: [pipeline] address, else RAY_ADDRESS, else a local Ray. A cluster on "
+    "other machines needs a PostgreSQL store and an S3 object store.",
+    show_default=False,
+)
 
 RUN_HELP = (
     (
@@ -76,18 +91,23 @@ def run(
     force: bool = typer.Option(False, "--force", "-f", help="Run even what is up to date."),
     dry: bool = typer.Option(False, "--dry", help="Show the plan, and why, but run nothing."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages to run at once when independent."),
+    executor: str | None = _EXECUTOR,
+    ray_address: str | None = _RAY_ADDRESS,
     file: Path | None = _FILE,
     json_out: bool = _JSON,
 ) -> None:
     from rigml.errors import StageFailed
     from rigml.pipeline import pipeline_status, run_pipeline
+    from rigml.pipeline._executor import make_executor
 
     lab, pipeline = _open(file)
+    runner = None
     try:
         if dry:
             plan = pipeline_status(lab, pipeline, targets=stages or None, force=force)
             _render_statuses(plan, json_out, dry=True)
             return
+        runner = make_executor(lab, executor, ray_address)
         try:
             report = run_pipeline(
                 lab,
@@ -95,6 +115,7 @@ def run(
                 targets=stages or None,
                 force=force,
                 jobs=jobs,
+                executor=runner,
                 on_output=None if json_out else _output_writer(jobs),
                 on_result=None if json_out else _write_result,
             )
@@ -115,6 +136,8 @@ def run(
 
             _ui.write_json(report)
     finally:
+        if runner is not None and hasattr(runner, "close"):
+            runner.close()
         lab.close()
 
 

@@ -60,7 +60,7 @@ def run_pipeline(
         UnknownStage: a target is not a stage.
         KeyboardInterrupt: Ctrl-C or SIGTERM; running stages were stopped, their runs killed.
     """
-    from rigml.pipeline._executor import LocalExecutor
+    from rigml.pipeline._executor import make_executor
     from rigml.pipeline._graph import build_graph
     from rigml.pipeline._status import select
 
@@ -68,8 +68,13 @@ def run_pipeline(
         raise InvalidInput(f"--jobs must be at least 1, got {jobs}", hint="pass --jobs 4")
     graph = build_graph(pipeline.stages)
     order = graph.topological(select(pipeline, graph, targets))
-    session = Session(lab, pipeline, executor or LocalExecutor(), force, on_output)
-    results = _schedule(session, graph, order, jobs, on_result or (lambda _r: None))
+    own = executor is None  # the lab's ([pipeline] in rig.toml): closed when done
+    session = Session(lab, pipeline, executor or make_executor(lab), force, on_output)
+    try:
+        results = _schedule(session, graph, order, jobs, on_result or (lambda _r: None))
+    finally:
+        if own:
+            _close(session.executor)
     report = RunReport(pipeline.name, tuple(results[n] for n in order))
     failed = report.failed
     if failed is not None:
@@ -79,6 +84,12 @@ def run_pipeline(
         error.report = report  # for the CLI's summary
         raise error
     return report
+
+
+def _close(executor: Executor) -> None:
+    close = getattr(executor, "close", None)  # a Ray executor disconnects; local has nothing
+    if close is not None:
+        close()
 
 
 def _schedule(
