@@ -161,6 +161,10 @@ class RayExecutor:
         if self._stopped.is_set():
             return Outcome(130, True)
         options = task_options(job.resources)  # a generator task: its results stream
+        problem = self._infeasible(options)
+        if problem:
+            job.on_line(f"rig: {problem}")
+            return Outcome(1, False)
         env = self._env(job.env)
         stream = self._task.options(**options).remote(
             list(job.cmds), str(job.cwd), env, self.remote, self.grace_s
@@ -173,6 +177,26 @@ class RayExecutor:
             with self._lock:
                 self._running.pop(id(job), None)
                 self._lock.notify_all()
+
+    def _infeasible(self, options: dict[str, Any]) -> str | None:
+        """Why no node of the cluster can ever run the task, or None (Ray would wait forever)."""
+        need = {
+            "CPU": float(options.get("num_cpus") or 0),
+            "GPU": float(options.get("num_gpus") or 0),
+            "memory": float(options.get("memory") or 0),
+        }
+        nodes: list[dict[str, float]] = [
+            n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")
+        ]
+        if any(all(node.get(k, 0.0) >= v for k, v in need.items() if v) for node in nodes):
+            return None
+        empty: dict[str, float] = {}
+        largest = max(nodes, key=lambda n: (n.get("GPU", 0.0), n.get("CPU", 0.0)), default=empty)
+        return (
+            f"no node of the Ray cluster has {_describe(need)} for this stage "
+            f"(the largest has {_describe(largest)}); lower the stage's resources in "
+            "rig.yaml or add a node that has them"
+        )
 
     def _env(self, env: dict[str, str]) -> dict[str, str]:
         """The whole environment for a local Ray; for a cluster, what differs from ours."""
@@ -225,6 +249,16 @@ class RayExecutor:
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
             self._owns = False
+
+
+def _describe(resources: Mapping[str, float]) -> str:
+    from rigml._units import format_bytes
+
+    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    parts = [f"cpus {cpus:g}"] + ([f"gpus {gpus:g}"] if gpus else [])
+    if resources.get("memory"):
+        parts.append(f"memory {format_bytes(resources['memory'])}")
+    return ", ".join(parts)
 
 
 def _first_line(exc: BaseException) -> str:
