@@ -75,7 +75,9 @@ def test_environment_overrides_are_validated_the_same_way(
         open_lab(cfg.parent)
 
 
-def test_the_template_and_good_values_are_accepted(cfg: Path, monkeypatch) -> None:
+def test_the_template_and_good_values_are_accepted(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg.write_text(
         TEMPLATE.replace('# url = "s3', 'url = "s3', 1).replace("# endpoint_url", "endpoint_url")
     )
