@@ -560,10 +560,11 @@ class LabNotShared(InvalidInput):
 class ExecutorUnavailable(RigError):
     """The executor's cluster cannot be reached (a wrong address, a stopped cluster)."""
 
-    def __init__(self, address: str, reason: str) -> None:
+    def __init__(self, address: str, reason: str, *, hint: str | None = None) -> None:
         super().__init__(
             f"cannot connect to the Ray cluster at {address}: {reason}",
-            hint="check --ray-address (or [pipeline] address in rig.toml) and that the "
+            hint=hint
+            or "check --ray-address (or [pipeline] address in rig.toml) and that the "
             "cluster runs (`ray status`); leave the address out for a local Ray",
         )
         self.address, self.reason = address, reason

@@ -26,7 +26,7 @@ from .conftest import PY, Project
 
 pytest.importorskip("ray")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # each step is bounded (timeout 180)
 
 PORT = 6390  # any port: nothing else listens in a fresh network namespace
 WHERE = """
@@ -71,6 +71,8 @@ kill -INT $PID
 wait $PID; echo $? > nap.rc
 sleep 1
 if kill -0 "$(cat nap.pid)" 2>/dev/null; then echo alive; else echo gone; fi > nap.after
+timeout 180 "${{RIG[@]}}" run --executor ray --ray-address 127.0.0.1:1 > dead.out 2>&1
+echo $? > dead.rc
 timeout 60 "$RAY" stop --force > /dev/null 2>&1
 """
 
@@ -139,7 +141,7 @@ def _run_cluster_script(project: Project) -> None:
     env.pop("RAY_ADDRESS", None)
     command = ["unshare", "--net", "--pid", "--mount-proc", "--fork", "bash", str(script)]
     try:
-        subprocess.run(command, env=env, timeout=900, check=False, capture_output=True)
+        subprocess.run(command, env=env, timeout=840, check=False, capture_output=True)
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     start_log = (project.root / "ray-start.log").read_text()
@@ -191,3 +193,8 @@ def test_stages_run_as_ray_tasks_with_the_driver_keeping_the_books(
     statuses = {(r.name, r.status) for r in list_runs(project.lab)}
     assert ("nap", "killed") in statuses and ("big", "failed") in statuses
     assert "nap" not in read_lock(project.root / "rig.lock")
+
+    # an address where no cluster answers: a clear error in seconds, not minutes of retries
+    assert _read(project, "dead.rc").strip() == "1"
+    dead = _read(project, "dead.out")
+    assert "cannot connect to the Ray cluster at 127.0.0.1:1" in dead and "Traceback" not in dead

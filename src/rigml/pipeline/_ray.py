@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 _LOCAL_WORDS = ("", "auto", "local", "localhost")
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 _UNITS.update({"ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40})
+PROBE_S = 5.0  # to open a TCP connection to the cluster's address
 CANCEL_MARGIN_S = 5.0  # after the grace period, force-cancel what is still running
 
 
@@ -141,14 +142,32 @@ class RayExecutor:
         ray = self._ray
         if ray.is_initialized():
             return False
+        self._probe()
         options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
         if self.address in (None, "local"):
             options["include_dashboard"] = False  # a Ray started for this run
         try:
             ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-            raise ExecutorUnavailable(self.address or "a local Ray", str(exc)) from exc
+            hint = None
+            if "ray[client]" in str(exc):  # ray:// is Ray Client, an extra of Ray's own
+                hint = "pip install 'ray[client]', or give the head's HOST:6379 instead"
+            where = self.address or "a local Ray"
+            raise ExecutorUnavailable(where, _first_line(exc), hint=hint) from exc
         return True
+
+    def _probe(self) -> None:
+        """Fail in seconds on an address where nothing listens (``ray.init`` retries minutes)."""
+        address = self.address
+        if address is None or address.strip().lower() in _LOCAL_WORDS:
+            return
+        host, _, port = address.split("://", 1)[-1].rpartition(":")
+        if not port.isdigit():
+            return
+        try:
+            socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), PROBE_S).close()
+        except OSError as exc:
+            raise ExecutorUnavailable(address, f"nothing answers there ({exc})") from exc
 
     def _remote_task(self) -> Any:
         from rigml.pipeline import _ray_task
