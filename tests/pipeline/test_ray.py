@@ -148,3 +148,15 @@ def test_rig_run_without_ray_names_the_extra(project: Project, rig: Any, no_ray:
     assert result.exit_code == 1, result.output
     assert "pip install 'rigml[ray]'" in result.err
     assert not (project.root / "a.txt").exists()
+
+
+def test_the_ray_module_imports_ray_only_when_an_executor_is_made(no_ray: None) -> None:
+    import subprocess
+
+    probe = "import rigml.pipeline._ray, sys; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    from rigml.pipeline import RayExecutor
+
+    with pytest.raises(MissingExtra, match="'ray'"):
+        RayExecutor()

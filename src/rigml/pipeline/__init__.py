@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rigml.pipeline._dag import Dag, DagNode, pipeline_dag
-    from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome
+    from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome, make_executor
+    from rigml.pipeline._ray import RayExecutor
     from rigml.pipeline._runner import RunReport, run_pipeline
     from rigml.pipeline._spec import Pipeline, Stage, find_pipeline, load_pipeline
     from rigml.pipeline._stage import StageResult
@@ -24,12 +25,14 @@ __all__ = [
     "LocalExecutor",
     "Outcome",
     "Pipeline",
+    "RayExecutor",
     "RunReport",
     "Stage",
     "StageResult",
     "StageStatus",
     "find_pipeline",
     "load_pipeline",
+    "make_executor",
     "pipeline_dag",
     "pipeline_status",
     "run_pipeline",
@@ -43,6 +46,8 @@ _LAZY = {
     "Job": "_executor",
     "LocalExecutor": "_executor",
     "Outcome": "_executor",
+    "make_executor": "_executor",
+    "RayExecutor": "_ray",
     "RunReport": "_runner",
     "run_pipeline": "_runner",
     "StageResult": "_stage",

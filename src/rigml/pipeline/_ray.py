@@ -48,7 +48,11 @@ def is_local_address(address: str | None) -> bool:
     if address is None or address.strip().lower() in _LOCAL_WORDS:
         return True
     host = _host(address)
-    if host.lower() in ("localhost", socket.gethostname().lower()):
+    return _is_loopback(host) or host.lower() == socket.gethostname().lower()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
