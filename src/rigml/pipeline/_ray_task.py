@@ -49,7 +49,8 @@ def run_commands(
         )
         yield "exit", 127
         return
-    full = {**os.environ, **env} if base_env else env
+    full = {**os.environ, **env} if base_env else dict(env)
+    full.update(_assigned())
     for cmd in cmds:
         yield "lines", [f"$ {cmd}"]
         code = yield from _one(cmd, cwd, full, grace_s)
@@ -57,6 +58,16 @@ def run_commands(
             yield "exit", code
             return
     yield "exit", 0
+
+
+def _assigned() -> dict[str, str]:
+    """The devices Ray gave this task (``CUDA_VISIBLE_DEVICES``...): they beat the driver's."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.endswith(("_VISIBLE_DEVICES", "_VISIBLE_CORES", "_VISIBLE_CHIPS"))
+        or k in ("ONEAPI_DEVICE_SELECTOR", "HABANA_VISIBLE_MODULES")
+    }
 
 
 def _one(cmd: str, cwd: str, env: dict[str, str], grace_s: float) -> Generator[Item, None, int]:
