@@ -181,18 +181,18 @@ class RayExecutor:
         return self._ray.remote(max_retries=0)(_ray_task.run_commands)
 
     def run(self, job: Job) -> Outcome:
-        if self._stopped.is_set():
-            return Outcome(130, True)
         options = task_options(job.resources)  # a generator task: its results stream
         problem = self._infeasible(options)
         if problem:
             job.on_line(f"rig: {problem}")
             return Outcome(1, False)
         env = self._env(job.env)
-        stream = self._task.options(**options).remote(
-            list(job.cmds), str(job.cwd), env, self.remote, self.grace_s
-        )
-        with self._lock:
+        with self._lock:  # submitted and registered at once: stop() sees every task
+            if self._stopped.is_set():
+                return Outcome(130, True)
+            stream = self._task.options(**options).remote(
+                list(job.cmds), str(job.cwd), env, self.remote, self.grace_s
+            )
             self._running[id(job)] = stream
         try:
             return self._follow(job, stream)
