@@ -31,14 +31,15 @@ _EXECUTOR = typer.Option(
     None,
     "--executor",
     help="Where stage commands run: local (processes here) or ray (Ray tasks with the "
-    "stage's resources; needs rigml[ray]). Default: [pipeline] executor in rig.toml, else local.",
+    "stage's resources; needs rigml\\[ray]). Default: \\[pipeline] executor in rig.toml, "
+    "else local.",
     show_default=False,
 )
 _RAY_ADDRESS = typer.Option(
     None,
     "--ray-address",
-    help="The Ray cluster: ray://HOST:10001 or HOST:6379; auto or local for one on this "
-    "machine. Default: [pipeline] address, else RAY_ADDRESS, else a local Ray. A cluster on "
+    help="The Ray cluster: HOST:6379 (or ray://HOST:10001); auto or local for one on this "
+    "machine. Default: \\[pipeline] address, else RAY_ADDRESS, else a local Ray. A cluster on "
     "other machines needs a PostgreSQL store and an S3 object store.",
     show_default=False,
 )
