@@ -5,6 +5,7 @@ The Ray cluster itself is exercised in ``test_ray_cluster.py``.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -160,3 +161,66 @@ def test_the_ray_module_imports_ray_only_when_an_executor_is_made(no_ray: None) 
 
     with pytest.raises(MissingExtra, match="'ray'"):
         RayExecutor()
+
+
+def _drain(items: Any) -> tuple[list[str], int]:
+    lines: list[str] = []
+    code = -1
+    for kind, value in items:
+        if kind == "lines":
+            lines += value
+        else:
+            code = value
+    return lines, code
+
+
+def test_the_worker_side_streams_lines_and_stops_at_the_first_failure(tmp_path: Any) -> None:
+    from rigml.pipeline._ray_task import run_commands
+
+    env = {"PATH": os.environ["PATH"], "GREETING": "hi"}
+    cmds = ["echo $GREETING; echo two", "exit 3", "echo never"]
+    lines, code = _drain(run_commands(cmds, str(tmp_path), env, False, 1.0))
+    assert (lines, code) == (["$ echo $GREETING; echo two", "hi", "two", "$ exit 3"], 3)
+
+
+def test_the_worker_side_keeps_the_devices_ray_assigned(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rigml.pipeline._ray_task import run_commands
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2")  # as Ray sets it in the worker
+    monkeypatch.setenv("WORKER_ONLY", "w")
+    env = {"PATH": os.environ["PATH"], "CUDA_VISIBLE_DEVICES": "0,1"}  # the driver's
+    cmd = ["echo $CUDA_VISIBLE_DEVICES ${WORKER_ONLY:-none}"]
+    assert _drain(run_commands(cmd, str(tmp_path), env, False, 1.0))[0][1] == "2 none"
+    # on a cluster node the stage's variables lie over the node's own environment
+    assert _drain(run_commands(cmd, str(tmp_path), env, True, 1.0))[0][1] == "2 w"
+
+
+def test_the_worker_side_names_a_project_folder_missing_on_the_node(tmp_path: Any) -> None:
+    from rigml.pipeline._ray_task import run_commands
+
+    lines, code = _drain(run_commands(["true"], str(tmp_path / "nope"), {}, True, 1.0))
+    assert code == 127 and "shared filesystem" in lines[0] and str(tmp_path / "nope") in lines[0]
+
+
+def test_a_cancelled_task_ends_its_command_process_group(tmp_path: Any) -> None:
+    import time
+
+    from rigml.pipeline._ray_task import run_commands
+
+    cmd = "sleep 60 & echo $! > child.pid; echo started; wait"
+    items = run_commands([cmd], str(tmp_path), {"PATH": os.environ["PATH"]}, False, 2.0)
+    while "started" not in next(items)[1]:
+        pass
+    child = int((tmp_path / "child.pid").read_text())
+    with pytest.raises(KeyboardInterrupt):  # what ray.cancel raises in the task
+        items.throw(KeyboardInterrupt)
+    for _ in range(100):  # the group got SIGTERM: the backgrounded sleep is gone too
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the command's child outlived the cancelled task")

@@ -31,7 +31,7 @@ Item = tuple[str, Any]  # ("lines", list[str]) or ("exit", int)
 
 def run_commands(
     cmds: list[str], cwd: str, env: dict[str, str], base_env: bool, grace_s: float
-) -> Iterator[Item]:
+) -> Generator[Item, None, None]:
     """Run ``cmds`` in order in ``cwd``; the first failure stops them.
 
     Args:
