@@ -75,7 +75,9 @@ def test_environment_overrides_are_validated_the_same_way(
         open_lab(cfg.parent)
 
 
-def test_the_template_and_good_values_are_accepted(cfg: Path, monkeypatch) -> None:
+def test_the_template_and_good_values_are_accepted(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg.write_text(
         TEMPLATE.replace('# url = "s3', 'url = "s3', 1).replace("# endpoint_url", "endpoint_url")
     )
@@ -88,3 +90,26 @@ def test_the_template_and_good_values_are_accepted(cfg: Path, monkeypatch) -> No
     assert open_lab(cfg.parent).config.objects_endpoint == "https://minio.example:9000"
     cfg.write_text("[tracking]\nflush_interval = 2\n")  # an integer where a float is expected
     assert open_lab(cfg.parent).config.tracking.flush_interval == 2.0
+
+
+def test_the_pipeline_section_names_the_executor_and_the_ray_address(cfg: Path) -> None:
+    assert open_lab(cfg.parent).config.pipeline.executor == "local"  # the template's default
+    assert open_lab(cfg.parent).config.pipeline.address is None
+    cfg.write_text('[pipeline]\nexecutor = "ray"\naddress = "ray://head:10001"\n')
+    pipeline = open_lab(cfg.parent).config.pipeline
+    assert (pipeline.executor, pipeline.address) == ("ray", "ray://head:10001")
+    uncommented = TEMPLATE.replace("# executor =", "executor =").replace("# address =", "address =")
+    cfg.write_text(uncommented)
+    assert open_lab(cfg.parent).config.pipeline.executor == "ray"
+
+
+def test_a_pipeline_section_mistake_suggests_the_near_miss(rig: Any, cfg: Path) -> None:
+    _fails(
+        rig,
+        cfg,
+        '[pipeline]\nexecutor = "rey"\n',
+        '[pipeline] executor: expected "local" or "ray", got "rey"; did you mean ray?',
+    )
+    _fails(rig, cfg, '[pipeline]\nadress = "x"\n', "adress: unknown setting", "address?")
+    _fails(rig, cfg, "[pipelin]\n", "[pipelin]: unknown section", "[pipeline]?")
+    _fails(rig, cfg, "[pipeline]\naddress = 10001\n", "[pipeline] address: expected a string")

@@ -6,12 +6,18 @@ and ``rig --help`` never load it (tests/test_startup.py checks).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from rigml.config import check_endpoint, check_objects_url, check_store_url, suggest
+from rigml.config import (
+    check_endpoint,
+    check_objects_url,
+    check_store_url,
+    close_match,
+    suggest,
+)
 from rigml.errors import InvalidConfig
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -62,17 +68,25 @@ class TrackingSection(BaseModel):
     heartbeat_timeout: float = Field(default=120.0, gt=0)
 
 
+class PipelineSection(BaseModel):
+    model_config = _STRICT
+    executor: Literal["local", "ray"] = "local"
+    address: str | None = None  # the Ray cluster; unset: a local Ray
+
+
 class RigToml(BaseModel):
     model_config = _STRICT
     store: StoreSection = StoreSection()
     objects: ObjectsSection = ObjectsSection()
     tracking: TrackingSection = TrackingSection()
+    pipeline: PipelineSection = PipelineSection()
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "store": StoreSection,
     "objects": ObjectsSection,
     "tracking": TrackingSection,
+    "pipeline": PipelineSection,
 }
 
 _EXPECTED = {
@@ -113,8 +127,18 @@ def _describe(err: Any) -> str:
     place = f"[{loc[0]}] {' '.join(loc[1:])}".strip() if loc else "file"
     if kind == "rig_url":
         return f"{place}: {err['msg']}"
+    if kind == "literal_error":
+        return f"{place}: {_choices(err)}"
     expected = _EXPECTED.get(kind, err["msg"])
     return f"{place}: {expected}, got {_toml_repr(err['input'])}"
+
+
+def _choices(err: Any) -> str:
+    """``expected "local" or "ray", got "rey"; did you mean ray?`` for a fixed set of words."""
+    known = [str(v) for v in err["ctx"]["expected"].replace("'", "").split(" or ")]
+    text = f"expected {' or '.join(_toml_repr(k) for k in known)}, got {_toml_repr(err['input'])}"
+    close = close_match(str(err["input"]), known) if isinstance(err["input"], str) else None
+    return f"{text}; did you mean {close}?" if close else text
 
 
 def _toml_repr(value: Any) -> str:

@@ -46,6 +46,13 @@ system_metrics = true           # sys/... metrics sampled in the background
 system_metrics_interval = 5.0   # seconds between samples
 flush_interval = 1.0            # seconds between background flushes of logged metrics
 heartbeat_timeout = 120.0       # a running run silent this long on another host is crashed
+
+[pipeline]
+# Where `rig run` runs stage commands (`--executor` and `--ray-address` override these).
+# executor = "ray"                 # "local" (default): processes here; "ray": Ray tasks
+# address = "ray://head:10001"     # a Ray cluster (needs rigml[ray]); unset: a local Ray.
+#                                  # A cluster on other machines needs a PostgreSQL store
+#                                  # and an S3 object store: its workers cannot reach files here
 """
 
 STORE_SCHEMES = ("sqlite", "postgresql+psycopg")
@@ -67,11 +74,18 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    executor: str = "local"  # "local" or "ray"
+    address: str | None = None  # the Ray cluster's address; None: a local Ray
+
+
+@dataclass(frozen=True)
 class LabConfig:
     store_url: str | None = None
     objects_url: str | None = None
     objects_endpoint: str | None = None
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     def storage_options(self) -> dict[str, Any]:
         """fsspec options for the object store: the S3 endpoint when one is set."""
@@ -109,6 +123,7 @@ def load_config(lab_path: Path) -> LabConfig:
         objects_url=objects_url,
         objects_endpoint=endpoint,
         tracking=tracking,
+        pipeline=PipelineConfig(**parsed.pipeline.model_dump()),
     )
 
 

@@ -40,13 +40,15 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidGate                     a gate rule that cannot be read, located (gates[2])
     │   ├── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
     │   ├── InvalidSweepParam               a `rig sweep --param` spec that cannot be read
-    │   └── InvalidSweep                    sweep options that cannot work (metric, GPUs, resume)
+    │   ├── InvalidSweep                    sweep options that cannot work (metric, GPUs, resume)
+    │   └── LabNotShared                    a Ray cluster elsewhere, a lab only this machine reaches
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
     │   ├── DiskFull
     │   ├── ObjectCorrupted
     │   └── OutputNotWritable               a file the user asked for cannot be written there
+    ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
     └── MissingExtra        (ImportError)   an optional dependency is not installed
 
 The CLI prints ``message`` and ``hint`` in two lines and exits with ``exit_code``.
@@ -580,3 +582,33 @@ class SweepNotFound(NotFound):
         shown = ", ".join(sorted(known)[:10]) or "none yet"
         super().__init__(f"no sweep named {name!r} in this lab", hint=f"sweeps: {shown}")
         self.name = name
+
+
+# -- executors: where stages run ---------------------------------------------------------------
+
+
+class LabNotShared(InvalidInput):
+    """A Ray cluster on other machines, and a store or object store only this machine reaches."""
+
+    def __init__(self, address: str, part: str, where: str) -> None:
+        super().__init__(
+            f"the Ray cluster at {address} cannot reach this lab's {part} ({where}): "
+            "its workers run on other machines",
+            hint="point the lab at shared services: RIG_STORE_URL=postgresql+psycopg://... "
+            "(or [store] url) and RIG_OBJECTS_URL=s3://... (or [objects] url) in rig.toml; "
+            "or run on this machine with --executor local, or a local Ray (no --ray-address)",
+        )
+        self.address, self.part, self.where = address, part, where
+
+
+class ExecutorUnavailable(RigError):
+    """The executor's cluster cannot be reached (a wrong address, a stopped cluster)."""
+
+    def __init__(self, address: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"cannot connect to the Ray cluster at {address}: {reason}",
+            hint=hint
+            or "check --ray-address (or [pipeline] address in rig.toml) and that the "
+            "cluster runs (`ray status`); leave the address out for a local Ray",
+        )
+        self.address, self.reason = address, reason

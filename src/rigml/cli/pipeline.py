@@ -27,6 +27,22 @@ _FILE = typer.Option(
     None, "--file", help="The pipeline file (default: rig.yaml here or in a folder above)."
 )
 _JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
+_EXECUTOR = typer.Option(
+    None,
+    "--executor",
+    help="Where stage commands run: local (processes here) or ray (Ray tasks with the "
+    "stage's resources; needs rigml\\[ray]). Default: \\[pipeline] executor in rig.toml, "
+    "else local.",
+    show_default=False,
+)
+_RAY_ADDRESS = typer.Option(
+    None,
+    "--ray-address",
+    help="The Ray cluster: HOST:6379 (or ray://HOST:10001); auto or local for one on this "
+    "machine. Default: \\[pipeline] address, else RAY_ADDRESS, else a local Ray. A cluster on "
+    "other machines needs a PostgreSQL store and an S3 object store.",
+    show_default=False,
+)
 
 RUN_HELP = (
     (
@@ -76,6 +92,8 @@ def run(
     force: bool = typer.Option(False, "--force", "-f", help="Run even what is up to date."),
     dry: bool = typer.Option(False, "--dry", help="Show the plan, and why, but run nothing."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages to run at once when independent."),
+    executor: str | None = _EXECUTOR,
+    ray_address: str | None = _RAY_ADDRESS,
     file: Path | None = _FILE,
     json_out: bool = _JSON,
     gates_against: str | None = typer.Option(
@@ -87,13 +105,16 @@ def run(
 ) -> None:
     from rigml.errors import StageFailed, StageGatesFailed
     from rigml.pipeline import pipeline_status, run_pipeline
+    from rigml.pipeline._executor import make_executor
 
     lab, pipeline = _open(file)
+    runner = None
     try:
         if dry:
             plan = pipeline_status(lab, pipeline, targets=stages or None, force=force)
             _render_statuses(plan, json_out, dry=True)
             return
+        runner = make_executor(lab, executor, ray_address)
         try:
             report = run_pipeline(
                 lab,
@@ -101,6 +122,7 @@ def run(
                 targets=stages or None,
                 force=force,
                 jobs=jobs,
+                executor=runner,
                 on_output=None if json_out else _output_writer(jobs),
                 on_result=None if json_out else _write_result,
                 gates_against=gates_against,
@@ -123,6 +145,8 @@ def run(
 
             _ui.write_json(report)
     finally:
+        if runner is not None and hasattr(runner, "close"):
+            runner.close()
         lab.close()
 
 

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rigml.pipeline._dag import Dag, DagNode, pipeline_dag
-    from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome
+    from rigml.pipeline._executor import Executor, Job, LocalExecutor, Outcome, make_executor
     from rigml.pipeline._preflight import (
         PreflightCheck,
         PreflightOptions,
         PreflightReport,
         preflight,
     )
+    from rigml.pipeline._ray import RayExecutor
     from rigml.pipeline._runner import RunReport, run_pipeline
     from rigml.pipeline._spec import Pipeline, Stage, find_pipeline, load_pipeline
     from rigml.pipeline._stage import StageResult
@@ -34,6 +35,7 @@ __all__ = [
     "PreflightCheck",
     "PreflightOptions",
     "PreflightReport",
+    "RayExecutor",
     "RunReport",
     "Stage",
     "StageResult",
@@ -43,6 +45,7 @@ __all__ = [
     "TrialResult",
     "find_pipeline",
     "load_pipeline",
+    "make_executor",
     "pipeline_dag",
     "pipeline_status",
     "preflight",
@@ -62,6 +65,8 @@ _LAZY = {
     "PreflightOptions": "_preflight",
     "PreflightReport": "_preflight",
     "preflight": "_preflight",
+    "make_executor": "_executor",
+    "RayExecutor": "_ray",
     "RunReport": "_runner",
     "run_pipeline": "_runner",
     "StageResult": "_stage",

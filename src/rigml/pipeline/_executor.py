@@ -1,8 +1,10 @@
-"""Executors: where a stage's commands run. Local processes now; a Ray executor later.
+"""Executors: where a stage's commands run: local processes, or Ray tasks (``_ray.py``).
 
 An executor runs one :class:`Job` to its end (``run`` blocks, from a worker thread) and can
 be told to ``stop`` everything it runs from another thread (Ctrl-C, SIGTERM). The scheduler
 in :mod:`rigml.pipeline._runner` decides what runs when; an executor only runs it.
+:func:`make_executor` is the one place that picks an executor by name (``rig run
+--executor``, ``[pipeline]`` in ``rig.toml``), for stages and sweep trials alike.
 
 Each local command runs in its own process group (a new session), so stopping it reaches
 the whole tree the shell started: SIGTERM to the group, a grace period, then SIGKILL.
@@ -15,12 +17,18 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rigml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from rigml.lab import Lab
 
 GRACE_S = 5.0
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Job:
     cwd: Path
     env: dict[str, str]
     on_line: Callable[[str], None] = field(default=lambda _line: None)
+    resources: Mapping[str, Any] | None = None  # rig.yaml's cpus, gpus, memory
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,41 @@ class Executor(Protocol):
     def run(self, job: Job) -> Outcome: ...
 
     def stop(self) -> None: ...
+
+
+def make_executor(lab: Lab, name: str | None = None, address: str | None = None) -> Executor:
+    """The executor ``name`` (default: ``[pipeline] executor`` of the lab, else local).
+
+    An ``address`` (default: ``[pipeline] address``) is a Ray cluster's; given alone, it
+    means Ray. Nothing connects before the lab is known to be reachable from there.
+
+    Raises:
+        InvalidInput: an unknown executor name, or an address for the local executor.
+        LabNotShared: a Ray cluster on other machines, and a SQLite or local-folder lab.
+        MissingExtra: Ray is not installed (``pip install 'rigml[ray]'``).
+        ExecutorUnavailable: the Ray cluster cannot be reached.
+    """
+    config = lab.config.pipeline
+    chosen = name or ("ray" if address else config.executor)
+    if chosen not in EXECUTORS:
+        from rigml.config import suggest
+
+        raise InvalidInput(
+            f"unknown executor {chosen!r}; {suggest(chosen, list(EXECUTORS))}",
+            hint="pass --executor local or --executor ray",
+        )
+    if chosen == "local":
+        if address:
+            raise InvalidInput(
+                f"a Ray address ({address}) was given with the local executor",
+                hint="pass --executor ray, or leave --ray-address out",
+            )
+        return LocalExecutor()
+    from rigml.pipeline._ray import RayExecutor, check_lab_reachable
+
+    address = address or config.address
+    check_lab_reachable(lab, address)
+    return RayExecutor(address)
 
 
 class LocalExecutor:

@@ -64,7 +64,7 @@ def run_pipeline(
         UnknownStage: a target is not a stage.
         KeyboardInterrupt: Ctrl-C or SIGTERM; running stages were stopped, their runs killed.
     """
-    from rigml.pipeline._executor import LocalExecutor
+    from rigml.pipeline._executor import make_executor
     from rigml.pipeline._gating import gate_reference
     from rigml.pipeline._graph import build_graph
     from rigml.pipeline._status import select
@@ -74,10 +74,15 @@ def run_pipeline(
     graph = build_graph(pipeline.stages)
     order = graph.topological(select(pipeline, graph, targets))
     reference = gate_reference(lab, pipeline, gates_against)
+    own = executor is None  # the lab's ([pipeline] in rig.toml): closed when done
     session = Session(
-        lab, pipeline, executor or LocalExecutor(), force, on_output, reference=reference
+        lab, pipeline, executor or make_executor(lab), force, on_output, reference=reference
     )
-    results = _schedule(session, graph, order, jobs, on_result or (lambda _r: None))
+    try:
+        results = _schedule(session, graph, order, jobs, on_result or (lambda _r: None))
+    finally:
+        if own:
+            _close(session.executor)
     report = RunReport(pipeline.name, tuple(results[n] for n in order))
     failed = report.failed
     if failed is not None:
@@ -97,6 +102,12 @@ def _raise_failed_gates(report: RunReport) -> None:
         error = StageGatesFailed(gated.name, gates.run_id, gates.table(), gates)
         error.run_report = report
         raise error
+
+
+def _close(executor: Executor) -> None:
+    close = getattr(executor, "close", None)  # a Ray executor disconnects; local has nothing
+    if close is not None:
+        close()
 
 
 def _schedule(

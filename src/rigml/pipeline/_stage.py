@@ -172,7 +172,9 @@ def _run(
             run.use_dataset(ref)
         env = {**os.environ, **session.extra_env, **data_env}
         env.update(RIG_STAGE=stage.name, RIG_STAGE_RUN_ID=run.id, RIG_LAB=str(session.lab.path))
-        job = Job(stage.name, stage.cmd, session.pipeline.root / stage.wdir, env, log)
+        job = Job(
+            stage.name, stage.cmd, session.pipeline.root / stage.wdir, env, log, stage.resources
+        )
         outcome = session.executor.run(job)
     except BaseException:
         _log_artifact(run, log)
