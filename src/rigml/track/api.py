@@ -72,8 +72,24 @@ def start_run(
 
     Each ``capture_*`` / ``system_metrics*`` option left as ``None`` takes the lab's
     ``[tracking]`` value from ``rig.toml``; ``False`` switches that capture off for this run.
+
+    Inside a pipeline stage (``RIG_STAGE_RUN_ID`` set by ``rig run`` / ``rig sweep``) with no
+    run active and no ``lab`` given, this attaches to the stage's run instead of starting a
+    second one, as ``mlflow.start_run()`` does under ``MLFLOW_RUN_ID``: ``params`` and
+    ``tags`` are logged on it, ``experiment`` and ``name`` are the stage's, and leaving the
+    ``with`` block only flushes (``rig`` records the stage's status).
     """
+    from rigml.track.runs import active_run, stage_run
     from rigml.track.runs import start_run as start
+
+    if lab is None and active_run() is None:
+        attached = stage_run()
+        if attached is not None:
+            if params:
+                attached.log_params(params)
+            if tags:
+                attached.set_tags(tags)
+            return attached
 
     return start(
         lab_for(lab),

@@ -572,7 +572,7 @@ def attach_run(lab: Lab, run_id: str) -> Run:
     return run
 
 
-def _stage_run() -> Run | None:
+def stage_run() -> Run | None:
     """The run of the pipeline stage this process runs in (``RIG_STAGE_RUN_ID``), attached."""
     run_id = os.environ.get("RIG_STAGE_RUN_ID")
     if not run_id:
@@ -591,7 +591,7 @@ def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
     Raises:
         NoActiveRun: no run is active.
     """
-    run = active_run() or _stage_run()
+    run = active_run() or stage_run()
     if run is None:
         raise NoActiveRun()
     run.log(metrics, step=step)
