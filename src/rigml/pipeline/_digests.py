@@ -77,13 +77,14 @@ class Hasher:
         return found
 
     def _file(self, path: str, st: os.stat_result) -> str:
-        from rigml.data._hashing import hash_path
         from rigml.data._stat_cache import Stat
 
         now = Stat.of(st)
         hit = self._lookup().get(path)
         if hit is not None and hit[0] == now:
             return hit[1]
+        from rigml.data._hashing import hash_path  # on a miss only: it loads the object store
+
         digest = hash_path(path, st.st_size)
         self._new.append((path, now, digest))
         return digest

@@ -28,15 +28,29 @@ LOCK_TIMEOUT_S = 600.0
 def read_lock(path: Path) -> dict[str, dict[str, Any]]:
     """The stages' entries of ``path`` (empty when there is no lock file yet).
 
+    An unchanged file (the same text) is not parsed again: see :mod:`._parsecache`.
+
     Raises:
         InvalidPipeline: the file is not a lock file rigml wrote.
     """
-    import yaml
+    from rigml.pipeline import _parsecache
 
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    where, key = path.absolute(), _parsecache.text_key(text, "lock")
+    hit = _parsecache.load("lock", where, key)
+    if isinstance(hit, dict):
+        return hit
+    stages = _parse(path, text)
+    _parsecache.store("lock", where, key, stages)
+    return stages
+
+
+def _parse(path: Path, text: str) -> dict[str, dict[str, Any]]:
+    import yaml
+
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
@@ -110,9 +124,8 @@ def file_lock(
 
 def update_lock(lab: Lab, path: Path, name: str, entry: dict[str, Any] | None) -> None:
     """Set (or with ``None`` remove) stage ``name``'s entry of lock file ``path``."""
-    import yaml
-
     from rigml._output import write_output
+    from rigml.pipeline import _parsecache
 
     with file_lock(lab, f"rig.lock:{path}"):
         stages = read_lock(path)
@@ -120,15 +133,56 @@ def update_lock(lab: Lab, path: Path, name: str, entry: dict[str, Any] | None) -
             stages.pop(name, None)
         else:
             stages[name] = entry
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        text = yaml.dump(
-            {"schema": SCHEMA, "stages": dict(sorted(stages.items()))},
-            Dumper=dumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-        )
-        write_output(path, "# written by `rig run`; do not edit\n" + text)
+        text = render_lock(stages)
+        write_output(path, text)
+        _parsecache.store("lock", path.absolute(), _parsecache.text_key(text, "lock"), stages)
+
+
+_HEADER = "# written by `rig run`; do not edit\n"
+_entry_texts: dict[str, str] = {}  # JSON of (name, entry) -> its YAML, this process
+_entry_lock = threading.Lock()
+
+
+def render_lock(stages: dict[str, dict[str, Any]]) -> str:
+    """The text of a lock file holding ``stages``, sorted by name.
+
+    Each entry is dumped on its own, at the indentation it has in the file, and kept:
+    finishing one stage of 200 re-dumps one entry, not the whole file.
+    """
+    if not stages:
+        return f"{_HEADER}schema: {SCHEMA}\nstages: {{}}\n"
+    body = "".join(_entry_text(n, e) for n, e in sorted(stages.items()))
+    return f"{_HEADER}schema: {SCHEMA}\nstages:\n{body}"
+
+
+def _entry_text(name: str, entry: dict[str, Any]) -> str:
+    import json
+
+    try:
+        memo_key: str | None = json.dumps([name, entry])
+    except (TypeError, ValueError):
+        memo_key = None
+    if memo_key is not None:
+        with _entry_lock:
+            hit = _entry_texts.get(memo_key)
+        if hit is not None:
+            return hit
+    text = _dump({"stages": {name: entry}}).removeprefix("stages:\n")
+    if memo_key is not None:
+        with _entry_lock:
+            if len(_entry_texts) > 20_000:
+                _entry_texts.clear()
+            _entry_texts[memo_key] = text
+    return text
+
+
+def _dump(data: dict[str, Any]) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(
+        data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
 
 
 def stage_lock_keys(root: Path, outs: tuple[str, ...]) -> list[str]:
