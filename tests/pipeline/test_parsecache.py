@@ -62,7 +62,7 @@ def test_the_disk_checks_run_on_a_cached_pipeline(project: Project) -> None:
     load_pipeline()
     (project.root / "in.csv").unlink()
     _forget_memo()
-    with pytest.raises(InvalidPipeline, match="dep 'in.csv' does not exist"):
+    with pytest.raises(InvalidPipeline, match=r"dep 'in\.csv' does not exist"):
         load_pipeline()
 
 

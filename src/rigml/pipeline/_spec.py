@@ -99,7 +99,9 @@ def load_pipeline(path: str | os.PathLike[str] | None = None) -> Pipeline:
     pipeline = _from_json(file, text, _parsecache.load("pipeline", where, key))
     if pipeline is None:
         pipeline = _parse(file, text)
-        _parsecache.store("pipeline", where, key, _to_json(pipeline))
+        kept = _to_json(pipeline)
+        if kept is not None:
+            _parsecache.store("pipeline", where, key, kept)
     _checks.check(pipeline)
     return pipeline
 
@@ -124,7 +126,15 @@ def _parse(file: Path, text: str) -> Pipeline:
 _TUPLES = ("cmd", "deps", "data", "outs", "metrics", "plots")
 
 
-def _to_json(pipeline: Pipeline) -> dict[str, Any]:
+_KNOWN = {*_TUPLES, "name", "wdir", "resources", "desc", "params", "later"}
+
+
+def _to_json(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The stages as JSON; None (no caching) if Stage has a field this does not know."""
+    from dataclasses import fields
+
+    if {f.name for f in fields(Stage)} != _KNOWN:
+        return None
     stages = []
     for stage in pipeline.stages.values():
         d: dict[str, Any] = {k: list(getattr(stage, k)) for k in _TUPLES}
