@@ -172,9 +172,15 @@ def change_input(root: Path, sizes: Sizes) -> None:
 # -- commands -------------------------------------------------------------------------------
 
 
+PYCACHE = Path(tempfile.gettempdir()) / "rigbench-pycache"
+
+
 def rig_env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    env.pop("RIG_LAB", None)
+    """rigml from this checkout, with its bytecode cached (as an installed package has it)
+    in a folder of its own rather than beside the sources."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    for key in ("RIG_LAB", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(key, None)
     return env
 
 

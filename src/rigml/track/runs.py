@@ -289,7 +289,8 @@ class Run:
     def _start_sampler(self, interval: float) -> None:
         from rigml.machine.sampler import SamplerThread, SystemSampler
 
-        sampler = SystemSampler(pids=[os.getpid()], disk_path=str(Path.cwd()))
+        cwd = str(Path.cwd())
+        sampler = _Primed(lambda: SystemSampler(pids=[os.getpid()], disk_path=cwd))
         step = iter(range(1 << 62))
         append = self._append
 
@@ -300,6 +301,35 @@ class Run:
 
         self._sampler = SamplerThread(sampler, interval=interval, callback=on_sample)
         self._sampler.start()
+
+
+class _Primed:
+    """A sampler made (its first counters read: a scan of ``/proc``) on a thread of its own.
+
+    The run's start does not wait for it, which a pipeline stage of a few milliseconds
+    would notice; the first sample, an interval later, waits for it if it must.
+    """
+
+    def __init__(self, make: Any) -> None:
+        self._ready = threading.Event()
+        self._sampler: Any = None
+        self._error: BaseException | None = None
+
+        def prime() -> None:
+            try:
+                self._sampler = make()
+            except BaseException as exc:  # surfaces in the first sample, as SamplerThread counts
+                self._error = exc
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=prime, name="rigml-sampler-start", daemon=True).start()
+
+    def sample(self) -> Any:
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self._sampler.sample()
 
 
 def _insert_params(conn: Connection, run_id: str, encoded: dict[str, str]) -> None:
