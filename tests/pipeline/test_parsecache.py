@@ -120,3 +120,15 @@ def test_values_json_cannot_hold_are_not_cached(project: Project) -> None:
     first = read_lock(lock)
     assert read_lock(lock) == first and 1 in first["a"]["params"]["p.yaml"]
     assert not list(_parsecache.cache_dir().glob("lock-*.json"))
+
+
+def test_an_update_after_another_writer_keeps_its_entries(project: Project) -> None:
+    lock = project.root / "rig.lock"
+    update_lock(project.lab, lock, "a", {"cmd": ["true"], "outs": []})
+    update_lock(project.lab, lock, "b", {"cmd": ["true"], "outs": []})
+    # another process rewrites entry a: the chunks this process kept are stale now
+    lock.write_text(lock.read_text().replace("- 'true'\n    outs", "- 'echo'\n    outs", 1))
+    update_lock(project.lab, lock, "c", {"cmd": ["true"], "outs": []})
+    update_lock(project.lab, lock, "b", None)
+    stages = yaml.safe_load(lock.read_text())["stages"]
+    assert stages == {"a": {"cmd": ["echo"], "outs": []}, "c": {"cmd": ["true"], "outs": []}}

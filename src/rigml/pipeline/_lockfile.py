@@ -123,57 +123,55 @@ def file_lock(
 
 
 def update_lock(lab: Lab, path: Path, name: str, entry: dict[str, Any] | None) -> None:
-    """Set (or with ``None`` remove) stage ``name``'s entry of lock file ``path``."""
+    """Set (or with ``None`` remove) stage ``name``'s entry of lock file ``path``.
+
+    The file is rendered from one YAML chunk per entry; the chunks of the text this
+    process last wrote are kept, so finishing one stage of 200 dumps one entry, not 200.
+    """
     from rigml._output import write_output
     from rigml.pipeline import _parsecache
 
     with file_lock(lab, f"rig.lock:{path}"):
         stages = read_lock(path)
+        try:
+            before = _parsecache.text_key(path.read_text(encoding="utf-8"), "lock")
+        except FileNotFoundError:
+            before = ""
+        with _chunks_lock:
+            last = _chunks.get(str(path))
+        chunks = dict(last[1]) if last is not None and last[0] == before else {}
+        chunks.pop(name, None)
         if entry is None:
             stages.pop(name, None)
         else:
             stages[name] = entry
-        text = render_lock(stages)
+        text = render_lock(stages, chunks)
         write_output(path, text)
-        _parsecache.store("lock", path.absolute(), _parsecache.text_key(text, "lock"), stages)
+        key = _parsecache.text_key(text, "lock")
+        with _chunks_lock:
+            _chunks[str(path)] = (key, chunks)
+        _parsecache.store("lock", path.absolute(), key, stages)
 
 
 _HEADER = "# written by `rig run`; do not edit\n"
-_entry_texts: dict[str, str] = {}  # JSON of (name, entry) -> its YAML, this process
-_entry_lock = threading.Lock()
+_chunks: dict[str, tuple[str, dict[str, str]]] = {}  # lock file -> (its text's key, chunks)
+_chunks_lock = threading.Lock()
 
 
-def render_lock(stages: dict[str, dict[str, Any]]) -> str:
+def render_lock(stages: dict[str, dict[str, Any]], chunks: dict[str, str] | None = None) -> str:
     """The text of a lock file holding ``stages``, sorted by name.
 
-    Each entry is dumped on its own, at the indentation it has in the file, and kept:
-    finishing one stage of 200 re-dumps one entry, not the whole file.
+    Each entry is dumped on its own, at the indentation it has in the file; ``chunks``
+    holds entries already dumped (by name), and gets the others.
     """
     if not stages:
         return f"{_HEADER}schema: {SCHEMA}\nstages: {{}}\n"
-    body = "".join(_entry_text(n, e) for n, e in sorted(stages.items()))
+    chunks = {} if chunks is None else chunks
+    for n, e in stages.items():
+        if n not in chunks:
+            chunks[n] = _dump({"stages": {n: e}}).removeprefix("stages:\n")
+    body = "".join(chunks[n] for n in sorted(stages))
     return f"{_HEADER}schema: {SCHEMA}\nstages:\n{body}"
-
-
-def _entry_text(name: str, entry: dict[str, Any]) -> str:
-    import json
-
-    try:
-        memo_key: str | None = json.dumps([name, entry])
-    except (TypeError, ValueError):
-        memo_key = None
-    if memo_key is not None:
-        with _entry_lock:
-            hit = _entry_texts.get(memo_key)
-        if hit is not None:
-            return hit
-    text = _dump({"stages": {name: entry}}).removeprefix("stages:\n")
-    if memo_key is not None:
-        with _entry_lock:
-            if len(_entry_texts) > 20_000:
-                _entry_texts.clear()
-            _entry_texts[memo_key] = text
-    return text
 
 
 def _dump(data: dict[str, Any]) -> str:

@@ -87,7 +87,7 @@ def store(kind: str, path: Path, key: str, data: Any, *, disk: bool = True) -> N
     tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": key, "data": data}), encoding="utf-8")
+        tmp.write_text(f'{{"key": {json.dumps(key)}, "data": {text}}}', encoding="utf-8")
         os.replace(tmp, target)
     with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
