@@ -117,7 +117,8 @@ def run_mlflow(sizes: dict[str, Any]) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         raise SystemExit(f"the MLflow side failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 # -- table -----------------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def build(res: dict[str, Any]) -> tuple[list[list[str]], list[str], dict[str, st
         + ", ".join(f"{b['list']['create_runs_per_s']:,.0f}/s ({name})" for name, b in backends)
         + "."
     )
-    if ml_list:
+    if ml_list and ml:
         text = (
             f"4: MLflow `search_runs(filter_string={ml_list['where']!r}, max_results=50000)`, "
             f"median of {ml['sizes']['repeats']}; it created runs (create_run + log_batch + "
