@@ -1,6 +1,6 @@
 """Tracking benchmark, rigml beside MLflow: the entry point of ``make bench``.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip-mlflow]
+    .venv/bin/python bench/run_all.py [--quick] [--skip-mlflow] [--skip-pipeline] [--skip-dvc]
 
 Measures rigml (``bench/tracking.py``, in this process) on SQLite, and on PostgreSQL when
 ``RIG_BENCH_PG_URL`` names a server (a uniquely named database is created there and
@@ -9,6 +9,10 @@ run by the interpreter of ``bench/.venv-mlflow``, which is made here on first us
 pinned versions). Prints the machine and a Markdown table with both tools, the ratio, the
 target and PASS/FAIL, and writes ``bench/results/tracking.json`` and ``tracking.md``.
 Everything runs in temporary folders on 127.0.0.1.
+
+Then the pipeline benchmark, ``bench/pipeline.py`` (``rig run`` / ``rig status`` beside
+DVC's ``dvc repro`` / ``dvc status``, DVC in ``bench/.venv-dvc``), which writes
+``bench/results/pipeline.json`` and prints its own table.
 """
 
 from __future__ import annotations
@@ -113,7 +117,8 @@ def run_mlflow(sizes: dict[str, Any]) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         raise SystemExit(f"the MLflow side failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 # -- table -----------------------------------------------------------------------------------
@@ -329,7 +334,7 @@ def build(res: dict[str, Any]) -> tuple[list[list[str]], list[str], dict[str, st
         + ", ".join(f"{b['list']['create_runs_per_s']:,.0f}/s ({name})" for name, b in backends)
         + "."
     )
-    if ml_list:
+    if ml_list and ml:
         text = (
             f"4: MLflow `search_runs(filter_string={ml_list['where']!r}, max_results=50000)`, "
             f"median of {ml['sizes']['repeats']}; it created runs (create_run + log_batch + "
@@ -397,6 +402,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     parser.add_argument("--skip-mlflow", action="store_true", help="measure rigml only")
+    parser.add_argument("--skip-pipeline", action="store_true", help="no pipeline benchmark")
+    parser.add_argument("--skip-dvc", action="store_true", help="pipeline benchmark: rigml only")
     args = parser.parse_args()
     t0 = time.perf_counter()
 
@@ -431,7 +438,19 @@ def main() -> int:
     (RESULTS / "tracking.json").write_text(json.dumps(res, indent=2) + "\n")
     (RESULTS / "tracking.md").write_text(text + "\n")
     print(text)
+    if not args.skip_pipeline:
+        run_pipeline_bench(quick=args.quick, skip_dvc=args.skip_dvc)
     return 0
+
+
+def run_pipeline_bench(*, quick: bool, skip_dvc: bool) -> None:
+    """``bench/pipeline.py`` in its own process: it drives `rig` and `dvc` as commands."""
+    say("pipeline: rig run / rig status beside dvc repro / dvc status")
+    cmd = [sys.executable, str(BENCH / "pipeline.py")]
+    cmd += ["--quick"] if quick else ["--skip-dvc"] if skip_dvc else []
+    proc = subprocess.run(cmd, cwd=BENCH, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"the pipeline benchmark failed (exit {proc.returncode})")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,12 @@ class Project:
             os.utime(path, ns=(st.st_atime_ns - 10**10, st.st_mtime_ns - 10**10))
 
 
+@pytest.fixture(autouse=True)
+def _parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed rig.yaml / rig.lock go to a temporary cache folder, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Project]:
     from rigml.lab import Lab, init_lab

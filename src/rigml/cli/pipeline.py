@@ -167,7 +167,7 @@ def _write_result(result: StageResult) -> None:
     why = "" if result.action == "up to date" else " — " + "; ".join(result.reasons)
     took = f" in {_ui.duration(result.seconds)}" if result.action == "ran" else ""
     code = f" (exit code {result.exit_code})" if result.action == "failed" else ""
-    _ui.write(f"{result.name}: {result.action}{code}{took}{why}", markup=False)
+    print(f"{result.name}: {result.action}{code}{took}{why}", flush=True)
     if result.gates is not None:
         g = result.gates
         verdict = "passed" if g.passed else "FAILED"
@@ -176,7 +176,7 @@ def _write_result(result: StageResult) -> None:
             for v in ("pass", "fail", "no-reference")
             if any(r.verdict == v for r in g.results)
         )
-        _ui.write(f"{result.name}: gates {verdict} ({counts}; report {g.id})", markup=False)
+        print(f"{result.name}: gates {verdict} ({counts}; report {g.id})", flush=True)
 
 
 def status(
@@ -195,12 +195,14 @@ def status(
 
 
 def _render_statuses(statuses: list[StageStatus], json_out: bool, *, dry: bool = False) -> None:
-    from rigml.cli import _ui
-
     if json_out:
+        from rigml.cli import _ui
+
         rows = [{**s.to_dict(), "will_run": s.stale} for s in statuses]
         _ui.write_json({"stages": rows})
         return
+    # plain lines: through rich, 200 of them cost more than computing the statuses
+    lines = []
     for s in statuses:
         verb = (
             ("will run" if s.stale else "restore" if s.state == "restore" else "skip")
@@ -209,9 +211,11 @@ def _render_statuses(statuses: list[StageStatus], json_out: bool, *, dry: bool =
         )
         why = "" if s.state == "up to date" else " — " + "; ".join(s.reasons)
         gates = f" [gates: {'; '.join(s.gates)}]" if s.gates else ""
-        _ui.write(f"{s.name}: {verb}{why}{gates}", markup=False)
+        lines.append(f"{s.name}: {verb}{why}{gates}\n")
     if not dry and all(s.state == "up to date" for s in statuses):
-        _ui.write("everything is up to date", markup=False)
+        lines.append("everything is up to date\n")
+    sys.stdout.write("".join(lines))
+    sys.stdout.flush()
 
 
 def dag(

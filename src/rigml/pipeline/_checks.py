@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rigml.pipeline._schema import located
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rigml.pipeline._spec import Pipeline
+
+
+def located(*args: Any, **kwargs: Any) -> Exception:
+    """The schema module's located error; imported only on a mistake (it loads pydantic)."""
+    from rigml.pipeline._schema import located as make
+
+    return make(*args, **kwargs)
 
 
 def check(pipeline: Pipeline, *, deps_on_disk: bool = True) -> None:
@@ -52,22 +57,47 @@ def _template(name: str) -> str:
 
 
 def _outputs(pipeline: Pipeline) -> None:
-    from rigml.pipeline._graph import overlaps
-
     seen: list[tuple[str, str]] = []
+    outs: set[str] = set()
+    holders: set[str] = set()  # every folder above a seen out: one inside them overlaps
     for stage in pipeline.stages.values():
         for i, out in enumerate(stage.outs):
-            other = next(((o, n) for o, n in seen if overlaps(o, out)), None)
-            if other is not None:
-                same = "writes" if other[0] == out else f"writes {other[0]!r}, which overlaps"
-                raise located(
-                    pipeline.file.name,
-                    pipeline.text,
-                    ("stages", _template(stage.name), "outs", i),
-                    f"{out!r} is an output of {stage.name!r}, but stage {other[1]!r} {same} it",
-                    hint="each path has one stage that writes it; give them different outs",
-                )
+            if _may_overlap(out, outs, holders):
+                _no_overlap(pipeline, stage.name, i, out, seen)
             seen.append((out, stage.name))
+            outs.add(out)
+            holders.update(_parents(out))
+
+
+def _no_overlap(
+    pipeline: Pipeline, name: str, i: int, out: str, seen: list[tuple[str, str]]
+) -> None:
+    from rigml.pipeline._graph import overlaps
+
+    other = next(((o, n) for o, n in seen if overlaps(o, out)), None)
+    if other is not None:
+        same = "writes" if other[0] == out else f"writes {other[0]!r}, which overlaps"
+        raise located(
+            pipeline.file.name,
+            pipeline.text,
+            ("stages", _template(name), "outs", i),
+            f"{out!r} is an output of {name!r}, but stage {other[1]!r} {same} it",
+            hint="each path has one stage that writes it; give them different outs",
+        )
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return [".", *("/".join(parts[:k]) for k in range(1, len(parts)))]
+
+
+def _may_overlap(out: str, outs: set[str], holders: set[str]) -> bool:
+    """A quick no for most outs: neither equal to, inside, nor holding a seen one."""
+    if not outs:
+        return False
+    if out == "." or out in outs or out in holders or "." in outs:
+        return True
+    return any(p in outs for p in _parents(out)[1:])
 
 
 def _params(pipeline: Pipeline) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ class Digest:
 
 
 MISSING = Digest("missing")
+# Stages run in threads: two opening (and so creating) the stat cache at once, or writing
+# it, get SQLite's "database is locked" at once rather than after its busy timeout.
+_db_lock = threading.Lock()
 
 
 def manifest_bytes(entries: list[tuple[str, str, int]]) -> bytes:
@@ -53,8 +57,9 @@ class Hasher:
         if self._known is None:
             from rigml.data._stat_cache import StatCache
 
-            self._cache = StatCache(self.lab.path / "cache" / "stat.db")
-            self._known = self._cache.under(str(self.root))
+            with _db_lock:
+                self._cache = StatCache(self.lab.path / "cache" / "stat.db")
+                self._known = self._cache.under(str(self.root))
         return self._known
 
     def digest(self, rel: str, *, fresh: bool = False) -> Digest:
@@ -77,13 +82,14 @@ class Hasher:
         return found
 
     def _file(self, path: str, st: os.stat_result) -> str:
-        from rigml.data._hashing import hash_path
         from rigml.data._stat_cache import Stat
 
         now = Stat.of(st)
         hit = self._lookup().get(path)
         if hit is not None and hit[0] == now:
             return hit[1]
+        from rigml.data._hashing import hash_path  # on a miss only: it loads the object store
+
         digest = hash_path(path, st.st_size)
         self._new.append((path, now, digest))
         return digest
@@ -116,9 +122,10 @@ class Hasher:
     def close(self) -> None:
         """Record the digests hashed by this command, so the next one skips them."""
         if self._cache is not None:
-            if self._new:
-                self._cache.update(self._new)
-            self._cache.close()
+            with _db_lock:
+                if self._new:
+                    self._cache.update(self._new)
+                self._cache.close()
             self._cache = None
         self._new = []
 

@@ -28,15 +28,29 @@ LOCK_TIMEOUT_S = 600.0
 def read_lock(path: Path) -> dict[str, dict[str, Any]]:
     """The stages' entries of ``path`` (empty when there is no lock file yet).
 
+    An unchanged file (the same text) is not parsed again: see :mod:`._parsecache`.
+
     Raises:
         InvalidPipeline: the file is not a lock file rigml wrote.
     """
-    import yaml
+    from rigml.pipeline import _parsecache
 
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    where, key = path.absolute(), _parsecache.text_key(text, "lock")
+    hit = _parsecache.load("lock", where, key)
+    if isinstance(hit, dict):
+        return hit
+    stages = _parse(path, text)
+    _parsecache.store("lock", where, key, stages)
+    return stages
+
+
+def _parse(path: Path, text: str) -> dict[str, dict[str, Any]]:
+    import yaml
+
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
@@ -109,26 +123,64 @@ def file_lock(
 
 
 def update_lock(lab: Lab, path: Path, name: str, entry: dict[str, Any] | None) -> None:
-    """Set (or with ``None`` remove) stage ``name``'s entry of lock file ``path``."""
-    import yaml
+    """Set (or with ``None`` remove) stage ``name``'s entry of lock file ``path``.
 
+    The file is rendered from one YAML chunk per entry; the chunks of the text this
+    process last wrote are kept, so finishing one stage of 200 dumps one entry, not 200.
+    """
     from rigml._output import write_output
+    from rigml.pipeline import _parsecache
 
     with file_lock(lab, f"rig.lock:{path}"):
         stages = read_lock(path)
+        try:
+            before = _parsecache.text_key(path.read_text(encoding="utf-8"), "lock")
+        except FileNotFoundError:
+            before = ""
+        with _chunks_lock:
+            last = _chunks.get(str(path))
+        chunks = dict(last[1]) if last is not None and last[0] == before else {}
+        chunks.pop(name, None)
         if entry is None:
             stages.pop(name, None)
         else:
             stages[name] = entry
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        text = yaml.dump(
-            {"schema": SCHEMA, "stages": dict(sorted(stages.items()))},
-            Dumper=dumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-        )
-        write_output(path, "# written by `rig run`; do not edit\n" + text)
+        text = render_lock(stages, chunks)
+        write_output(path, text)
+        key = _parsecache.text_key(text, "lock")
+        with _chunks_lock:
+            _chunks[str(path)] = (key, chunks)
+        _parsecache.store("lock", path.absolute(), key, stages)
+
+
+_HEADER = "# written by `rig run`; do not edit\n"
+_chunks: dict[str, tuple[str, dict[str, str]]] = {}  # lock file -> (its text's key, chunks)
+_chunks_lock = threading.Lock()
+
+
+def render_lock(stages: dict[str, dict[str, Any]], chunks: dict[str, str] | None = None) -> str:
+    """The text of a lock file holding ``stages``, sorted by name.
+
+    Each entry is dumped on its own, at the indentation it has in the file; ``chunks``
+    holds entries already dumped (by name), and gets the others.
+    """
+    if not stages:
+        return f"{_HEADER}schema: {SCHEMA}\nstages: {{}}\n"
+    chunks = {} if chunks is None else chunks
+    for n, e in stages.items():
+        if n not in chunks:
+            chunks[n] = _dump({"stages": {n: e}}).removeprefix("stages:\n")
+    body = "".join(chunks[n] for n in sorted(stages))
+    return f"{_HEADER}schema: {SCHEMA}\nstages:\n{body}"
+
+
+def _dump(data: dict[str, Any]) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(
+        data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
 
 
 def stage_lock_keys(root: Path, outs: tuple[str, ...]) -> list[str]:

@@ -117,10 +117,14 @@ def _schedule(
     jobs: int,
     on_result: Callable[[StageResult], None],
 ) -> dict[str, StageResult]:
-    results: dict[str, StageResult] = {}
-    pending = list(order)
+    from rigml.track._capture import shared_capture
+
+    results = {} if session.force else _up_to_date(session, order, on_result)
+    pending = [n for n in order if n not in results]
     running: dict[Future[StageResult], str] = {}
-    with ThreadPoolExecutor(jobs, thread_name_prefix="rig-stage") as pool, _stop_on_signal():
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="rig-stage")
+    # git, environment and machine: captured once for all the stages' runs
+    with pool, _stop_on_signal(), shared_capture():
         try:
             while pending or running:
                 _start_ready(session, graph, pending, running, results, pool, jobs, on_result)
@@ -135,6 +139,25 @@ def _schedule(
             wait(list(running))
             raise
     return results
+
+
+def _up_to_date(
+    session: Session, order: list[str], on_result: Callable[[StageResult], None]
+) -> dict[str, StageResult]:
+    """The stages up to date now, without taking their locks (planning reads only).
+
+    A stage with ``gates``/``model``/``smoke`` still goes through :func:`execute_stage`.
+    """
+    from rigml.pipeline._status import pipeline_status
+
+    done: dict[str, StageResult] = {}
+    if not order:
+        return done
+    for status in pipeline_status(session.lab, session.pipeline, targets=order):
+        if status.state == "up to date" and not session.pipeline.stages[status.name].later:
+            done[status.name] = StageResult(status.name, "up to date", status.reasons)
+            on_result(done[status.name])
+    return done
 
 
 def _start_ready(

@@ -90,6 +90,9 @@ def load_pipeline(
 ) -> Pipeline:
     """Read and check ``rig.yaml``: schema, paths, outputs, cycles, deps and params.
 
+    The schema part is skipped for a file whose text was already validated (its stages
+    are kept as JSON: see :mod:`._parsecache`); the checks against the disk always run.
+
     ``deps_on_disk=False`` leaves out the check that deps nobody produces exist (``rig
     preflight`` reports each missing one as a failed check instead).
 
@@ -97,12 +100,28 @@ def load_pipeline(
         PipelineNotFound: no rig.yaml at or above ``path``.
         InvalidPipeline: any mistake, located (file, line, stage and key).
     """
-    from rigml.pipeline import _checks
+    from rigml.pipeline import _checks, _parsecache
+
+    file = find_pipeline(path)
+    text = _read_text(file)
+    where = file.absolute()
+    key = _parsecache.text_key(text, "rig.yaml", str(where))
+    pipeline = _from_json(file, text, _parsecache.load("pipeline", where, key))
+    if pipeline is None:
+        pipeline = _parse(file, text)
+        kept = _to_json(pipeline)
+        if kept is not None:
+            _parsecache.store("pipeline", where, key, kept)
+    _checks.check(pipeline, deps_on_disk=deps_on_disk)
+    return pipeline
+
+
+def _parse(file: Path, text: str) -> Pipeline:
+    """Validate and expand the stages of ``file`` (its text already read)."""
     from rigml.pipeline._expand import expand
     from rigml.pipeline._schema import PipelineModel, validate
 
-    file = find_pipeline(path)
-    text, data = _read_yaml(file)
+    data = _read_yaml(file, text)
     shown = file.name
     top = validate(PipelineModel, data, shown, (), text)
     stages: dict[str, Stage] = {}
@@ -111,9 +130,54 @@ def load_pipeline(
             if stage_name in stages:
                 raise _located(shown, text, loc, f"two stages are named {stage_name!r}")
             stages[stage_name] = _stage(stage_name, body, file.parent, shown, text, loc)
-    pipeline = Pipeline(file.parent, file, top.name or file.parent.name, stages, text)
-    _checks.check(pipeline, deps_on_disk=deps_on_disk)
-    return pipeline
+    return Pipeline(file.parent, file, top.name or file.parent.name, stages, text)
+
+
+_TUPLES = ("cmd", "deps", "data", "outs", "metrics", "plots")
+
+
+_KNOWN = {*_TUPLES, "name", "wdir", "resources", "desc", "params", "later", "gates"}
+
+
+def _to_json(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The stages as JSON; None (no caching) if Stage has a field this does not know, or a
+    stage has gates (parsed rules, not JSON: such a file is validated every time)."""
+    from dataclasses import fields
+
+    if {f.name for f in fields(Stage)} != _KNOWN:
+        return None
+    if any(stage.gates for stage in pipeline.stages.values()):
+        return None
+    stages = []
+    for stage in pipeline.stages.values():
+        d: dict[str, Any] = {k: list(getattr(stage, k)) for k in _TUPLES}
+        d.update(name=stage.name, wdir=stage.wdir, resources=stage.resources, desc=stage.desc)
+        d.update(params={f: list(k) for f, k in stage.params.items()}, later=stage.later)
+        stages.append(d)
+    return {"name": pipeline.name, "stages": stages}
+
+
+def _from_json(file: Path, text: str, data: Any) -> Pipeline | None:
+    """The pipeline :func:`_to_json` kept; None when ``data`` is not one."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        stages: dict[str, Stage] = {}
+        for d in data["stages"]:
+            fields = {k: tuple(d[k]) for k in _TUPLES}
+            params = {f: tuple(k) for f, k in d["params"].items()}
+            stages[d["name"]] = Stage(
+                name=d["name"],
+                wdir=d["wdir"],
+                params=params,
+                resources=d["resources"],
+                desc=d["desc"],
+                later=d["later"],
+                **fields,
+            )
+        return Pipeline(file.parent, file, str(data["name"]), stages, text)
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 def _located(file: str, text: str, loc: tuple[int | str, ...], problem: str) -> Exception:
@@ -122,13 +186,16 @@ def _located(file: str, text: str, loc: tuple[int | str, ...], problem: str) -> 
     return located(file, text, loc, problem)
 
 
-def _read_yaml(file: Path) -> tuple[str, Any]:
-    import yaml
-
+def _read_text(file: Path) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidPipeline(file.name, "", f"cannot be read: {exc}") from exc
+
+
+def _read_yaml(file: Path, text: str) -> Any:
+    import yaml
+
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
@@ -140,7 +207,7 @@ def _read_yaml(file: Path) -> tuple[str, Any]:
         raise InvalidPipeline(
             file.name, "", "expected a mapping with `stages:`", hint="start the file with stages:"
         )
-    return text, data
+    return data
 
 
 def _stage(

@@ -1,12 +1,24 @@
-"""What a run records about its code and invocation without being asked: git and argv."""
+"""What a run records about its code and invocation without being asked: git and argv.
+
+Inside :func:`shared_capture` (one ``rig run`` of many stages), what the runs capture
+(git state, environment lock, machine fingerprint) is computed by the first run and
+reused by the others: it cannot change in between, and computing it per run costs more
+than a short stage.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 GIT_TIMEOUT_S = 10.0
 MAX_DIFF_BYTES = 50 * 1024 * 1024  # a diff larger than this is a data file, not code
@@ -71,3 +83,41 @@ def command_line() -> str:
     except Exception:
         argv = [sys.executable, *sys.argv]
     return shlex.join(argv)
+
+
+class _Shared:
+    """Captured values by key, each computed once (the others wait for it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._values:
+                self._values[key] = compute()
+            value: T = self._values[key]
+            return value
+
+
+_shared: _Shared | None = None
+
+
+@contextlib.contextmanager
+def shared_capture() -> Iterator[None]:
+    """Runs started inside (in any thread) share one capture; nested calls share the outer."""
+    global _shared
+    if _shared is not None:
+        yield
+        return
+    _shared = _Shared()
+    try:
+        yield
+    finally:
+        _shared = None
+
+
+def captured(key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, or inside :func:`shared_capture` its first result for ``key``."""
+    shared = _shared
+    return compute() if shared is None else shared.get(key, compute)

@@ -293,7 +293,8 @@ class Run:
     def _start_sampler(self, interval: float) -> None:
         from rigml.machine.sampler import SamplerThread, SystemSampler
 
-        sampler = SystemSampler(pids=[os.getpid()], disk_path=str(Path.cwd()))
+        cwd = str(Path.cwd())
+        sampler = _Primed(lambda: SystemSampler(pids=[os.getpid()], disk_path=cwd))
         step = iter(range(1 << 62))
         append = self._append
 
@@ -304,6 +305,35 @@ class Run:
 
         self._sampler = SamplerThread(sampler, interval=interval, callback=on_sample)
         self._sampler.start()
+
+
+class _Primed:
+    """A sampler made (its first counters read: a scan of ``/proc``) on a thread of its own.
+
+    The run's start does not wait for it, which a pipeline stage of a few milliseconds
+    would notice; the first sample, an interval later, waits for it if it must.
+    """
+
+    def __init__(self, make: Any) -> None:
+        self._ready = threading.Event()
+        self._sampler: Any = None
+        self._error: BaseException | None = None
+
+        def prime() -> None:
+            try:
+                self._sampler = make()
+            except BaseException as exc:  # surfaces in the first sample, as SamplerThread counts
+                self._error = exc
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=prime, name="rigml-sampler-start", daemon=True).start()
+
+    def sample(self) -> Any:
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self._sampler.sample()
 
 
 def _insert_params(conn: Connection, run_id: str, encoded: dict[str, str]) -> None:
@@ -369,31 +399,44 @@ def _capture_into(run: Run, *, git: bool, environment: bool, machine: bool) -> N
     from sqlalchemy import update
 
     from rigml.store.schema import runs
+    from rigml.track._capture import captured
 
+    key = (str(run.lab.path), os.getcwd(), git, environment, machine)
+    found, diff = captured(key, lambda: _capture_values(run.lab, git, environment, machine))
+    values = dict(found)
+    if diff:
+        from rigml.track.artifacts import log_bytes
+
+        log_bytes(run.lab, run.id, diff, "rig/git.diff")
+    if values:
+        run.lab.store.transact(
+            lambda conn: conn.execute(update(runs).where(runs.c.id == run.id).values(**values))
+        )
+
+
+def _capture_values(
+    lab: Lab, git: bool, environment: bool, machine: bool
+) -> tuple[dict[str, Any], bytes]:
+    """The run columns the capture sets (objects stored in ``lab``), and the git diff."""
     values: dict[str, Any] = {}
+    diff = b""
     if git:
         from rigml.track._capture import git_state
 
         state = git_state()
         if state is not None:
             values.update(git_commit=state.commit, git_branch=state.branch, git_dirty=state.dirty)
-            if state.diff:
-                from rigml.track.artifacts import log_bytes
-
-                log_bytes(run.lab, run.id, state.diff, "rig/git.diff")
+            diff = state.diff
     if environment:
         from rigml.machine.env import capture_environment
 
         env = capture_environment(include_env_vars=True)
-        values["env_object"] = run.lab.objects.put_bytes(_canonical_json(env))
+        values["env_object"] = lab.objects.put_bytes(_canonical_json(env))
     if machine:
         from rigml.machine.fingerprint import machine_fingerprint
 
-        values["machine_object"] = run.lab.objects.put_bytes(_canonical_json(machine_fingerprint()))
-    if values:
-        run.lab.store.transact(
-            lambda conn: conn.execute(update(runs).where(runs.c.id == run.id).values(**values))
-        )
+        values["machine_object"] = lab.objects.put_bytes(_canonical_json(machine_fingerprint()))
+    return values, diff
 
 
 def _canonical_json(obj: Any) -> bytes:
