@@ -18,7 +18,7 @@ stages:
   a:
     cmd: python w.py a.txt
     outs: [a.txt]
-    gates: [{metric: acc, min: 0.9}]
+    smoke: python w.py a.txt
     resources: {cpus: 2}
 """
 
@@ -40,6 +40,15 @@ def test_a_cached_pipeline_equals_the_parsed_one(project: Project) -> None:
     again = load_pipeline()
     assert again.stages == first.stages
     assert again.name == first.name and again.root == first.root
+
+
+def test_a_pipeline_with_gates_is_parsed_every_time(project: Project) -> None:
+    """Parsed gate rules are not JSON: such a file is never served from the cache."""
+    project.pipeline(STAGES + '    gates: ["metrics.acc >= 0.9"]\n')
+    for _ in range(2):
+        _forget_memo()
+        assert [g.text for g in load_pipeline().stages["a"].gates] == ["metrics.acc >= 0.9"]
+    assert _entries() == []
 
 
 def test_an_edit_is_seen_at_once(project: Project) -> None:
