@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
 
 # addresses that mean "a Ray on this machine"; None defers to RAY_ADDRESS, then a local Ray
 _LOCAL_WORDS = ("", "auto", "local", "localhost")
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_UNITS.update({"ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40})
 PROBE_S = 5.0  # to open a TCP connection to the cluster's address
 CANCEL_MARGIN_S = 5.0  # after the grace period, force-cancel what is still running
 
@@ -105,17 +102,23 @@ def task_options(resources: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def memory_bytes(value: str | int | float) -> int:
-    """``16GiB``, ``1.5 GB``, ``512M`` or a number of bytes, as bytes."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*", str(value), re.IGNORECASE)
-    if not match or float(match[1]) <= 0:
+    """``16GiB``, ``1.5 GB``, ``512M`` or a number of bytes, as bytes (above 0).
+
+    One rule for sizes: :func:`rigml._units.parse_bytes` (``16G`` is 16 GiB, ``16GB`` decimal).
+    """
+    from rigml._units import parse_bytes
+
+    try:
+        size = parse_bytes(value)
+    except ValueError:
+        size = 0
+    if size <= 0:
         raise InvalidInput(
             f"resources.memory: expected a size such as 16GiB, 512MB or a number of bytes, "
             f"got {value!r}",
             hint="fix the stage's resources in rig.yaml",
         )
-    return int(float(match[1]) * _UNITS[(match[2] or "").lower()])
+    return size
 
 
 def _import_ray() -> Any:
