@@ -206,6 +206,8 @@ class RayExecutor:
 
     def _infeasible(self, options: dict[str, Any]) -> str | None:
         """Why no node of the cluster can ever run the task, or None (Ray would wait forever)."""
+        from rigml.pipeline._resources import describe, fits
+
         need = {
             "CPU": float(options.get("num_cpus") or 0),
             "GPU": float(options.get("num_gpus") or 0),
@@ -214,13 +216,13 @@ class RayExecutor:
         nodes: list[dict[str, float]] = [
             n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")
         ]
-        if any(all(node.get(k, 0.0) >= v for k, v in need.items() if v) for node in nodes):
+        if any(fits(need, node) for node in nodes):
             return None
         empty: dict[str, float] = {}
         largest = max(nodes, key=lambda n: (n.get("GPU", 0.0), n.get("CPU", 0.0)), default=empty)
         return (
-            f"no node of the Ray cluster has {_describe(need)} for this stage "
-            f"(the largest has {_describe(largest)}); lower the stage's resources in "
+            f"no node of the Ray cluster has {describe(need)} for this stage "
+            f"(the largest has {describe(largest)}); lower the stage's resources in "
             "rig.yaml or add a node that has them"
         )
 
@@ -275,16 +277,6 @@ class RayExecutor:
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
             self._owns = False
-
-
-def _describe(resources: Mapping[str, float]) -> str:
-    from rigml._units import format_bytes
-
-    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    parts = [f"cpus {cpus:g}"] + ([f"gpus {gpus:g}"] if gpus else [])
-    if resources.get("memory"):
-        parts.append(f"memory {format_bytes(resources['memory'])}")
-    return ", ".join(parts)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -113,7 +113,8 @@ def run_sweep(
         KeyboardInterrupt: Ctrl-C or SIGTERM; running trials were stopped and recorded as
             killed, and the sweep can be resumed.
     """
-    from rigml.pipeline._sweep_plan import load_plan, machine_gpus, new_plan, trial_slots
+    from rigml.pipeline._resources import machine_gpus
+    from rigml.pipeline._sweep_plan import load_plan, new_plan, trial_slots
     from rigml.pipeline._sweep_study import (
         counted,
         enqueue_grid,

@@ -141,9 +141,9 @@ def _trial(ctx: Context, trial: Any, slot: int, gpus: tuple[int, ...] | None) ->
 
     plan, root = ctx.plan, ctx.pipeline.root
     folder = _prepare_slot(ctx, slot, dict(trial.params))
-    env = {"RIG_SWEEP": plan.name, "RIG_TRIAL": str(trial.number)}
-    if gpus is not None:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+    from rigml.pipeline._resources import gpu_env
+
+    env = {"RIG_SWEEP": plan.name, "RIG_TRIAL": str(trial.number), **gpu_env(gpus)}
     executor = _TrialExecutor(ctx, trial)
     with ctx.lock:
         ctx.executors.add(executor)
