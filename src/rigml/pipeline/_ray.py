@@ -142,6 +142,8 @@ class RayExecutor:
         self._owns = self._connect()
         self._task = self._remote_task()
         self._running: dict[int, Any] = {}  # id(job) -> its task's ObjectRefGenerator
+        self._active: set[int] = set()  # id(job) of every job in run()
+        self._cancelled: set[int] = set()  # of those, the ones cancel() was called for
         self._lock = threading.Condition()
         self._stopped = threading.Event()
 
@@ -184,6 +186,16 @@ class RayExecutor:
         return self._ray.remote(max_retries=0)(_ray_task.run_commands)
 
     def run(self, job: Job) -> Outcome:
+        with self._lock:
+            self._active.add(id(job))
+        try:
+            return self._run(job)
+        finally:
+            with self._lock:
+                self._active.discard(id(job))
+                self._cancelled.discard(id(job))
+
+    def _run(self, job: Job) -> Outcome:
         options = task_options(job.resources)  # a generator task: its results stream
         problem = self._infeasible(options)
         if problem:
@@ -191,7 +203,7 @@ class RayExecutor:
             return Outcome(1, False)
         env = self._env(job.env)
         with self._lock:  # submitted and registered at once: stop() sees every task
-            if self._stopped.is_set():
+            if self._halted(job):
                 return Outcome(130, True)
             stream = self._task.options(**options).remote(
                 list(job.cmds), str(job.cwd), env, self.remote, self.grace_s
@@ -203,6 +215,9 @@ class RayExecutor:
             with self._lock:
                 self._running.pop(id(job), None)
                 self._lock.notify_all()
+
+    def _halted(self, job: Job) -> bool:
+        return self._stopped.is_set() or id(job) in self._cancelled
 
     def _infeasible(self, options: dict[str, Any]) -> str | None:
         """Why no node of the cluster can ever run the task, or None (Ray would wait forever)."""
@@ -245,11 +260,11 @@ class RayExecutor:
                 else:
                     code = int(value)
         except self._ray.exceptions.RayError as exc:
-            if self._stopped.is_set():
+            if self._halted(job):
                 return Outcome(130, True)
             job.on_line(f"rig: the Ray task failed: {_first_line(exc)}")
             return Outcome(1, False)
-        if self._stopped.is_set():
+        if self._halted(job):
             return Outcome(code or 130, True)
         return Outcome(1 if code is None else code, False)
 
@@ -264,6 +279,24 @@ class RayExecutor:
             self._lock.wait_for(lambda: not self._running, timeout=self.grace_s + CANCEL_MARGIN_S)
             left = list(self._running.values())
         for stream in left:
+            self._cancel(stream, force=True)
+
+    def cancel(self, job: Job) -> None:
+        """Cancel ``job``'s task alone, as :meth:`stop` does all; others run on."""
+        key = id(job)
+        with self._lock:
+            if key not in self._active:
+                return  # not running (any more): nothing to cancel
+            self._cancelled.add(key)
+            stream = self._running.get(key)
+        if stream is None:
+            return  # not submitted yet: run() sees it cancelled and submits nothing
+        self._cancel(stream, force=False)
+        with self._lock:
+            gone = self._lock.wait_for(
+                lambda: key not in self._running, timeout=self.grace_s + CANCEL_MARGIN_S
+            )
+        if not gone:
             self._cancel(stream, force=True)
 
     def _cancel(self, stream: Any, *, force: bool) -> None:
