@@ -139,13 +139,15 @@ def run_sweep(
         raise InvalidSweep(f"--jobs must be at least 1, got {config.jobs}", hint="--jobs 2")
     if config.trials is not None and config.trials < 1:
         raise InvalidSweep(f"--trials must be at least 1, got {config.trials}", hint="--trials 20")
-    plan = load_plan(lab, pipeline, config) if config.resume else new_plan(lab, pipeline, config)
     own = executor is None
-    if executor is None:
+    if executor is None:  # first: a sweep that cannot run leaves no plan behind
         from rigml.pipeline._executor import make_executor
 
         executor = make_executor(lab, config.executor, config.address)
     try:
+        plan = (
+            load_plan(lab, pipeline, config) if config.resume else new_plan(lab, pipeline, config)
+        )
         if executor.name == "local":
             slots = trial_slots(plan.stage, config.jobs, machine_gpus(config.gpus))
         else:
