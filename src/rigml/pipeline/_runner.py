@@ -122,8 +122,11 @@ def _ledger(
         return None
     from rigml.pipeline._resources import Ledger, check_feasible, machine_budget
 
+    stages = [pipeline.stages[n] for n in order]
+    if budget is None and not any(s.resources for s in stages):
+        return None  # nothing to hold back: spare reading the machine (GPUs, memory)
     budget = budget or machine_budget()
-    check_feasible([pipeline.stages[n] for n in order], budget)
+    check_feasible(stages, budget)
     return Ledger(budget)
 
 
