@@ -143,3 +143,29 @@ def test_the_memory_of_a_stage_is_checked_too(project: Project) -> None:
     pipeline = load_pipeline()
     with pytest.raises(InvalidInput, match=r"memory 64\.0 GiB; this machine has .*memory 8\.0"):
         check_feasible(list(pipeline.stages.values()), Budget(4.0, (), 8 * 2**30))
+
+
+@pytest.mark.parametrize(
+    ("visible", "devices"),
+    [(None, (0, 1, 2)), ("2,0", (2, 0)), ("", ()), ("GPU-b,7,0", (1,)), ("-1", ())],
+)
+def test_the_machines_gpus_are_those_cuda_visible_devices_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, visible: str | None, devices: tuple[int, ...]
+) -> None:
+    import json
+
+    from rigml.pipeline._resources import machine_gpus
+
+    recorded = Path(__file__).parents[1] / "machine" / "recorded" / "a100_throttling.json"
+    data = json.loads(recorded.read_text())
+    gpu = data["gpus"][0]
+    data["gpus"] = [{**gpu, "index": i, "uuid": f"GPU-{c}"} for i, c in enumerate("abc")]
+    reading = data["frames"][0]["readings"][0]
+    data["frames"] = [{"t": 0.0, "readings": [{**reading, "index": i} for i in range(3)]}]
+    (tmp_path / "three.json").write_text(json.dumps(data))
+    monkeypatch.setenv("RIG_GPU_RECORDING", str(tmp_path / "three.json"))
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert machine_gpus() == devices
