@@ -376,3 +376,26 @@ def test_rig_sweep_with_ray_and_no_ray_names_the_extra(
     assert result.exit_code == 1, result.output
     assert "pip install 'rigml[ray]'" in result.err
     assert not (sweep_project.lab.path / "sweeps").exists()  # no plan left behind
+
+
+def test_the_labs_pipeline_executor_runs_the_trials(
+    sweep_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rigml.errors import MissingExtra
+    from rigml.lab import Lab
+    from rigml.pipeline._sweep import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    toml = sweep_project.lab.path / "rig.toml"
+    toml.write_text(toml.read_text().replace("# executor = ", "executor = "))
+    lab = Lab(sweep_project.lab.path)
+    try:
+        with pytest.raises(MissingExtra):  # [pipeline] executor = "ray", and no Ray here
+            run_sweep(lab, _pipeline(sweep_project), _config(params=("train.x=0.1",)))
+        config = _config(params=("train.x=0.1",), sampler="grid", executor="local")
+        report = run_sweep(lab, _pipeline(sweep_project), config)  # the option wins
+        assert [t.state for t in report.trials] == ["complete"]
+    finally:
+        lab.close()
