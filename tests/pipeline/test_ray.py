@@ -114,7 +114,12 @@ def test_resources_become_ray_task_options() -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("512MB", 512 * 10**6), ("1.5 GiB", int(1.5 * 2**30)), ("64Mi", 64 * 2**20), ("2g", 2e9)],
+    [
+        ("512MB", 512 * 10**6),
+        ("1.5 GiB", int(1.5 * 2**30)),
+        ("64Mi", 64 * 2**20),
+        ("2g", 2 * 2**30),
+    ],
 )
 def test_memory_sizes(text: str, size: float) -> None:
     assert memory_bytes(text) == int(size)

@@ -45,6 +45,18 @@ for i in range(3):
     print("epoch", i, flush=True)
 pathlib.Path("model.txt").write_text("model\\n")
 """
+# a sweep's stage: its loss from params.yaml, and whether it ran in a Ray worker
+TUNE = """
+import json, os, pathlib, yaml
+x = float(yaml.safe_load(open("params.yaml"))["tune"]["x"])
+pid, ray = os.getpid(), 0.0
+while pid > 1:
+    if open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"ray::"):
+        ray = 1.0
+    pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+pathlib.Path("out").mkdir(exist_ok=True)
+json.dump({"loss": (x - 0.7) ** 2, "ray": ray}, open("out/metrics.json", "w"))
+"""
 GPU = """
 import os, pathlib
 pathlib.Path("gpu.txt").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "unset") + "\\n")
@@ -79,6 +91,9 @@ kill -INT $PID
 wait $PID; echo $? > nap.rc
 sleep 1
 if kill -0 "$(cat nap.pid)" 2>/dev/null; then echo alive; else echo gone; fi > nap.after
+timeout 180 "${{RIG[@]}}" sweep tune -p tune.x=0.1,0.5 --sampler grid -m loss --name s \
+    --jobs 2 --json $RAY_ARGS > sweep.json 2> sweep.err
+echo $? > sweep.rc
 timeout 180 "${{RIG[@]}}" run --executor ray --ray-address 127.0.0.1:1 > dead.out 2>&1
 echo $? > dead.rc
 timeout 60 "$RAY" stop --force > /dev/null 2>&1
@@ -104,6 +119,8 @@ def _pipeline(project: Project) -> None:
     project.write("train.py", TRAIN)
     project.write("nap.py", NAP)
     project.write("gpu.py", GPU)
+    project.write("tune.py", TUNE)
+    project.write("params.yaml", "tune:\n  x: 0.0\n")
     project.pipeline(
         f"""
         stages:
@@ -128,6 +145,11 @@ def _pipeline(project: Project) -> None:
           nap:
             cmd: {PY} nap.py
             outs: [never.txt]
+          tune:
+            cmd: {PY} tune.py
+            deps: [tune.py]
+            params: [tune]
+            metrics: [out/metrics.json]
         """
     )
 
@@ -206,6 +228,18 @@ def test_stages_run_as_ray_tasks_with_the_driver_keeping_the_books(
     statuses = {(r.name, r.status) for r in list_runs(project.lab)}
     assert ("nap", "killed") in statuses and ("big", "failed") in statuses
     assert "nap" not in read_lock(project.root / "rig.lock")
+
+    # a 2-trial grid sweep: each trial a Ray task, each a finished run the driver recorded
+    assert _read(project, "sweep.rc").strip() == "0", _read(project, "sweep.err")
+    sweep = json.loads(_read(project, "sweep.json"))
+    trials = sweep["trials"]
+    assert sorted(t["params"]["tune.x"] for t in trials) == [0.1, 0.5]
+    assert [t["state"] for t in trials] == ["complete", "complete"]
+    for trial in trials:
+        run = get_run(project.lab, trial["run_id"])
+        assert run.status == "finished" and run.tags["rig.sweep"] == "s"
+        assert run.metrics["ray"] == 1.0  # its command ran in a Ray worker
+    assert _read(project, "params.yaml") == "tune:\n  x: 0.0\n"
 
     # an address where no cluster answers: a clear error in seconds, not minutes of retries
     assert _read(project, "dead.rc").strip() == "1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from tests.pipeline.conftest import PY, Project
@@ -303,3 +303,99 @@ def test_a_stage_in_a_wdir_with_its_own_params_file(sweep_project: Project) -> N
     assert report.best is not None and report.best.params == {"train.x": 0.7}
     assert report.best.value == pytest.approx(0.0)
     assert (sweep_project.root / "sub/params.yaml").read_text() == "train:\n  x: 5.0\n"
+
+
+class _Recording:
+    """An executor that is not local (as Ray is not): local processes, every call recorded."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        from rigml.pipeline import LocalExecutor
+
+        self.inner = LocalExecutor()
+        self.jobs: list[tuple[str, str | None]] = []
+        self.cancelled: list[str | None] = []
+        self.stopped = 0
+
+    def run(self, job: Any) -> Any:
+        self.jobs.append((job.stage, job.env.get("RIG_TRIAL")))
+        return self.inner.run(job)
+
+    def stop(self) -> None:
+        self.stopped += 1
+        self.inner.stop()
+
+    def cancel(self, job: Any) -> None:
+        self.cancelled.append(job.env.get("RIG_TRIAL"))
+        self.inner.cancel(job)
+
+
+def test_upstream_stages_and_every_trial_run_through_the_given_executor(
+    sweep_project: Project,
+) -> None:
+    from rigml.pipeline._sweep import run_sweep
+
+    # gpus: 1 and no GPU here: a local sweep refuses it, another executor's cluster places it
+    sweep_project.pipeline(PIPELINE + "    resources: {gpus: 1}\n")
+    fake = _Recording()
+    config = _config(params=("train.x=0.1,0.5",), sampler="grid", jobs=2)
+    report = run_sweep(sweep_project.lab, _pipeline(sweep_project), config, executor=fake)
+    assert sorted(t.state for t in report.trials) == ["complete", "complete"]
+    assert sorted(fake.jobs) == [("prep", None), ("train", "0"), ("train", "1")]
+    assert fake.stopped == 0 and fake.cancelled == []
+
+
+def test_pruning_cancels_only_the_pruned_trials_job(sweep_project: Project) -> None:
+    from rigml.pipeline._sweep import run_sweep
+
+    sweep_project.write("params.yaml", "train:\n  x: 0.0\n  steps: 30\n  pause: 0.03\n")
+    fake = _Recording()
+    config = _config(
+        params=("train.x=0.7,0.6,3.0",), sampler="grid", prune=True, startup_trials=2, name="p"
+    )
+    report = run_sweep(sweep_project.lab, _pipeline(sweep_project), config, executor=fake)
+    states = {t.params["train.x"]: t.state for t in report.trials}
+    assert states == {0.7: "complete", 0.6: "complete", 3.0: "pruned"}
+    pruned = next(t for t in report.trials if t.state == "pruned")
+    assert fake.cancelled == [str(pruned.number)] and fake.stopped == 0
+
+
+def test_rig_sweep_with_ray_and_no_ray_names_the_extra(
+    sweep_project: Project, rig: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = rig(
+        "--lab", str(sweep_project.lab.path), "sweep", "train", "-p", "train.x=0.1,0.5",
+        "--sampler", "grid", "-m", "loss", "--file", str(sweep_project.root / "rig.yaml"),
+        "--executor", "ray",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "pip install 'rigml[ray]'" in result.err
+    assert not (sweep_project.lab.path / "sweeps").exists()  # no plan left behind
+
+
+def test_the_labs_pipeline_executor_runs_the_trials(
+    sweep_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rigml.errors import MissingExtra
+    from rigml.lab import Lab
+    from rigml.pipeline._sweep import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    toml = sweep_project.lab.path / "rig.toml"
+    toml.write_text(toml.read_text().replace("# executor = ", "executor = "))
+    lab = Lab(sweep_project.lab.path)
+    try:
+        with pytest.raises(MissingExtra):  # [pipeline] executor = "ray", and no Ray here
+            run_sweep(lab, _pipeline(sweep_project), _config(params=("train.x=0.1",)))
+        config = _config(params=("train.x=0.1",), sampler="grid", executor="local")
+        report = run_sweep(lab, _pipeline(sweep_project), config)  # the option wins
+        assert [t.state for t in report.trials] == ["complete"]
+    finally:
+        lab.close()

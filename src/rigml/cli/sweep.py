@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from rigml.cli.pipeline import _EXECUTOR, _RAY_ADDRESS
+
 if TYPE_CHECKING:
     from rigml.pipeline._sweep import SweepReport, TrialResult
 
@@ -18,7 +20,9 @@ HELP = (
     "params files and outs. Trials are tagged rig.sweep=NAME and rig.trial=N (`rig runs list "
     "--where 'tags.rig.sweep = NAME'`). The study is kept in the lab: `--resume NAME` goes on "
     "after Ctrl-C, and --trials is the sweep's total. With --prune, a stage that logs its "
-    "metric as it goes (`rigml.log({'val/auc': x}, step=i)`) has bad trials stopped early.\n\n"
+    "metric as it goes (`rigml.log({'val/auc': x}, step=i)`) has bad trials stopped early. "
+    "With --executor ray, upstream stages and each trial run as Ray tasks with the stage's "
+    "resources (a pruned trial's task alone is cancelled).\n\n"
     """\b
 Param specs (--param KEY=SPEC, KEY a param the stage declares in rig.yaml):
   train.lr=0.0001:0.1:log     log-uniform float
@@ -52,6 +56,8 @@ def sweep(
     startup: int = typer.Option(5, "--startup", help="Trials before TPE and pruning act."),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of params vs metric."),
     file: Path | None = typer.Option(None, "--file", help="The pipeline file."),
+    executor: str | None = _EXECUTOR,
+    ray_address: str | None = _RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     from rigml.cli import _ui
@@ -74,6 +80,8 @@ def sweep(
         seed=seed,
         prune=prune,
         startup_trials=startup,
+        executor=executor,
+        address=ray_address,
     )
     lab, pipeline = _open(file)
     try:

@@ -1,7 +1,8 @@
 """Executors: where a stage's commands run: local processes, or Ray tasks (``_ray.py``).
 
 An executor runs one :class:`Job` to its end (``run`` blocks, from a worker thread) and can
-be told to ``stop`` everything it runs from another thread (Ctrl-C, SIGTERM). The scheduler
+be told to ``stop`` everything it runs from another thread (Ctrl-C, SIGTERM), or to
+``cancel`` one job and only that one (a sweep's pruned trial). The scheduler
 in :mod:`rigml.pipeline._runner` decides what runs when; an executor only runs it.
 :func:`make_executor` is the one place that picks an executor by name (``rig run
 --executor``, ``[pipeline]`` in ``rig.toml``), for stages and sweep trials alike.
@@ -56,6 +57,8 @@ class Executor(Protocol):
 
     def stop(self) -> None: ...
 
+    def cancel(self, job: Job) -> None: ...
+
 
 def make_executor(lab: Lab, name: str | None = None, address: str | None = None) -> Executor:
     """The executor ``name`` (default: ``[pipeline] executor`` of the lab, else local).
@@ -102,17 +105,29 @@ class LocalExecutor:
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._jobs: dict[int, subprocess.Popen[bytes] | None] = {}  # id(job) -> its command
+        self._cancelled: set[int] = set()
 
     def run(self, job: Job) -> Outcome:
-        for cmd in job.cmds:
-            if self._stopped.is_set():
-                return Outcome(130, True)
-            code = self._one(job, cmd)
-            if self._stopped.is_set():
-                return Outcome(code or 130, True)
-            if code != 0:
-                return Outcome(code, False)
-        return Outcome(0, False)
+        with self._lock:
+            self._jobs[id(job)] = None
+        try:
+            for cmd in job.cmds:
+                if self._halted(job):
+                    return Outcome(130, True)
+                code = self._one(job, cmd)
+                if self._halted(job):
+                    return Outcome(code or 130, True)
+                if code != 0:
+                    return Outcome(code, False)
+            return Outcome(0, False)
+        finally:
+            with self._lock:
+                self._jobs.pop(id(job), None)
+                self._cancelled.discard(id(job))
+
+    def _halted(self, job: Job) -> bool:
+        return self._stopped.is_set() or id(job) in self._cancelled
 
     def _one(self, job: Job, cmd: str) -> int:
         job.on_line(f"$ {cmd}")
@@ -132,6 +147,10 @@ class LocalExecutor:
             return 127
         with self._lock:
             self._procs.add(proc)
+            self._jobs[id(job)] = proc
+            halted = id(job) in self._cancelled  # cancelled while it started
+        if halted:
+            _signal_group(proc, signal.SIGTERM)
         assert proc.stdout is not None
         try:
             with proc.stdout:
@@ -148,6 +167,18 @@ class LocalExecutor:
         self._stopped.set()
         with self._lock:
             procs = list(self._procs)
+        self._end(procs)
+
+    def cancel(self, job: Job) -> None:
+        """Stop ``job`` alone (terminate, wait, kill); a job not running is left alone."""
+        with self._lock:
+            if id(job) not in self._jobs:
+                return
+            self._cancelled.add(id(job))
+            proc = self._jobs[id(job)]
+        self._end([proc] if proc is not None else [])
+
+    def _end(self, procs: list[subprocess.Popen[bytes]]) -> None:
         for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         for proc in procs:

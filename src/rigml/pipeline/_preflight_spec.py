@@ -7,7 +7,6 @@ as every other mistake of the file is (``rig.yaml:9: stages.train.smoke.timeout:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from rigml.pipeline._spec import Pipeline, Stage
 
 DEFAULT_SMOKE_TIMEOUT_S = 60.0
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgtp]?)(i?)(b?)\s*$", re.IGNORECASE)
-_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 
 
 class ModelSpec(BaseModel):
@@ -129,27 +126,14 @@ def memory_bytes(pipeline: Pipeline, stage: Stage) -> int | None:
     value: Any = (stage.resources or {}).get("memory")
     if value is None:
         return None
-    size = parse_size(value)
-    if size is None:
+    from rigml._units import parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except ValueError:
         raise located(
             pipeline.file.name,
             pipeline.text,
             _loc(stage, "resources", "memory"),
             f"expected a size such as 16GiB or 512MiB, got {value!r}",
-        )
-    return size
-
-
-def parse_size(value: str | int | float) -> int | None:
-    """Bytes in ``value`` (see :func:`memory_bytes`); None when it is not a size."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value) if value >= 0 else None
-    found = _SIZE.match(value)
-    if found is None:
-        return None
-    number, prefix, binary, byte = found.groups()
-    decimal = bool(byte) and not binary and bool(prefix)  # "16GB"; "16G", "16GiB", "16Gi"
-    base = 1000 if decimal else 1024
-    return int(float(number) * base ** _POWERS[prefix.lower()])
+        ) from None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
 
 # addresses that mean "a Ray on this machine"; None defers to RAY_ADDRESS, then a local Ray
 _LOCAL_WORDS = ("", "auto", "local", "localhost")
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_UNITS.update({"ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40})
 PROBE_S = 5.0  # to open a TCP connection to the cluster's address
 CANCEL_MARGIN_S = 5.0  # after the grace period, force-cancel what is still running
 
@@ -105,17 +102,23 @@ def task_options(resources: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def memory_bytes(value: str | int | float) -> int:
-    """``16GiB``, ``1.5 GB``, ``512M`` or a number of bytes, as bytes."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*", str(value), re.IGNORECASE)
-    if not match or float(match[1]) <= 0:
+    """``16GiB``, ``1.5 GB``, ``512M`` or a number of bytes, as bytes (above 0).
+
+    One rule for sizes: :func:`rigml._units.parse_bytes` (``16G`` is 16 GiB, ``16GB`` decimal).
+    """
+    from rigml._units import parse_bytes
+
+    try:
+        size = parse_bytes(value)
+    except ValueError:
+        size = 0
+    if size <= 0:
         raise InvalidInput(
             f"resources.memory: expected a size such as 16GiB, 512MB or a number of bytes, "
             f"got {value!r}",
             hint="fix the stage's resources in rig.yaml",
         )
-    return int(float(match[1]) * _UNITS[(match[2] or "").lower()])
+    return size
 
 
 def _import_ray() -> Any:
@@ -139,6 +142,8 @@ class RayExecutor:
         self._owns = self._connect()
         self._task = self._remote_task()
         self._running: dict[int, Any] = {}  # id(job) -> its task's ObjectRefGenerator
+        self._active: set[int] = set()  # id(job) of every job in run()
+        self._cancelled: set[int] = set()  # of those, the ones cancel() was called for
         self._lock = threading.Condition()
         self._stopped = threading.Event()
 
@@ -181,6 +186,16 @@ class RayExecutor:
         return self._ray.remote(max_retries=0)(_ray_task.run_commands)
 
     def run(self, job: Job) -> Outcome:
+        with self._lock:
+            self._active.add(id(job))
+        try:
+            return self._run(job)
+        finally:
+            with self._lock:
+                self._active.discard(id(job))
+                self._cancelled.discard(id(job))
+
+    def _run(self, job: Job) -> Outcome:
         options = task_options(job.resources)  # a generator task: its results stream
         problem = self._infeasible(options)
         if problem:
@@ -188,7 +203,7 @@ class RayExecutor:
             return Outcome(1, False)
         env = self._env(job.env)
         with self._lock:  # submitted and registered at once: stop() sees every task
-            if self._stopped.is_set():
+            if self._halted(job):
                 return Outcome(130, True)
             stream = self._task.options(**options).remote(
                 list(job.cmds), str(job.cwd), env, self.remote, self.grace_s
@@ -201,8 +216,13 @@ class RayExecutor:
                 self._running.pop(id(job), None)
                 self._lock.notify_all()
 
+    def _halted(self, job: Job) -> bool:
+        return self._stopped.is_set() or id(job) in self._cancelled
+
     def _infeasible(self, options: dict[str, Any]) -> str | None:
         """Why no node of the cluster can ever run the task, or None (Ray would wait forever)."""
+        from rigml.pipeline._resources import describe, fits
+
         need = {
             "CPU": float(options.get("num_cpus") or 0),
             "GPU": float(options.get("num_gpus") or 0),
@@ -211,13 +231,13 @@ class RayExecutor:
         nodes: list[dict[str, float]] = [
             n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")
         ]
-        if any(all(node.get(k, 0.0) >= v for k, v in need.items() if v) for node in nodes):
+        if any(fits(need, node) for node in nodes):
             return None
         empty: dict[str, float] = {}
         largest = max(nodes, key=lambda n: (n.get("GPU", 0.0), n.get("CPU", 0.0)), default=empty)
         return (
-            f"no node of the Ray cluster has {_describe(need)} for this stage "
-            f"(the largest has {_describe(largest)}); lower the stage's resources in "
+            f"no node of the Ray cluster has {describe(need)} for this stage "
+            f"(the largest has {describe(largest)}); lower the stage's resources in "
             "rig.yaml or add a node that has them"
         )
 
@@ -240,11 +260,11 @@ class RayExecutor:
                 else:
                     code = int(value)
         except self._ray.exceptions.RayError as exc:
-            if self._stopped.is_set():
+            if self._halted(job):
                 return Outcome(130, True)
             job.on_line(f"rig: the Ray task failed: {_first_line(exc)}")
             return Outcome(1, False)
-        if self._stopped.is_set():
+        if self._halted(job):
             return Outcome(code or 130, True)
         return Outcome(1 if code is None else code, False)
 
@@ -261,6 +281,24 @@ class RayExecutor:
         for stream in left:
             self._cancel(stream, force=True)
 
+    def cancel(self, job: Job) -> None:
+        """Cancel ``job``'s task alone, as :meth:`stop` does all; others run on."""
+        key = id(job)
+        with self._lock:
+            if key not in self._active:
+                return  # not running (any more): nothing to cancel
+            self._cancelled.add(key)
+            stream = self._running.get(key)
+        if stream is None:
+            return  # not submitted yet: run() sees it cancelled and submits nothing
+        self._cancel(stream, force=False)
+        with self._lock:
+            gone = self._lock.wait_for(
+                lambda: key not in self._running, timeout=self.grace_s + CANCEL_MARGIN_S
+            )
+        if not gone:
+            self._cancel(stream, force=True)
+
     def _cancel(self, stream: Any, *, force: bool) -> None:
         try:
             self._ray.cancel(stream, force=force)
@@ -272,16 +310,6 @@ class RayExecutor:
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
             self._owns = False
-
-
-def _describe(resources: Mapping[str, float]) -> str:
-    from rigml._units import format_bytes
-
-    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    parts = [f"cpus {cpus:g}"] + ([f"gpus {gpus:g}"] if gpus else [])
-    if resources.get("memory"):
-        parts.append(f"memory {format_bytes(resources['memory'])}")
-    return ", ".join(parts)
 
 
 def _first_line(exc: BaseException) -> str:

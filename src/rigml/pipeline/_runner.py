@@ -3,8 +3,12 @@
 The scheduler walks the DAG in topological order and hands a stage to a worker thread once
 every stage it needs is done; the worker runs it through the executor. A failed stage
 stops its dependants ("not run") while independent branches go on; everything upstream
-stays cached. Ctrl-C or SIGTERM stops the executor's processes (terminate, wait, kill),
-records their runs as killed, and then raises ``KeyboardInterrupt``.
+stays cached. With the local executor a stage also waits until this machine's budget
+(cores, GPUs, available memory; see :mod:`rigml.pipeline._resources`) has room for its
+``resources``, and a stage with ``gpus: N`` gets N devices of its own; a stage that needs
+more than the machine has is refused before anything runs. Ctrl-C or SIGTERM stops the
+executor's processes (terminate, wait, kill), records their runs as killed, and then
+raises ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidInput, StageFailed, StageGatesFailed
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     from rigml.lab import Lab
     from rigml.pipeline._executor import Executor
     from rigml.pipeline._graph import Graph
+    from rigml.pipeline._resources import Budget, Grant, Ledger
     from rigml.pipeline._spec import Pipeline
 
 _BAD = ("failed", "killed", "not run")
@@ -53,8 +58,12 @@ def run_pipeline(
     on_output: Callable[[str, str], None] | None = None,
     on_result: Callable[[StageResult], None] | None = None,
     gates_against: str | None = None,
+    budget: Budget | None = None,
 ) -> RunReport:
     """Run what is stale among ``targets`` (default: all) and the stages they need.
+
+    ``budget`` is what local stages may use at once (default: this machine's); a Ray
+    executor leaves that to Ray.
 
     Raises:
         StageFailed: a stage exited non-zero; ``.report`` holds every stage's result.
@@ -62,6 +71,7 @@ def run_pipeline(
             their regression rules compare against); ``.run_report`` holds every result.
         GateMetricMissing: a gate names a metric the stage's run does not have.
         UnknownStage: a target is not a stage.
+        InvalidInput: a stage needs more cpus, GPUs or memory than the budget has.
         KeyboardInterrupt: Ctrl-C or SIGTERM; running stages were stopped, their runs killed.
     """
     from rigml.pipeline._executor import make_executor
@@ -75,11 +85,10 @@ def run_pipeline(
     order = graph.topological(select(pipeline, graph, targets))
     reference = gate_reference(lab, pipeline, gates_against)
     own = executor is None  # the lab's ([pipeline] in rig.toml): closed when done
-    session = Session(
-        lab, pipeline, executor or make_executor(lab), force, on_output, reference=reference
-    )
+    executor = executor or make_executor(lab)
+    session = Session(lab, pipeline, executor, force, on_output, reference=reference)
     try:
-        results = _schedule(session, graph, order, jobs, on_result or (lambda _r: None))
+        results = _schedule(session, graph, order, jobs, budget, on_result)
     finally:
         if own:
             _close(session.executor)
@@ -104,6 +113,30 @@ def _raise_failed_gates(report: RunReport) -> None:
         raise error
 
 
+def _ledger(
+    pipeline: Pipeline, order: list[str], executor: Executor, budget: Budget | None
+) -> Ledger | None:
+    """The local budget's ledger, after refusing a stage it can never hold; None for Ray."""
+    if executor.name != "local":
+        return None
+    from rigml.pipeline._resources import Ledger, check_feasible, machine_budget
+
+    stages = [pipeline.stages[n] for n in order]
+    if budget is None and not any(s.resources for s in stages):
+        return None  # nothing to hold back: spare reading the machine (GPUs, memory)
+    budget = budget or machine_budget()
+    check_feasible(stages, budget)
+    return Ledger(budget)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """What caps the stages running at once: ``--jobs``, and the local budget's ledger."""
+
+    jobs: int
+    ledger: Ledger | None
+
+
 def _close(executor: Executor) -> None:
     close = getattr(executor, "close", None)  # a Ray executor disconnects; local has nothing
     if close is not None:
@@ -115,28 +148,30 @@ def _schedule(
     graph: Graph,
     order: list[str],
     jobs: int,
-    on_result: Callable[[StageResult], None],
+    budget: Budget | None,
+    on_result: Callable[[StageResult], None] | None,
 ) -> dict[str, StageResult]:
     from rigml.track._capture import shared_capture
 
-    results = {} if session.force else _up_to_date(session, order, on_result)
+    report = on_result or (lambda _r: None)
+    results = {} if session.force else _up_to_date(session, order, report)
     pending = [n for n in order if n not in results]
-    running: dict[Future[StageResult], str] = {}
+    # only what will run must fit: a cached GPU stage does not stop a run on a laptop
+    limits = _Limits(jobs, _ledger(session.pipeline, pending, session.executor, budget))
+    state = _State(session, graph, pending, limits, results, report)
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="rig-stage")
     # git, environment and machine: captured once for all the stages' runs
     with pool, _stop_on_signal(), shared_capture():
         try:
-            while pending or running:
-                _start_ready(session, graph, pending, running, results, pool, jobs, on_result)
-                done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+            while state.pending or state.running:
+                state.start_ready(pool)
+                done, _ = wait(list(state.running), timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
-                    result = future.result()
-                    results[running.pop(future)] = result
-                    on_result(result)
+                    state.finish(future)
         except BaseException:
             session.cancel.set()
             session.executor.stop()
-            wait(list(running))
+            wait(list(state.running))
             raise
     return results
 
@@ -160,28 +195,55 @@ def _up_to_date(
     return done
 
 
-def _start_ready(
-    session: Session,
-    graph: Graph,
-    pending: list[str],
-    running: dict[Future[StageResult], str],
-    results: dict[str, StageResult],
-    pool: ThreadPoolExecutor,
-    jobs: int,
-    on_result: Callable[[StageResult], None],
-) -> None:
-    """Submit every pending stage whose upstream is done; mark those after a failure."""
-    for name in list(pending):
-        ups = graph.upstream[name]  # all selected: the selection is closed upstream
-        bad = [u for u in ups if u in results and _bad(results[u])]
-        if bad:
-            pending.remove(name)
-            what = "failed its gates" if results[bad[0]].gates_failed else "did not run"
-            results[name] = StageResult(name, "not run", (f"upstream stage {bad[0]} {what}",))
-            on_result(results[name])
-        elif all(u in results for u in ups) and len(running) < jobs:
-            pending.remove(name)
-            running[pool.submit(execute_stage, session, session.pipeline.stages[name])] = name
+@dataclass
+class _State:
+    """The scheduler's bookkeeping: what waits, what runs (and what it holds), what ended."""
+
+    session: Session
+    graph: Graph
+    pending: list[str]
+    limits: _Limits
+    results: dict[str, StageResult]
+    on_result: Callable[[StageResult], None]
+    running: dict[Future[StageResult], tuple[str, Grant | None]] = field(default_factory=dict)
+
+    def finish(self, future: Future[StageResult]) -> None:
+        name, grant = self.running.pop(future)
+        if grant is not None and self.limits.ledger is not None:
+            self.limits.ledger.give(grant)
+        result = future.result()
+        self.results[name] = result
+        self.on_result(result)
+
+    def start_ready(self, pool: ThreadPoolExecutor) -> None:
+        """Submit every pending stage whose upstream is done and that fits; mark those
+        after a failure."""
+        results = self.results
+        for name in list(self.pending):
+            ups = self.graph.upstream[name]  # all selected: the selection is closed upstream
+            bad = [u for u in ups if u in results and _bad(results[u])]
+            if bad:
+                self.pending.remove(name)
+                what = "failed its gates" if results[bad[0]].gates_failed else "did not run"
+                results[name] = StageResult(name, "not run", (f"upstream stage {bad[0]} {what}",))
+                self.on_result(results[name])
+            elif all(u in results for u in ups) and len(self.running) < self.limits.jobs:
+                self._start(pool, name)
+
+    def _start(self, pool: ThreadPoolExecutor, name: str) -> None:
+        stage = self.session.pipeline.stages[name]
+        session, grant = self.session, None
+        if self.limits.ledger is not None:
+            from rigml.pipeline._resources import gpu_env, stage_need
+
+            grant = self.limits.ledger.take(stage_need(stage))
+            if grant is None:
+                return  # waits for running stages to give back what it needs
+            env = gpu_env(grant.devices)
+            if env:
+                session = replace(session, extra_env={**session.extra_env, **env})
+        self.pending.remove(name)
+        self.running[pool.submit(execute_stage, session, stage)] = (name, grant)
 
 
 def _bad(result: StageResult) -> bool:

@@ -23,6 +23,7 @@ from rigml.errors import InvalidSweep
 
 if TYPE_CHECKING:
     from rigml.lab import Lab
+    from rigml.pipeline._executor import Executor
     from rigml.pipeline._spec import Pipeline
 
 Sampler = Literal["grid", "random", "tpe"]
@@ -47,6 +48,8 @@ class SweepConfig:
     prune: bool = False
     startup_trials: int = 5  # trials before TPE models and the pruner compares
     gpus: tuple[int, ...] | None = None  # GPU indices to hand out (default: this machine's)
+    executor: str | None = None  # local or ray (default: [pipeline] executor of rig.toml)
+    address: str | None = None  # a Ray cluster's (default: [pipeline] address)
 
 
 @dataclass(frozen=True)
@@ -101,19 +104,26 @@ def run_sweep(
     *,
     on_trial: Callable[[TrialResult], None] | None = None,
     on_output: Callable[[str, str], None] | None = None,
+    executor: Executor | None = None,
 ) -> SweepReport:
     """Run (or resume) the sweep ``config`` describes, until it holds ``trials`` trials.
+
+    Upstream stages and each trial's commands run through ``executor`` (default: the one
+    ``config.executor`` and ``config.address`` name, closed at the end). With Ray, Ray
+    places trials by the stage's resources: ``jobs`` trials at once, no local GPU slots.
 
     Raises:
         InvalidSweepParam: a ``--param`` spec or key is wrong.
         InvalidSweep: options that cannot work (no params, no metric, too few GPUs...).
         SweepNotFound: ``resume`` names no stored sweep.
         StageFailed: an upstream stage failed.
-        MissingExtra: optuna is not installed.
+        MissingExtra: optuna (or, for Ray, ray) is not installed.
+        ExecutorUnavailable: the Ray cluster cannot be reached.
         KeyboardInterrupt: Ctrl-C or SIGTERM; running trials were stopped and recorded as
             killed, and the sweep can be resumed.
     """
-    from rigml.pipeline._sweep_plan import load_plan, machine_gpus, new_plan, trial_slots
+    from rigml.pipeline._resources import machine_gpus
+    from rigml.pipeline._sweep_plan import load_plan, new_plan, trial_slots
     from rigml.pipeline._sweep_study import (
         counted,
         enqueue_grid,
@@ -129,17 +139,33 @@ def run_sweep(
         raise InvalidSweep(f"--jobs must be at least 1, got {config.jobs}", hint="--jobs 2")
     if config.trials is not None and config.trials < 1:
         raise InvalidSweep(f"--trials must be at least 1, got {config.trials}", hint="--trials 20")
-    plan = load_plan(lab, pipeline, config) if config.resume else new_plan(lab, pipeline, config)
-    slots = trial_slots(plan.stage, config.jobs, machine_gpus(config.gpus))
-    study = open_study(optuna, plan, len(slots))
-    enqueue_grid(plan, study)
-    requeue_killed(optuna, study)
-    remaining = plan.trials - counted(optuna, study)
-    if remaining > 0:
-        run_upstream(lab, pipeline, plan.stage, on_output)
-        ctx = Context(lab, pipeline, plan, optuna, study, on_output)
-        drive(ctx, remaining, slots, on_trial or (lambda _t: None))
-    return report_of(optuna, plan, study)
+    own = executor is None
+    if executor is None:  # first: a sweep that cannot run leaves no plan behind
+        from rigml.pipeline._executor import make_executor
+
+        executor = make_executor(lab, config.executor, config.address)
+    try:
+        plan = (
+            load_plan(lab, pipeline, config) if config.resume else new_plan(lab, pipeline, config)
+        )
+        if executor.name == "local":
+            slots = trial_slots(plan.stage, config.jobs, machine_gpus(config.gpus))
+        else:
+            slots = [None] * config.jobs  # the cluster's scheduler places each trial
+        study = open_study(optuna, plan, len(slots))
+        enqueue_grid(plan, study)
+        requeue_killed(optuna, study)
+        remaining = plan.trials - counted(optuna, study)
+        if remaining > 0:
+            run_upstream(lab, pipeline, plan.stage, on_output, executor)
+            ctx = Context(lab, pipeline, plan, optuna, study, on_output, executor)
+            drive(ctx, remaining, slots, on_trial or (lambda _t: None))
+        return report_of(optuna, plan, study)
+    finally:
+        if own:
+            from rigml.pipeline._runner import _close
+
+            _close(executor)
 
 
 def sweep_report(lab: Lab, pipeline: Pipeline, name: str) -> SweepReport:

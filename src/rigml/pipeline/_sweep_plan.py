@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidSweep, SweepNotFound
+from rigml.pipeline._resources import take_gpus
 from rigml.pipeline._sweep_space import ParamSpec, check_keys, parse_param
 
 if TYPE_CHECKING:
@@ -160,15 +161,6 @@ def _stage(pipeline: Pipeline, name: str) -> Stage:
     return pipeline.stages[name]
 
 
-def machine_gpus(given: tuple[int, ...] | None) -> tuple[int, ...]:
-    if given is not None:
-        return given
-    from rigml.machine.readings import read_gpus
-
-    reading = read_gpus(live=False)
-    return tuple(g.index for g in reading.gpus) if reading.available else ()
-
-
 def trial_slots(stage: Stage, jobs: int, gpus: tuple[int, ...]) -> list[tuple[int, ...] | None]:
     """One entry per concurrent trial: the GPUs it gets (None: GPUs left as they are).
 
@@ -192,4 +184,5 @@ def trial_slots(stage: Stage, jobs: int, gpus: tuple[int, ...]) -> list[tuple[in
         count = max(1, min(count, int((os.cpu_count() or 1) // float(cpus))))
     if need == 0:
         return [() if declared == 0 else None for _ in range(count)]
-    return [gpus[i * need : (i + 1) * need] for i in range(count)]
+    free = list(gpus)
+    return [take_gpus(free, need) for _ in range(count)]

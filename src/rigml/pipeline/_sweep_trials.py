@@ -22,7 +22,7 @@ from rigml.pipeline._sweep_space import params_file_of
 
 if TYPE_CHECKING:
     from rigml.lab import Lab
-    from rigml.pipeline._executor import Job, Outcome
+    from rigml.pipeline._executor import Executor, Job, Outcome
     from rigml.pipeline._spec import Pipeline, Stage
     from rigml.pipeline._sweep_plan import Plan
 
@@ -31,7 +31,7 @@ POLL_S = 0.2
 
 @dataclass
 class Context:
-    """What every trial of one sweep shares; ``executors`` are those running, to stop."""
+    """What every trial of one sweep shares: ``executor`` runs every trial's commands."""
 
     lab: Lab
     pipeline: Pipeline
@@ -39,9 +39,8 @@ class Context:
     optuna: Any
     study: Any
     on_output: Callable[[str, str], None] | None
+    executor: Executor
     cancel: threading.Event = field(default_factory=threading.Event)
-    executors: set[_TrialExecutor] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,18 @@ class _Done:
 
 
 def run_upstream(
-    lab: Lab, pipeline: Pipeline, stage: Stage, on_output: Callable[[str, str], None] | None
+    lab: Lab,
+    pipeline: Pipeline,
+    stage: Stage,
+    on_output: Callable[[str, str], None] | None,
+    executor: Executor | None = None,
 ) -> None:
     from rigml.pipeline._graph import build_graph
     from rigml.pipeline._runner import run_pipeline
 
     ups = build_graph(pipeline.stages).upstream[stage.name]
     if ups:
-        run_pipeline(lab, pipeline, targets=sorted(ups), on_output=on_output)
+        run_pipeline(lab, pipeline, targets=sorted(ups), on_output=on_output, executor=executor)
 
 
 def drive(
@@ -104,10 +107,7 @@ def _outcome(future: Future[_Done]) -> _Done:
 
 def _stop_all(ctx: Context, running: dict[Future[_Done], tuple[Any, int]]) -> None:
     ctx.cancel.set()
-    with ctx.lock:
-        executors = list(ctx.executors)
-    for executor in executors:
-        executor.stop()
+    ctx.executor.stop()  # every trial's commands, whichever executor runs them
     wait(list(running))
     for future, (trial, _slot) in running.items():
         done = _outcome(future)
@@ -141,12 +141,10 @@ def _trial(ctx: Context, trial: Any, slot: int, gpus: tuple[int, ...] | None) ->
 
     plan, root = ctx.plan, ctx.pipeline.root
     folder = _prepare_slot(ctx, slot, dict(trial.params))
-    env = {"RIG_SWEEP": plan.name, "RIG_TRIAL": str(trial.number)}
-    if gpus is not None:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+    from rigml.pipeline._resources import gpu_env
+
+    env = {"RIG_SWEEP": plan.name, "RIG_TRIAL": str(trial.number), **gpu_env(gpus)}
     executor = _TrialExecutor(ctx, trial)
-    with ctx.lock:
-        ctx.executors.add(executor)
     sink = ctx.on_output
     session = Session(
         ctx.lab,
@@ -158,11 +156,7 @@ def _trial(ctx: Context, trial: Any, slot: int, gpus: tuple[int, ...] | None) ->
         cancel=ctx.cancel,
         tags={"rig.sweep": plan.name, "rig.trial": str(trial.number)},
     )
-    try:
-        result = execute_stage(session, plan.stage)
-    finally:
-        with ctx.lock:
-            ctx.executors.discard(executor)
+    result = execute_stage(session, plan.stage)
     if executor.pruned:
         return _Done("pruned", executor.last, result.run_id, executor.note)
     if result.action == "killed" or (result.action == "not run" and ctx.cancel.is_set()):
@@ -216,21 +210,24 @@ def _scored(value: float, metric: str, run_id: str | None) -> _Done:
 
 
 class _TrialExecutor:
-    """A local executor for one trial that reports intermediate values and prunes."""
+    """One trial's view of the sweep's executor: it reports intermediate values and prunes.
 
-    name = "local"
+    Pruning cancels this trial's job alone (:meth:`Executor.cancel`): the other trials,
+    local processes or Ray tasks alike, run on.
+    """
 
     def __init__(self, ctx: Context, trial: Any) -> None:
-        from rigml.pipeline._executor import LocalExecutor
-
         self.ctx, self.trial = ctx, trial
-        self.inner = LocalExecutor()
+        self.inner = ctx.executor
+        self.name = self.inner.name
         self.pruned = False
         self.last: float | None = None
         self.note: str | None = None
         self._seen = -1
+        self._job: Job | None = None
 
     def run(self, job: Job) -> Outcome:
+        self._job = job
         if not self.ctx.plan.prune:
             return self.inner.run(job)
         finished = threading.Event()
@@ -244,7 +241,12 @@ class _TrialExecutor:
             watcher.join()
 
     def stop(self) -> None:
-        self.inner.stop()
+        """Stop this trial's job (the sweep stops them all through its executor)."""
+        if self._job is not None:
+            self.inner.cancel(self._job)
+
+    def cancel(self, job: Job) -> None:
+        self.inner.cancel(job)
 
     def _watch(self, run_id: str, finished: threading.Event) -> None:
         while not finished.wait(POLL_S):
@@ -252,7 +254,7 @@ class _TrialExecutor:
                 if self._progress(run_id):
                     self.pruned = True
                     self.note = f"pruned at step {self._seen}"
-                    self.inner.stop()
+                    self.stop()
                     return
 
     def _progress(self, run_id: str) -> bool:
