@@ -49,6 +49,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── ObjectCorrupted
     │   └── OutputNotWritable               a file the user asked for cannot be written there
     ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
+    ├── AuditTampered                       an audit entry edited, removed or reordered
+    ├── InvalidCheckpoint                   an audit checkpoint unreadable or badly signed
     └── MissingExtra        (ImportError)   an optional dependency is not installed
 
 The CLI prints ``message`` and ``hint`` in two lines and exits with ``exit_code``.
@@ -612,3 +614,30 @@ class ExecutorUnavailable(RigError):
             "cluster runs (`ray status`); leave the address out for a local Ray",
         )
         self.address, self.reason = address, reason
+
+
+# -- audit: the tamper-evident log of changes -------------------------------------------------
+
+
+class AuditTampered(RigError):
+    """The audit log no longer matches its hashes: an entry edited, removed or reordered."""
+
+    def __init__(self, seq: int | None, detail: str) -> None:
+        where = f"audit entry {seq}" if seq is not None else "the audit log"
+        super().__init__(
+            f"{where} fails verification: {detail}",
+            hint="the log was changed outside rigml; compare with a backup or an older "
+            "checkpoint (`rig audit verify --checkpoint FILE`), and keep checkpoints off this machine",
+        )
+        self.seq, self.detail = seq, detail
+
+
+class InvalidCheckpoint(RigError):
+    """A checkpoint or signing key that cannot be read, or whose signature does not match."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(
+            f"audit checkpoint {where}: {reason}",
+            hint="use a file written by `rig audit checkpoint -o FILE`, unmodified",
+        )
+        self.where, self.reason = where, reason

@@ -293,3 +293,20 @@ gate_reports = Table(
     Column("reference_id", String(255)),
     Index("ix_gate_reports_run", "run_id", "evaluated_at"),
 )
+
+# -- audit (migration 0005): the append-only, tamper-evident log of changes
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # 1, 2, 3... no gaps
+    Column("time", Float, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(255), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("before", Text),  # canonical JSON, NULL when there was nothing before
+    Column("after", Text),  # canonical JSON, NULL when nothing remains
+    Column("reason", Text),
+    Column("leaf", String(64), nullable=False),  # hex SHA-256 leaf hash (RFC 6962)
+    Index("ix_audit_log_time", "time"),
+)

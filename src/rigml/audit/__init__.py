@@ -1,0 +1,62 @@
+"""The tamper-evident audit log: who changed what, when and why, as RFC 6962 Merkle leaves.
+
+``record(conn, ...)`` appends an entry inside the caller's write transaction (the change and
+its entry commit or roll back together), ``verify`` recomputes every leaf and the tree head,
+``checkpoint`` signs the head with an Ed25519 key kept outside the store. Names load lazily.
+"""
+
+# No ``from __future__ import annotations`` and no public import here: every public
+# attribute of this package is in ``__all__`` (tests/audit/test_exports.py checks it).
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from rigml.audit._checkpoint import Checkpoint, checkpoint, default_key_path, load_checkpoint
+    from rigml.audit._entry import AuditEntry
+    from rigml.audit._log import entries
+    from rigml.audit._record import record, record_now
+    from rigml.audit._tree import leaf_hash, node_hash, root_hash
+    from rigml.audit._verify import VerifyReport, verify
+
+_LAZY = {
+    "AuditEntry": "_entry",
+    "Checkpoint": "_checkpoint",
+    "VerifyReport": "_verify",
+    "checkpoint": "_checkpoint",
+    "default_key_path": "_checkpoint",
+    "entries": "_log",
+    "leaf_hash": "_tree",
+    "load_checkpoint": "_checkpoint",
+    "node_hash": "_tree",
+    "record": "_record",
+    "record_now": "_record",
+    "root_hash": "_tree",
+    "verify": "_verify",
+}
+
+__all__ = [
+    "AuditEntry",
+    "Checkpoint",
+    "VerifyReport",
+    "checkpoint",
+    "default_key_path",
+    "entries",
+    "leaf_hash",
+    "load_checkpoint",
+    "node_hash",
+    "record",
+    "record_now",
+    "root_hash",
+    "verify",
+]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rigml.audit' has no attribute {name!r}")
+    return getattr(_importlib.import_module(f"rigml.audit.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,72 @@
+"""One audit entry, its canonical bytes and its leaf hash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rigml.audit._tree import leaf_hash
+
+
+def canonical_json(value: Any) -> str | None:
+    """Sorted keys, no spaces: the one text a value is stored (and hashed) as."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def entry_bytes(
+    seq: int,
+    time: float,
+    actor: str,
+    action: str,
+    subject: str,
+    before: str | None,
+    after: str | None,
+    reason: str | None,
+) -> bytes:
+    """The canonical JSON of an entry's stored fields, seq included (so order is hashed too)."""
+    fields = [seq, time, actor, action, subject, before, after, reason]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A change: who (actor), when (time), what (action on subject, before/after), why."""
+
+    seq: int
+    time: float
+    actor: str
+    action: str
+    subject: str
+    before: Any
+    after: Any
+    reason: str | None
+    leaf: str  # hex
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+            "leaf": self.leaf,
+        }
+
+
+def compute_leaf(
+    seq: int,
+    time: float,
+    actor: str,
+    action: str,
+    subject: str,
+    before: str | None,
+    after: str | None,
+    reason: str | None,
+) -> bytes:
+    return leaf_hash(entry_bytes(seq, time, actor, action, subject, before, after, reason))

@@ -1,0 +1,124 @@
+"""Recompute every leaf from its stored fields and the tree head; name the first bad entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rigml.audit._entry import entry_bytes
+from rigml.audit._tree import leaf_hash, root_hash
+
+if TYPE_CHECKING:
+    from rigml.lab import Lab
+
+_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verification found: ``ok`` unless ``bad_seq`` names the first bad entry."""
+
+    size: int
+    root: str  # hex, over the recomputed leaves
+    bad_seq: int | None = None
+    problem: str | None = None  # "edited", "removed", "reordered", "checkpoint"
+    detail: str | None = None
+    checkpoint_size: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "root": self.root,
+            "bad_seq": self.bad_seq,
+            "problem": self.problem,
+            "detail": self.detail,
+            "checkpoint_size": self.checkpoint_size,
+        }
+
+
+@dataclass
+class _Scan:
+    leaves: list[bytes]
+    bad_seq: int | None = None
+    problem: str | None = None
+    detail: str | None = None
+    edited_leaf: bytes | None = None
+
+
+def _scan(lab: Lab) -> _Scan:
+    """Leaves in seq order, recomputed; the first gap or mismatch is remembered."""
+    from sqlalchemy import select
+
+    from rigml.store.schema import audit_log as t
+
+    cols = (t.c.seq, t.c.time, t.c.actor, t.c.action, t.c.subject, t.c.before, t.c.after)
+    q = select(*cols, t.c.reason, t.c.leaf).order_by(t.c.seq)
+    scan = _Scan([])
+    stored: dict[bytes, int] = {}
+    expected = 1
+    with lab.store.read() as conn:
+        result = conn.execution_options(yield_per=_CHUNK).execute(q)
+        for part in result.partitions():
+            for seq, tm, actor, action, subj, before, after, reason, leaf in part:
+                computed = leaf_hash(entry_bytes(seq, tm, actor, action, subj, before, after, reason))
+                scan.leaves.append(computed)
+                if scan.problem is None:
+                    stored[bytes.fromhex(leaf)] = seq
+                    _check(scan, expected, seq, computed, leaf, stored)
+                expected = seq + 1
+    if scan.problem == "edited":
+        _maybe_reordered(scan, stored)
+    return scan
+
+
+def _check(
+    scan: _Scan, expected: int, seq: int, computed: bytes, leaf: str, stored: dict[bytes, int]
+) -> None:
+    if seq != expected:
+        scan.bad_seq, scan.problem = expected, "removed"
+        last = seq - 1
+        gone = f"entry {expected}" if last == expected else f"entries {expected}..{last}"
+        scan.detail = f"{gone} missing (seq jumps to {seq})"
+    elif computed.hex() != leaf:
+        scan.bad_seq, scan.problem = seq, "edited"
+        scan.detail = f"entry {seq}: stored fields no longer match its leaf hash"
+        scan.edited_leaf = computed
+
+
+def _maybe_reordered(scan: _Scan, stored: dict[bytes, int]) -> None:
+    """An edited entry whose fields hash to another entry's stored leaf was moved there."""
+    other = stored.get(scan.edited_leaf) if scan.edited_leaf else None
+    if other is not None and other != scan.bad_seq:
+        scan.problem = "reordered"
+        scan.detail = f"entry {scan.bad_seq} holds the contents recorded as entry {other}"
+
+
+def verify(lab: Lab, *, checkpoint: str | Path | None = None) -> VerifyReport:
+    """Check every entry, then (with ``checkpoint``) its signature and that the log only grew."""
+    scan = _scan(lab)
+    size = len(scan.leaves)
+    root = root_hash(scan.leaves).hex()
+    if scan.problem is not None:
+        return VerifyReport(size, root, scan.bad_seq, scan.problem, scan.detail)
+    if checkpoint is None:
+        return VerifyReport(size, root)
+    from rigml.audit._checkpoint import load_checkpoint
+
+    head = load_checkpoint(checkpoint)
+    if head.size > size:
+        detail = f"the checkpoint holds {head.size} entries, the log only {size}"
+        return VerifyReport(size, root, size + 1, "checkpoint", detail, head.size)
+    old = root_hash(scan.leaves[: head.size]).hex()
+    if old != head.root:
+        detail = (
+            f"the first {head.size} entries hash to {old[:16]}..., the checkpoint says "
+            f"{head.root[:16]}...: history before it was rewritten"
+        )
+        return VerifyReport(size, root, None, "checkpoint", detail, head.size)
+    return VerifyReport(size, root, checkpoint_size=head.size)
