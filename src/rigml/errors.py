@@ -627,7 +627,7 @@ class AuditTampered(RigError):
         super().__init__(
             f"{where} fails verification: {detail}",
             hint="the log was changed outside rigml; compare with a backup or an older "
-            "checkpoint (`rig audit verify --checkpoint FILE`), and keep checkpoints off this machine",
+            "checkpoint (`rig audit verify --checkpoint FILE`); keep checkpoints off this machine",
         )
         self.seq, self.detail = seq, detail
 

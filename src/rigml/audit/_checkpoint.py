@@ -83,9 +83,7 @@ def checkpoint(lab: Any, key_path: str | Path | None = None) -> Checkpoint:
     if not report.ok:
         raise AuditTampered(report.bad_seq, report.detail or "")
     key = _load_or_create_key(Path(key_path).expanduser() if key_path else default_key_path())
-    raw = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     unsigned = Checkpoint(report.size, report.root, round(_time.time(), 3), "", "")
     sig = key.sign(unsigned.signed_bytes())
     b64 = base64.b64encode

@@ -66,7 +66,9 @@ def _scan(lab: Lab) -> _Scan:
         result = conn.execution_options(yield_per=_CHUNK).execute(q)
         for part in result.partitions():
             for seq, tm, actor, action, subj, before, after, reason, leaf in part:
-                computed = leaf_hash(entry_bytes(seq, tm, actor, action, subj, before, after, reason))
+                computed = leaf_hash(
+                    entry_bytes(seq, tm, actor, action, subj, before, after, reason)
+                )
                 scan.leaves.append(computed)
                 if scan.problem is None:
                     stored[bytes.fromhex(leaf)] = seq

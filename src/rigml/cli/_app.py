@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rigml import __version__
+from rigml.cli import audit as audit_cmd
 from rigml.cli import ci as ci_cmd
 from rigml.cli import cost as cost_cmd
 from rigml.cli import data as data_cmd
@@ -70,6 +71,7 @@ app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and profiles.")
 app.add_typer(gates_cmd.app, name="gates")
+app.add_typer(audit_cmd.app, name="audit")
 # Pipelines: rig.yaml stages, cached by rig.lock
 app.command("run")(pipeline_cmd.run)
 app.command("status")(pipeline_cmd.status)
