@@ -484,4 +484,10 @@ def _insert_version(
     ]
     for i in range(0, len(rows), _BATCH):
         conn.execute(insert(dataset_files), rows[i : i + _BATCH])
+    from rigml.audit import record
+
+    after = {k: base[k] for k in ("source", "kind", "files", "bytes", "fingerprint")}
+    after |= {"added": added, "removed": removed, "changed": changed}
+    action, subject = "dataset.version.add", f"{name}@{number}"
+    record(conn, action=action, subject=subject, after=after, reason=base["message"])
     return number, vid, True

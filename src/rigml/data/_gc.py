@@ -127,4 +127,14 @@ def collect(lab: Lab, plan: GcPlan) -> GcReport:
                 temps += 1
             except FileNotFoundError:
                 continue
-    return GcReport(deleted, freed, len(plan.objects) - len(doomed), temps)
+        report = GcReport(deleted, freed, len(plan.objects) - len(doomed), temps)
+        _audit_gc(lab, report)
+    return report
+
+
+def _audit_gc(lab: Lab, report: GcReport) -> None:
+    """One ``data.gc`` audit entry per collection that removed something."""
+    from rigml.audit import record_now
+
+    if report.deleted or report.temp_files:
+        record_now(lab, action="data.gc", subject="objects", after=report.to_dict())

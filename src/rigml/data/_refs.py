@@ -224,6 +224,7 @@ def tag(lab: Lab, ref: str, tag_name: str, *, delete: bool = False) -> VersionIn
                     dataset_tags.c.version_id == info.id, dataset_tags.c.tag == tag_name
                 )
             )
+            _audit_tag(conn, f"{name}@{tag_name}", info.ref, None)
             return info
 
         return lab.store.transact(drop)
@@ -231,6 +232,7 @@ def tag(lab: Lab, ref: str, tag_name: str, *, delete: bool = False) -> VersionIn
     def write(conn: Connection) -> VersionInfo:
         info = _resolve(conn, name, sel)
         ds_id = _dataset_id(conn, name)
+        _audit_tag(conn, f"{name}@{tag_name}", _tagged(conn, name, tag_name), info.ref)
         stmt = upsert(conn)(dataset_tags).values(
             dataset_id=ds_id, tag=tag_name, version_id=info.id, created_at=time.time()
         )
@@ -247,6 +249,21 @@ def tag(lab: Lab, ref: str, tag_name: str, *, delete: bool = False) -> VersionIn
 
     lab.store.transact(write)
     return resolve(lab, f"{name}@{tag_name}")
+
+
+def _tagged(conn: Connection, name: str, tag_name: str) -> str | None:
+    """The version a tag points at now, or None."""
+    try:
+        return _resolve(conn, name, tag_name).ref
+    except DatasetNotFound:
+        return None
+
+
+def _audit_tag(conn: Connection, subject: str, before: str | None, after: str | None) -> None:
+    from rigml.audit import record
+
+    if before != after:  # re-tagging the same version changes nothing
+        record(conn, action="dataset.tag", subject=subject, before=before, after=after)
 
 
 def _dataset_id(conn: Connection, name: str) -> int:

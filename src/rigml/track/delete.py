@@ -39,6 +39,19 @@ def run_objects(conn: Connection, run_ids: Sequence[str]) -> set[str]:
     return found
 
 
+def _audit_deletion(conn: Connection, ids: list[str]) -> None:
+    """One ``run.delete`` audit entry per stored run, in the deleting transaction."""
+    from sqlalchemy import select
+
+    from rigml.audit import record
+    from rigml.store.schema import runs
+
+    q = select(runs.c.id, runs.c.name, runs.c.status).where(runs.c.id.in_(ids))
+    for row in conn.execute(q).all():
+        before = {"name": row.name, "status": row.status}
+        record(conn, action="run.delete", subject=row.id, before=before)
+
+
 def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
     """Delete runs with their params, tags, metrics and artifact records.
 
@@ -56,6 +69,7 @@ def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
 
     def write(conn: Connection) -> set[str]:
         candidates = run_objects(conn, ids)
+        _audit_deletion(conn, ids)
         # explicit deletes: cascades are not guaranteed on every SQLite connection
         for table in (metric_segments, latest_metrics, params, tags, artifacts):
             conn.execute(delete(table).where(table.c.run_id.in_(ids)))
