@@ -48,7 +48,7 @@ class _Scan:
     bad_seq: int | None = None
     problem: str | None = None
     detail: str | None = None
-    edited_leaf: bytes | None = None
+    edited_row: tuple[Any, ...] | None = None  # the first edited entry's stored fields
 
 
 def _scan(lab: Lab) -> _Scan:
@@ -60,7 +60,6 @@ def _scan(lab: Lab) -> _Scan:
     cols = (t.c.seq, t.c.time, t.c.actor, t.c.action, t.c.subject, t.c.before, t.c.after)
     q = select(*cols, t.c.reason, t.c.leaf).order_by(t.c.seq)
     scan = _Scan([])
-    stored: dict[bytes, int] = {}
     expected = 1
     with lab.store.read() as conn:
         result = conn.execution_options(yield_per=_CHUNK).execute(q)
@@ -70,18 +69,16 @@ def _scan(lab: Lab) -> _Scan:
                     entry_bytes(seq, tm, actor, action, subj, before, after, reason)
                 )
                 scan.leaves.append(computed)
-                if scan.problem is None:
-                    stored[bytes.fromhex(leaf)] = seq
-                    _check(scan, expected, seq, computed, leaf, stored)
+                if scan.problem is None and _bad(scan, expected, seq, computed, leaf):
+                    scan.edited_row = (tm, actor, action, subj, before, after, reason, leaf)
                 expected = seq + 1
     if scan.problem == "edited":
-        _maybe_reordered(scan, stored)
+        _maybe_reordered(scan, expected - 1)
     return scan
 
 
-def _check(
-    scan: _Scan, expected: int, seq: int, computed: bytes, leaf: str, stored: dict[bytes, int]
-) -> None:
+def _bad(scan: _Scan, expected: int, seq: int, computed: bytes, leaf: str) -> bool:
+    """Note a gap before ``seq`` or a leaf that no longer matches; True for the latter."""
     if seq != expected:
         scan.bad_seq, scan.problem = expected, "removed"
         last = seq - 1
@@ -90,15 +87,23 @@ def _check(
     elif computed.hex() != leaf:
         scan.bad_seq, scan.problem = seq, "edited"
         scan.detail = f"entry {seq}: stored fields no longer match its leaf hash"
-        scan.edited_leaf = computed
+        return True
+    return False
 
 
-def _maybe_reordered(scan: _Scan, stored: dict[bytes, int]) -> None:
-    """An edited entry whose fields hash to another entry's stored leaf was moved there."""
-    other = stored.get(scan.edited_leaf) if scan.edited_leaf else None
-    if other is not None and other != scan.bad_seq:
-        scan.problem = "reordered"
-        scan.detail = f"entry {scan.bad_seq} holds the contents recorded as entry {other}"
+def _maybe_reordered(scan: _Scan, last: int) -> None:
+    """An edited entry whose fields and leaf match under another seq was moved from there.
+
+    Only the first bad entry is tried against every seq: a cost paid on failure alone.
+    """
+    assert scan.edited_row is not None
+    *fields, leaf = scan.edited_row
+    want = bytes.fromhex(leaf)
+    for seq in range(1, last + 1):
+        if seq != scan.bad_seq and leaf_hash(entry_bytes(seq, *fields)) == want:
+            scan.problem = "reordered"
+            scan.detail = f"entry {scan.bad_seq} holds the contents recorded as entry {seq}"
+            return
 
 
 def verify(lab: Lab, *, checkpoint: str | Path | None = None) -> VerifyReport:
