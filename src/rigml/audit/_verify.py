@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,15 +62,16 @@ def _scan(lab: Lab) -> _Scan:
     q = select(*cols, t.c.reason, t.c.leaf).order_by(t.c.seq)
     scan = _Scan([])
     expected = 1
+    append, sha = scan.leaves.append, hashlib.sha256  # the loop runs once per entry
     with lab.store.read() as conn:
         result = conn.execution_options(yield_per=_CHUNK).execute(q)
         for part in result.partitions():
             for seq, tm, actor, action, subj, before, after, reason, leaf in part:
-                computed = leaf_hash(
-                    entry_bytes(seq, tm, actor, action, subj, before, after, reason)
-                )
-                scan.leaves.append(computed)
-                if scan.problem is None and _bad(scan, expected, seq, computed, leaf):
+                data = entry_bytes(seq, tm, actor, action, subj, before, after, reason)
+                computed = sha(b"\x00" + data).digest()
+                append(computed)
+                if (seq != expected or computed.hex() != leaf) and scan.problem is None:
+                    _bad(scan, expected, seq, computed, leaf)
                     scan.edited_row = (tm, actor, action, subj, before, after, reason, leaf)
                 expected = seq + 1
     if scan.problem == "edited":
