@@ -11,10 +11,6 @@ from rigml.audit._tree import leaf_hash
 _QUOTE = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept as is
 
 
-def _s(text: str | None) -> str:
-    return "null" if text is None else _QUOTE(text)
-
-
 def canonical_json(value: Any) -> str | None:
     """Sorted keys, no spaces: the one text a value is stored (and hashed) as."""
     if value is None:
@@ -38,8 +34,11 @@ def entry_bytes(
     ensure_ascii=False)``, written out by hand: verify runs it once per entry, and the
     general encoder costs a few microseconds more each time.
     """
-    head = f"[{int(seq)},{float(time)!r},{_s(actor)},{_s(action)},{_s(subject)},"
-    return f"{head}{_s(before)},{_s(after)},{_s(reason)}]".encode()
+    q = _QUOTE
+    b = "null" if before is None else q(before)
+    a = "null" if after is None else q(after)
+    r = "null" if reason is None else q(reason)
+    return f"[{int(seq)},{float(time)!r},{q(actor)},{q(action)},{q(subject)},{b},{a},{r}]".encode()
 
 
 @dataclass(frozen=True)
