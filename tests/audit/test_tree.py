@@ -49,3 +49,20 @@ def test_rfc6962_reference_roots() -> None:
     }
     for size, root in roots.items():
         assert root_hash(leaves[:size]).hex() == root, size
+
+
+def test_consistency_proofs_verify_for_every_prefix_and_fail_when_forged() -> None:
+    from rigml.audit._tree import consistency_proof, verify_consistency
+
+    leaves = [leaf_hash(bytes([i])) for i in range(20)]
+    for n in range(1, 21):
+        new = root_hash(leaves[:n])
+        for m in range(1, n + 1):
+            old = root_hash(leaves[:m])
+            proof = consistency_proof(leaves[:n], m)
+            assert verify_consistency(m, n, old, new, proof), (m, n)
+            forged = root_hash([leaf_hash(b"x"), *leaves[1:m]])
+            assert not verify_consistency(m, n, forged, new, proof), (m, n)
+            if proof:
+                bent = [proof[0][::-1], *proof[1:]]
+                assert not verify_consistency(m, n, old, new, bent), (m, n)

@@ -15,7 +15,13 @@ if _typing.TYPE_CHECKING:
     from rigml.audit._entry import AuditEntry
     from rigml.audit._log import entries
     from rigml.audit._record import record, record_now
-    from rigml.audit._tree import leaf_hash, node_hash, root_hash
+    from rigml.audit._tree import (
+        consistency_proof,
+        leaf_hash,
+        node_hash,
+        root_hash,
+        verify_consistency,
+    )
     from rigml.audit._verify import VerifyReport, verify
 
 _LAZY = {
@@ -23,6 +29,7 @@ _LAZY = {
     "Checkpoint": "_checkpoint",
     "VerifyReport": "_verify",
     "checkpoint": "_checkpoint",
+    "consistency_proof": "_tree",
     "default_key_path": "_checkpoint",
     "entries": "_log",
     "leaf_hash": "_tree",
@@ -32,6 +39,7 @@ _LAZY = {
     "record_now": "_record",
     "root_hash": "_tree",
     "verify": "_verify",
+    "verify_consistency": "_tree",
 }
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "Checkpoint",
     "VerifyReport",
     "checkpoint",
+    "consistency_proof",
     "default_key_path",
     "entries",
     "leaf_hash",
@@ -48,6 +57,7 @@ __all__ = [
     "record_now",
     "root_hash",
     "verify",
+    "verify_consistency",
 ]
 
 

@@ -34,3 +34,53 @@ def root_hash(leaves: Sequence[bytes]) -> bytes:
             nxt.append(level[-1])
         level = nxt
     return level[0]
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than ``n`` (n > 1)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def consistency_proof(leaves: Sequence[bytes], m: int) -> list[bytes]:
+    """RFC 6962 PROOF(m, D[n]): the nodes that show the first ``m`` leaves are a prefix."""
+    if not 0 < m <= len(leaves):
+        raise ValueError(f"no consistency proof from {m} to {len(leaves)} leaves")
+    return _subproof(m, leaves, True)
+
+
+def _subproof(m: int, leaves: Sequence[bytes], whole: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if whole else [root_hash(leaves)]
+    k = _split(n)
+    if m <= k:
+        return [*_subproof(m, leaves[:k], whole), root_hash(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), root_hash(leaves[:k])]
+
+
+def verify_consistency(
+    m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 2.1.4.2: does ``proof`` show the tree of size m is a prefix of the one of size n?"""
+    if not 0 < m <= n:
+        return False
+    if m == n:
+        return not proof and old_root == new_root
+    path = [old_root, *proof] if m & (m - 1) == 0 else list(proof)
+    if not path:
+        return False
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not (fn & 1 or fn == 0):
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == old_root and sr == new_root

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rigml.audit._entry import entry_bytes
-from rigml.audit._tree import leaf_hash, root_hash
+from rigml.audit._tree import consistency_proof, leaf_hash, root_hash, verify_consistency
 
 if TYPE_CHECKING:
     from rigml.lab import Lab
@@ -108,6 +108,14 @@ def _maybe_reordered(scan: _Scan, last: int) -> None:
             return
 
 
+def _consistent(leaves: list[bytes], m: int, old_root: bytes) -> bool:
+    """An RFC 9162 consistency proof from the checkpoint's tree to today's, checked."""
+    if m == 0:
+        return old_root == root_hash([])
+    proof = consistency_proof(leaves, m)
+    return verify_consistency(m, len(leaves), old_root, root_hash(leaves), proof)
+
+
 def verify(lab: Lab, *, checkpoint: str | Path | None = None) -> VerifyReport:
     """Check every entry, then (with ``checkpoint``) its signature and that the log only grew."""
     scan = _scan(lab)
@@ -123,8 +131,8 @@ def verify(lab: Lab, *, checkpoint: str | Path | None = None) -> VerifyReport:
     if head.size > size:
         detail = f"the checkpoint holds {head.size} entries, the log only {size}"
         return VerifyReport(size, root, size + 1, "checkpoint", detail, head.size)
-    old = root_hash(scan.leaves[: head.size]).hex()
-    if old != head.root:
+    if not _consistent(scan.leaves, head.size, bytes.fromhex(head.root)):
+        old = root_hash(scan.leaves[: head.size]).hex()
         detail = (
             f"the first {head.size} entries hash to {old[:16]}..., the checkpoint says "
             f"{head.root[:16]}...: history before it was rewritten"
