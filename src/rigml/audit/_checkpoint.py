@@ -8,9 +8,12 @@ import os
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rigml.errors import InvalidCheckpoint
+
+if TYPE_CHECKING:
+    from rigml.lab import Lab
 
 KEY_ENV = "RIG_AUDIT_KEY"
 
@@ -72,7 +75,7 @@ def _load_or_create_key(path: Path) -> Any:
     return key
 
 
-def checkpoint(lab: Any, key_path: str | Path | None = None) -> Checkpoint:
+def checkpoint(lab: Lab, key_path: str | Path | None = None) -> Checkpoint:
     """Verify the log, then sign its head; the key is created (0600) on first use."""
     from cryptography.hazmat.primitives import serialization
 
