@@ -129,3 +129,11 @@ def test_checkpointing_a_tampered_log_refuses(lab) -> None:
 
 
 _FIELDS = ("seq", "time", "actor", "action", "subject", "before", "after", "reason")
+
+
+def test_an_empty_log_checkpoints_and_later_growth_is_consistent(lab, tmp_path) -> None:
+    path = _save(checkpoint(lab), tmp_path / "cp.json")
+    assert verify(lab).root == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    _fill(lab, 2)
+    report = verify(lab, checkpoint=path)
+    assert report.ok and report.checkpoint_size == 0
