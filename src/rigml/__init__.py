@@ -24,6 +24,7 @@ from rigml._version import __version__
 if TYPE_CHECKING:
     from rigml.errors import RigError
     from rigml.lab import Lab, init_lab, open_lab
+    from rigml.registry._api import load_model
     from rigml.track.api import (
         compare_runs,
         end_run,
@@ -48,6 +49,7 @@ __all__ = [
     "get_run",
     "init_lab",
     "load_history",
+    "load_model",
     "log",
     "log_artifact",
     "log_params",
@@ -69,6 +71,7 @@ _LAZY = {
     "end_run": "rigml.track.api",
     "get_run": "rigml.track.api",
     "load_history": "rigml.track.api",
+    "load_model": "rigml.registry._api",
     "log_artifact": "rigml.track.api",
     "log_params": "rigml.track.api",
     "search_runs": "rigml.track.api",

@@ -74,12 +74,18 @@ class PipelineSection(BaseModel):
     address: str | None = None  # the Ray cluster; unset: a local Ray
 
 
+class RegistrySection(BaseModel):
+    model_config = _STRICT
+    approval: list[str] = []
+
+
 class RigToml(BaseModel):
     model_config = _STRICT
     store: StoreSection = StoreSection()
     objects: ObjectsSection = ObjectsSection()
     tracking: TrackingSection = TrackingSection()
     pipeline: PipelineSection = PipelineSection()
+    registry: RegistrySection = RegistrySection()
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -87,6 +93,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "objects": ObjectsSection,
     "tracking": TrackingSection,
     "pipeline": PipelineSection,
+    "registry": RegistrySection,
 }
 
 _EXPECTED = {
@@ -96,6 +103,7 @@ _EXPECTED = {
     "greater_than": "expected a positive number",
     "model_type": "expected a table",
     "dict_type": "expected a table",
+    "list_type": "expected a list of strings",
 }
 
 

@@ -53,11 +53,12 @@ stages:
     deps: [evaluate.py, auc.py, model.npz, prepared/valid.npz]
     metrics: [metrics.json]
   gate:
-    desc: the release candidate; its gates decide whether it may be promoted
+    desc: the release candidate, packaged for the registry; its gates decide its promotion
     cmd: {py} release.py
-    deps: [release.py, model.npz, metrics.json]
-    outs: [release/model.npz]
+    deps: [release.py, model.npz, metrics.json, prepared/valid.npz]
+    outs: [release/model]
     metrics: [release/metrics.json]
+    model: churn  # "production" in the gates is the version of churn holding that alias
     gates:
       - metrics.auc >= 0.7
       - slices(metrics.auc, by=f00) >= overall - 0.1
@@ -139,12 +140,22 @@ json.dump({k: round(float(v), 6) for k, v in metrics.items()}, open("metrics.jso
 print(f"auc {metrics['auc']:.3f}")
 """
 
+# The trained weights as a scikit-learn estimator, packaged with skops and a signature
+# inferred from validation rows: what `rig models register` and `rig serve` read.
 RELEASE = """\
 import pathlib, shutil
-pathlib.Path("release").mkdir(exist_ok=True)
-shutil.copyfile("model.npz", "release/model.npz")
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from rigml.registry import save_model
+weights, valid = np.load("model.npz"), np.load("prepared/valid.npz")
+clf = LogisticRegression()
+clf.classes_ = np.array([0, 1])
+clf.coef_, clf.intercept_ = weights["coef"][None, :], weights["intercept"]
+clf.n_features_in_ = clf.coef_.shape[1]
+shutil.rmtree("release", ignore_errors=True)
+save_model(clf, pathlib.Path("release/model"), example=valid["X"][:5])
 shutil.copyfile("metrics.json", "release/metrics.json")
-print("release candidate in release/")
+print("release candidate in release/model")
 """
 
 SCRIPTS = {

@@ -53,6 +53,10 @@ heartbeat_timeout = 120.0       # a running run silent this long on another host
 # address = "ray://head:10001"     # a Ray cluster (needs rigml[ray]); unset: a local Ray.
 #                                  # A cluster on other machines needs a PostgreSQL store
 #                                  # and an S3 object store: its workers cannot reach files here
+
+[registry]
+# Aliases whose promotion needs `rig models approve` by a user other than the promoter.
+# approval = ["production"]
 """
 
 STORE_SCHEMES = ("sqlite", "postgresql+psycopg")
@@ -80,12 +84,18 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class RegistryConfig:
+    approval: tuple[str, ...] = ()  # aliases that need another user's approval
+
+
+@dataclass(frozen=True)
 class LabConfig:
     store_url: str | None = None
     objects_url: str | None = None
     objects_endpoint: str | None = None
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
 
     def storage_options(self) -> dict[str, Any]:
         """fsspec options for the object store: the S3 endpoint when one is set."""
@@ -124,6 +134,7 @@ def load_config(lab_path: Path) -> LabConfig:
         objects_endpoint=endpoint,
         tracking=tracking,
         pipeline=PipelineConfig(**parsed.pipeline.model_dump()),
+        registry=RegistryConfig(approval=tuple(parsed.registry.approval)),
     )
 
 

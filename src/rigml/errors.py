@@ -641,3 +641,68 @@ class InvalidCheckpoint(RigError):
             hint="use a file written by `rig audit checkpoint -o FILE`, unmodified",
         )
         self.where, self.reason = where, reason
+
+
+# -- registry: models, versions, aliases, approvals --------------------------------------------
+
+
+class ModelNotFound(NotFound):
+    """No model, version or alias answers to a reference; ``known`` says what exists."""
+
+    def __init__(self, ref: str, *, known: str | None = None, hint: str | None = None) -> None:
+        super().__init__(
+            f"no model answers to {ref!r}" + (f" ({known})" if known else ""),
+            hint=hint or "`rig models list` shows the models; `rig models show NAME` its versions",
+        )
+        self.ref = ref
+
+
+class InvalidModelRef(InvalidInput):
+    def __init__(self, ref: str, problem: str) -> None:
+        super().__init__(
+            f"model reference {ref!r}: {problem}",
+            hint="write NAME, NAME@3, NAME@latest or NAME@ALIAS (e.g. churn@production)",
+        )
+        self.ref = ref
+
+
+class PromotionRefused(Conflict):
+    """A promotion that a policy (approval, gates that cannot apply) refuses; no alias moved."""
+
+
+class NothingToRollBack(Conflict):
+    def __init__(self, model: str, alias: str, why: str) -> None:
+        super().__init__(
+            f"cannot roll back {model}@{alias}: {why}",
+            hint=f"move it explicitly: `rig models promote {model} VERSION --to {alias}`",
+        )
+
+
+class ModelInUse(Conflict):
+    """Runs that made registered model versions cannot be deleted: the lineage needs them."""
+
+    def __init__(self, runs: list[str], versions: list[str]) -> None:
+        shown = ", ".join(versions[:5]) + (
+            f" and {len(versions) - 5} more" if len(versions) > 5 else ""
+        )
+        super().__init__(
+            f"{len(runs)} run(s) made registered model versions ({shown}); nothing was deleted",
+            hint="leave out those runs; a registered version keeps its run for lineage",
+        )
+        self.runs, self.versions = runs, versions
+
+
+class PromotionBlocked(GatesFailed):
+    """A promotion whose gates failed: the report is stored, no alias moved."""
+
+    def __init__(self, ref: str, alias: str, run: str, table: str, report: object) -> None:
+        super().__init__(run, table, report)
+        self.args = (f"{ref} cannot move to {alias}: run {run} fails its gates:\n{table}",)
+        self.message = self.args[0]
+        name = ref.partition("@")[0]
+        version = ref.partition("@")[2]
+        self.hint = (
+            "train a better candidate or revise the gates; to override, "
+            f'`rig models promote {name} {version} --to {alias} --force --reason "..."` '
+            "(recorded in the audit log)"
+        )

@@ -41,6 +41,7 @@ class QuickstartResult:
     placement: Any = None  # PlacementStep: rig plan for two workloads, rig cost break-even
     root: Path | None = None  # the folder worked in (the lab is root/.rig)
     pipeline: Any = None  # PipelineStep: rig.yaml run, rerun unchanged, rerun after a param
+    registry: Any = None  # RegistryStep: the best candidate registered, promoted, traced
 
 
 def run_quickstart(
@@ -199,6 +200,7 @@ def _later_steps(
         result.notes.append(f"no data step: {exc.message} ({exc.hint})")
     if result.data is not None:  # the pipeline reads the dataset version and its contract
         result.pipeline = _pipeline_step(lab, root, result.data, progress)
+        result.registry = _registry_step(lab, root, result.pipeline, progress)
     else:
         result.notes.append("no pipeline step: it reads the dataset the data step adds")
     result.placement = _placement_step(lab)
@@ -363,3 +365,53 @@ def _pipeline_step(
     step.gates = latest_gate_report(lab, gate_run.run_id) if gate_run is not None else None
     progress(f"changed {change}: reran {', '.join(step.reran)}")
     return step
+
+
+# -- registry step: the best gated candidate registered, promoted twice, traced, audited -----
+
+
+@dataclass
+class RegistryStep:
+    """The gate stage's best run as churn@N, moved to staging then production."""
+
+    version: Any  # ModelVersion
+    promotions: list[Any]  # Promotion to staging, then to production
+    lineage: Any  # Lineage of churn@production
+    diagram: Path | None  # lineage.png (None without matplotlib)
+    mermaid: Path  # lineage.mmd
+    audit: Any  # VerifyReport of the whole audit log
+    predictions: list[int]  # churn@production's answers for three validation rows
+
+
+def _registry_step(
+    lab: Any, root: Path, step: PipelineStep, progress: Callable[[str], None]
+) -> RegistryStep:
+    """Register the gate stage's best run, promote it (the stage's gates re-judged against
+    the registry each time), trace its lineage and verify the audit log."""
+    import numpy as np
+
+    from rigml.audit import verify
+    from rigml.registry import lineage, load_model, promote, register_artifact, to_mermaid
+    from rigml.track.queries import get_run
+
+    runs = [s.run_id for s in (*step.first.stages, *step.third.stages) if s.name == "gate"]
+    best = max((get_run(lab, r) for r in runs if r), key=lambda r: r.metrics["auc"])
+    version = register_artifact(lab, best.id, "release/model", name="churn")
+    promotions = [
+        promote(lab, "churn", version.version, to=alias, reason=why)
+        for alias, why in (("staging", "best gated candidate"), ("production", "staging ok"))
+    ]
+    progress(f"registered {version.ref}; promoted to staging, then production")
+    lin = lineage(lab, "churn@production")
+    mermaid = root / "lineage.mmd"
+    mermaid.write_text(to_mermaid(lin.graph()), encoding="utf-8")
+    diagram: Path | None = root / "lineage.png"
+    try:
+        from rigml.registry import render_png
+
+        render_png(lin.graph(), diagram)
+    except MissingExtra:
+        diagram = None
+    valid = np.load(root / "pipeline" / "prepared" / "valid.npz")["X"][:3]
+    answers = [int(v) for v in load_model(lab, "churn@production").predict(valid)]
+    return RegistryStep(version, promotions, lin, diagram, mermaid, verify(lab), answers)

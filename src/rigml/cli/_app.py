@@ -17,6 +17,7 @@ from rigml.cli import fit as fit_cmd
 from rigml.cli import gates as gates_cmd
 from rigml.cli import init as init_cmd
 from rigml.cli import machine as machine_cmd
+from rigml.cli import models as models_cmd
 from rigml.cli import pipeline as pipeline_cmd
 from rigml.cli import plan as plan_cmd
 from rigml.cli import preflight as preflight_cmd
@@ -71,6 +72,7 @@ app.command("quickstart")(quickstart_cmd.quickstart)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and profiles.")
 app.add_typer(gates_cmd.app, name="gates")
+app.add_typer(models_cmd.app, name="models")
 app.add_typer(audit_cmd.app, name="audit")
 # Pipelines: rig.yaml stages, cached by rig.lock
 app.command("run")(pipeline_cmd.run)

@@ -53,6 +53,8 @@ def quickstart(
     if result.pipeline is not None:
         folder = _esc(str(result.pipeline.rig_yaml.parent))
         _ui.write(f"     [bold]cd {folder} && {rig} status && {rig} dag[/]")
+    if result.registry is not None:
+        _ui.write(f"     [bold]{rig} models lineage churn@production[/]")
 
 
 def _show(result: Any) -> None:
@@ -66,6 +68,8 @@ def _show(result: Any) -> None:
         _data(result.data)
     if result.pipeline is not None:
         _pipeline(result.pipeline)
+    if result.registry is not None:
+        _registry(result.registry)
     if result.placement is not None:
         _placement(result.placement)
     for note in result.notes:
@@ -215,6 +219,35 @@ def _pipeline(step: Any) -> None:
     if step.gates is not None:
         _ui.write(f"\n[bold]Gates of the gate stage[/] (rig gates show {step.gates.run_id[:12]})")
         gates_show(run=step.gates.run_id, json_out=False)
+
+
+def _registry(step: Any) -> None:
+    """The best candidate registered, its two promotions with their gates, its lineage."""
+    from rigml.cli import _lineage_view, _ui
+    from rigml.cli.models import _move_line
+
+    v = step.version
+    _ui.write(
+        f"\n[bold]Registry[/] (rig models register {v.run_id[:12]} --artifact release/model "
+        f"--name churn; rig models promote churn {v.version} --to staging, production)"
+    )
+    for done in step.promotions:
+        if done.gates is not None:
+            _ui.write(done.gates.table(), markup=False)
+        _ui.write(_move_line(done.move), markup=False)
+    _ui.write("\n[bold]Lineage[/] (rig models lineage churn@production)")
+    _lineage_view.render(step.lineage)
+    files = ", ".join(str(p) for p in (step.mermaid, step.diagram) if p is not None)
+    _ui.write(f"diagram: {_esc(files)}")
+    _ui.write(
+        f"rigml.load_model('churn@production').predict(3 validation rows) -> {step.predictions}",
+        markup=False,
+    )
+    a = step.audit
+    verdict = "intact" if a.ok else f"NOT intact at entry {a.bad_seq}"
+    _ui.write(
+        f"[bold]Audit[/] (rig audit verify): {a.size} entries, {verdict}, root {a.root[:16]}…"
+    )
 
 
 def _sweep(report: Any) -> None:

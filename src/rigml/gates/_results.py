@@ -124,6 +124,11 @@ def _cell(v: Any) -> str:
 
 def store_gate_report(lab: Lab, report: GateReport) -> int:
     """Keep ``report`` with its run, in one transaction; returns (and sets) its id."""
+    return lab.store.transact(lambda conn: insert_gate_report(conn, report))
+
+
+def insert_gate_report(conn: Connection, report: GateReport) -> int:
+    """:func:`store_gate_report` in the caller's write transaction (a promotion's, say)."""
     from sqlalchemy import insert
 
     from rigml.store.schema import gate_reports
@@ -136,15 +141,10 @@ def store_gate_report(lab: Lab, report: GateReport) -> int:
         "results": json.dumps([r.to_dict() for r in report.results]),
         "reference_id": report.reference_id,
     }
-
-    def write(conn: Connection) -> int:
-        key = conn.execute(insert(gate_reports).values(**row)).inserted_primary_key
-        assert key is not None, "an insert returns its primary key"
-        return int(key[0])
-
-    stored = lab.store.transact(write)
-    report.id = stored
-    return stored
+    key = conn.execute(insert(gate_reports).values(**row)).inserted_primary_key
+    assert key is not None, "an insert returns its primary key"
+    report.id = int(key[0])
+    return report.id
 
 
 def latest_gate_report(lab: Lab, run_ref: str) -> GateReport | None:

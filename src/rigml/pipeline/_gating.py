@@ -9,10 +9,12 @@ stored only when its rules or verdicts differ from the newest stored one. The ru
 tagged ``rig.gates=passed|failed``; the registry refuses to promote a run whose newest
 report failed (``require_gates_passed``).
 
-Regression rules (``metrics.auc >= production - 1%``) need the model at an alias. Until
-the registry provides aliases, :class:`TaggedRunReference` stands in: the newest run
-tagged ``rig.alias=ALIAS`` holds ``ALIAS``; none -> the verdict ``no-reference`` (a pass,
-labelled). ``rig run --gates-against RUN`` compares against one run instead.
+Regression rules (``metrics.auc >= production - 1%``) need the model at an alias. A stage
+with ``model: NAME`` compares with the registry: the version of NAME holding the alias
+(:class:`~rigml.registry.RegistryReference`). A stage without one falls back on
+:class:`TaggedRunReference`: the newest run tagged ``rig.alias=ALIAS`` holds ``ALIAS``.
+Nobody holding it -> the verdict ``no-reference`` (a pass, labelled). ``rig run
+--gates-against RUN`` compares every stage against one run instead.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ def judge_stage(session: Session, stage: Stage, result: StageResult) -> StageRes
     from rigml.track.runs import set_tags
 
     lab = session.lab
+    reference = _stage_reference(session, stage)
     try:
-        report = evaluate_gates(lab, run_id, list(stage.gates), reference=session.reference)
+        report = evaluate_gates(lab, run_id, list(stage.gates), reference=reference)
     except RunNotFound as exc:
         if exc.run_id == run_id:  # the stage's own run, not a reference
             exc.hint = (
@@ -103,6 +106,16 @@ def judge_stage(session: Session, stage: Stage, result: StageResult) -> StageRes
     _store(lab, report, fresh=result.action == "ran")
     set_tags(lab, run_id, {RESULT_TAG: "passed" if report.passed else "failed"})
     return dataclasses.replace(result, gates=report)
+
+
+def _stage_reference(session: Session, stage: Stage) -> Reference | None:
+    """The registry model the stage names (``model: NAME``), unless ``--gates-against``."""
+    model = stage.later.get("model")
+    if isinstance(model, str) and isinstance(session.reference, TaggedRunReference):
+        from rigml.registry import RegistryReference
+
+        return RegistryReference(session.lab, model)
+    return session.reference
 
 
 def _locked_run(session: Session, stage: Stage) -> str | None:

@@ -29,7 +29,8 @@ class Resources(BaseModel):
 
 
 class StageModel(BaseModel):
-    """One stage as written. ``gates``, ``model`` and ``smoke`` are kept for later parts."""
+    """One stage as written. ``model`` names the registered model whose aliases the stage's
+    regression gates compare with; ``smoke`` is kept for a later part."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -43,7 +44,7 @@ class StageModel(BaseModel):
     resources: Resources | None = None
     desc: str | None = None
     gates: Any = None
-    model: Any = None
+    model: str | None = Field(default=None, min_length=1, max_length=255)
     smoke: Any = None
 
     @field_validator("cmd")

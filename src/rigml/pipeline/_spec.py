@@ -38,7 +38,7 @@ class Stage:
     plots: tuple[str, ...]
     resources: dict[str, Any] | None = None
     desc: str | None = None
-    later: dict[str, Any] = field(default_factory=dict)  # gates, model, smoke: not yet used
+    later: dict[str, Any] = field(default_factory=dict)  # model (the registry's), smoke
     gates: tuple[Gate, ...] = ()  # judged against the stage's run after it ran (_gating)
 
     def to_dict(self) -> dict[str, Any]:

@@ -310,3 +310,92 @@ audit_log = Table(
     Column("leaf", String(64), nullable=False),  # hex SHA-256 leaf hash (RFC 6962)
     Index("ix_audit_log_time", "time"),
 )
+
+# -- registry (migration 0006): models, their versions, aliases, moves and approvals
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("description", Text),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, 3... per model
+    # no cascade: a run that made a registered version cannot be deleted (its lineage)
+    Column("run_id", RUN_ID, ForeignKey("runs.id")),
+    Column("source", Text),  # the run's artifact path the version was registered from
+    Column("flavor", String(32), nullable=False),
+    Column("info", Text, nullable=False),  # the package manifest (rigmodel.json) as JSON
+    Column("fingerprint", DIGEST, nullable=False),  # blake3 of the sorted (path, object) list
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("description", Text),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_files = Table(
+    "model_files",
+    metadata,
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("path", String(1024), primary_key=True),  # POSIX path inside the package
+    Column("object", DIGEST, nullable=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("move_id", Integer, nullable=False),  # the alias_moves row that set it
+    Column("moved_at", Float, nullable=False),
+)
+
+alias_moves = Table(
+    "alias_moves",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("from_version", Integer),  # version numbers; NULL: nobody held the alias
+    Column("to_version", Integer),  # NULL: the alias was removed
+    Column("action", String(16), nullable=False),  # promote | force | rollback | remove
+    Column("actor", String(255), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("reason", Text),
+    Column("gate_report_id", Integer),  # the report that let it through; NULL: no gates applied
+    Column("undone_by", Integer),  # the rollback move that undid this one
+    Index("ix_alias_moves_alias", "model_id", "alias", "id"),
+)
+
+model_approvals = Table(
+    "model_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "version_id", Integer, ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("alias", String(64), nullable=False),
+    Column("approver", String(255), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("comment", Text),
+    Index("ix_model_approvals_version", "version_id", "alias"),
+)
+
+OBJECT_REFERENCES.append((model_files, "object"))

@@ -52,12 +52,25 @@ def _audit_deletion(conn: Connection, ids: list[str]) -> None:
         record(conn, action="run.delete", subject=row.id, before=before)
 
 
+def _refuse_registered(conn: Connection, ids: list[str]) -> None:
+    """A run that made a registered model version stays: the version's lineage needs it."""
+    from rigml.errors import ModelInUse
+    from rigml.registry._models import versions_of_runs
+
+    made = versions_of_runs(conn, ids)
+    if made:
+        raise ModelInUse(sorted({run for run, _ in made}), [ref for _, ref in made])
+
+
 def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
     """Delete runs with their params, tags, metrics and artifact records.
 
     Objects no other run (or later, dataset or model) references are removed from the
     object store after the database transaction commits, so a failure midway never leaves
     a row pointing at a missing object.
+
+    Raises:
+        ModelInUse: a run made a registered model version (nothing is deleted).
     """
     from sqlalchemy import delete
 
@@ -68,6 +81,7 @@ def delete_runs(lab: Lab, run_ids: Sequence[str]) -> DeleteReport:
         return DeleteReport([], 0, 0, 0)
 
     def write(conn: Connection) -> set[str]:
+        _refuse_registered(conn, ids)
         candidates = run_objects(conn, ids)
         _audit_deletion(conn, ids)
         # explicit deletes: cascades are not guaranteed on every SQLite connection

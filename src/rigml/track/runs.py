@@ -201,6 +201,28 @@ class Run:
 
         return log_artifact(self.lab, self.id, path, name=name)
 
+    def log_model(
+        self,
+        model: Any,
+        *,
+        name: str,
+        example: Any = None,
+        flavor: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Package ``model`` (scikit-learn, ONNX, PyTorch, XGBoost, LightGBM, or any object
+        with ``predict``), keep it with this run, and register it as the next version of
+        model ``name``. ``example`` (a few input rows) gives the signature.
+
+        Returns:
+            The :class:`~rigml.registry.ModelVersion` created.
+        """
+        from rigml.registry._register import log_model
+
+        return log_model(
+            self.lab, self.id, model, name=name, example=example, flavor=flavor, **options
+        )
+
     def use_dataset(self, ref: str) -> Any:
         """Record that this run reads dataset version ``ref`` (``"churn@3"``, ``"churn@golden"``).
 
