@@ -89,7 +89,7 @@ def test_gitlab_pipeline_has_stages_jobs_and_a_default_branch_rule() -> None:
     ]
     assert "rig-candidate.env" in jobs["train"]["artifacts"]["paths"]
     stage = [_first_command(s) for s in jobs["stage"]["script"]]
-    assert stage[1].startswith("rig models register model --run")
+    assert stage[1].startswith('rig models register "$RIG_RUN_ID" --artifact model --name model')
     assert stage[2] == 'rig models promote model "$RIG_VERSION" --to staging'
     assert jobs["stage"]["needs"] == ["train"]
     assert jobs["stage"]["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]

@@ -41,6 +41,9 @@ def init(
     ),
     model: str = typer.Option("model", "--model", help="Model name to register the candidate as."),
     branch: str = typer.Option("main", "--branch", help="Branch whose pushes stage a candidate."),
+    artifact: str = typer.Option(
+        "model", "--artifact", help="The run's artifact holding the model package to register."
+    ),
 ) -> None:
     """Write a CI workflow: install, test, preflight, run, gates, register, promote to staging.
 
@@ -50,6 +53,6 @@ def init(
     from rigml.cli import _ui
     from rigml.pipeline.ci_workflows import WorkflowOptions, write_workflow
 
-    options = WorkflowOptions(python=python, model=model, branch=branch)
+    options = WorkflowOptions(python=python, model=model, branch=branch, artifact=artifact)
     dest = write_workflow(provider.value, output, force=force, options=options)
     _ui.write(f"wrote {dest}: edit it to fit your project, then commit it", markup=False)

@@ -52,7 +52,8 @@ _RUN_ID = (
     "rig runs list -n 1 --json"
     " | python -c \"import json, sys; print(json.load(sys.stdin)[0]['id'])\""
 )
-_LATER = "this command comes with rigml's model registry; adjust it to your rigml version"
+_REGISTER = "registers the run's model package (artifact --artifact) as the next version"
+_PROMOTE = "moves staging onto it once the gates stored with the run pass against the holder"
 
 
 class WorkflowExists(Conflict):
@@ -73,6 +74,7 @@ class WorkflowOptions:
     python: str = "3.11"
     model: str = "model"
     branch: str = "main"
+    artifact: str = "model"  # the run's artifact holding the model package (a stage's out)
 
 
 @dataclass(frozen=True)
@@ -127,17 +129,18 @@ def workflow_steps(options: WorkflowOptions) -> tuple[list[Step], list[Step]]:
 
 
 def _staging_steps(options: WorkflowOptions) -> list[Step]:
-    model = shlex.quote(options.model)
+    model, artifact = shlex.quote(options.model), shlex.quote(options.artifact)
     register = (
         ". ./rig-candidate.env\n"
-        f'rig models register {model} --run "$RIG_RUN_ID" --json > rig-version.json\n'
+        f'rig models register "$RIG_RUN_ID" --artifact {artifact} --name {model} --json'
+        " > rig-version.json\n"
         "python -c \"import json; print('RIG_VERSION=%s' % json.load(open('rig-version.json'))"
         "['version'])\" >> rig-candidate.env"
     )
     promote = f'. ./rig-candidate.env\nrig models promote {model} "$RIG_VERSION" --to staging'
     return [
-        Step("register", "Register the candidate", register, _LATER, default_branch_only=True),
-        Step("promote", "Move it to staging", promote, _LATER, default_branch_only=True),
+        Step("register", "Register the candidate", register, _REGISTER, default_branch_only=True),
+        Step("promote", "Move it to staging", promote, _PROMOTE, default_branch_only=True),
     ]
 
 
