@@ -378,7 +378,7 @@ def _load_native(flavor: Flavor, ctx: LoadContext) -> Native:
     except Exception as exc:
         raise InvalidModelPackage(
             str(ctx.folder),
-            f"{flavor.library or 'the'} {flavor.name} model file cannot be loaded: "
+            f"{', '.join(ctx.files)} cannot be loaded as a {flavor.name} model: "
             f"{type(exc).__name__}: {str(exc)[:300]}",
         ) from exc
 

@@ -331,8 +331,9 @@ def _columns(data: Any, fmt: InputFormat, names: list[str] | None = None) -> dic
 def _record_columns(
     records: Sequence[Mapping[str, Any]], names: list[str] | None
 ) -> dict[str, Any]:
-    if names is None:
+    if names is None:  # inferring: a key some records lack is a column with gaps
         names = list(dict.fromkeys(k for r in records for k in r))
+        return {n: [r.get(n) for r in records] for n in names}
     try:
         return {n: [r[n] for r in records] for n in names}
     except KeyError:

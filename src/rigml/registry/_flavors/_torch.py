@@ -5,12 +5,18 @@ The ``torch`` flavor stores ``state_dict.pt`` and the module's class path
 class, builds it, and reads the weights with ``torch.load(weights_only=True)``, which refuses
 anything but tensors and plain containers. ``torchscript`` stores ``torch.jit.save``'s
 archive. Both run on the CPU under ``inference_mode``.
+
+torch deprecates TorchScript (``torch.jit.save``/``load`` warn since 2.10): the flavor stays
+for the archives people have, and silences that notice, which is torch's, not the user's.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,16 +170,25 @@ TORCH = Flavor(
 # -- TorchScript ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _quiet_jit() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit\.", DeprecationWarning)
+        yield
+
+
 def _save_script(obj: Any, dest: Path, options: dict[str, Any]) -> Saved:
     only_option(options, "torchscript", ())
     torch = need("torch", "torch")
-    torch.jit.save(obj, str(dest / SCRIPT_FILE))
+    with _quiet_jit():
+        torch.jit.save(obj, str(dest / SCRIPT_FILE))
     return Saved((SCRIPT_FILE,))
 
 
 def _load_script(ctx: LoadContext) -> Module:
     torch = need("torch", "torch")
-    return Module(torch.jit.load(str(ctx.file), map_location="cpu").eval())
+    with _quiet_jit():
+        return Module(torch.jit.load(str(ctx.file), map_location="cpu").eval())
 
 
 def _wrap_script(path: Path, dest: Path) -> Saved:
