@@ -61,6 +61,7 @@ def test_an_unpicklable_model_is_a_clear_error(tmp_path: Path) -> None:
     model.hook = lambda x: x  # type: ignore[attr-defined]
     with pytest.raises(InvalidInput, match="cannot pickle"):
         save_model(model, tmp_path / "pkg")
+    assert not (tmp_path / "pkg").exists()  # nothing half-written is left behind
 
 
 @pytest.mark.parametrize("name", ["model.pkl", "model.pickle"])

@@ -17,6 +17,7 @@ from rigml.errors import (
     InvalidModelPackage,
     MissingExtra,
     ModelEnvironmentWarning,
+    SignatureMismatch,
     UnknownFlavor,
 )
 from rigml.registry._package import (
@@ -173,6 +174,26 @@ def test_a_package_goes_into_a_new_or_empty_folder_only(package: Path, tmp_path:
         save_model(Constant(), package)
     (tmp_path / "empty").mkdir()
     assert save_model(Constant(), tmp_path / "empty").flavor == "python"
+
+
+def test_an_example_the_model_cannot_take_is_refused(tmp_path: Path) -> None:
+    model = LogisticRegression().fit(X, Y)
+    with pytest.raises(SignatureMismatch, match="cannot predict its own example") as err:
+        save_model(model, tmp_path / "pkg", example=np.zeros((3, 5)))
+    assert err.value.hint is not None and "example=" in err.value.hint
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_a_wrapped_lightgbm_file_takes_json_records(tmp_path: Path) -> None:
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(50, 2))
+    reg = lgb.LGBMRegressor(n_estimators=3, num_leaves=4, verbose=-1).fit(features, features[:, 0])
+    reg.booster_.save_model(str(tmp_path / "model.txt"))
+    package_file(tmp_path / "model.txt", tmp_path / "pkg")
+    loaded = load_package(tmp_path / "pkg")
+    records = [{"Column_0": a, "Column_1": b} for a, b in features.tolist()]
+    np.testing.assert_allclose(loaded.predict(records), reg.predict(features))
 
 
 def test_a_named_flavor_must_fit_the_object(tmp_path: Path) -> None:

@@ -211,8 +211,10 @@ def test_an_unreadable_input_is_refused() -> None:
 
 
 def test_without_a_signature_only_the_container_changes() -> None:
-    out = conform(None, [{"a": 1, "b": 2.5}])
+    records = [{"a": 1, "b": 2.5}]
+    assert conform(None, records) is records  # a model that takes what it is sent
+    out = conform(None, records, to="dataframe")
     assert isinstance(out, pd.DataFrame) and list(out.columns) == ["a", "b"]
     array = conform(None, pd.DataFrame({"a": [1, 2]}), to="ndarray")
     assert isinstance(array, np.ndarray) and array.shape == (2, 1)
-    assert isinstance(conform(None, [[1, 2]]), np.ndarray)
+    assert isinstance(conform(None, [[1, 2]], to="ndarray"), np.ndarray)

@@ -13,7 +13,8 @@ import json
 import os
 import platform
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from rigml.errors import (
     MissingExtra,
     ModelEnvironmentWarning,
     RigError,
+    SignatureMismatch,
     UntrustedModel,
 )
 from rigml.registry._signature import Signature, conform, head, infer_outputs, infer_signature
@@ -197,15 +199,15 @@ def save_model(
             f"a {type(model).__name__} object is not a {chosen.name} model",
             hint=f"leave flavor out to detect it (it looks like {_flavors.detect(model).name})",
         )
-    folder = _empty_folder(dest)
     options = dict(flavor_options)
     if serialization is not None:
         options["serialization"] = serialization
-    saved = chosen.save(model, folder, options)
-    native = _live(chosen, model, saved)
-    signature = _signature(native, example)
-    has_proba = native is not None and native.has_proba
-    return _finish(folder, chosen, saved, signature, has_proba, chosen.installed_version())
+    with _new_package(dest) as folder:
+        saved = chosen.save(model, folder, options)
+        native = _live(chosen, model, saved)
+        signature = _signature(native, example)
+        has_proba = native is not None and native.has_proba
+        return _finish(folder, chosen, saved, signature, has_proba, chosen.installed_version())
 
 
 def _live(flavor: Flavor, model: Any, saved: Saved) -> Native | None:
@@ -224,19 +226,42 @@ def _signature(native: Native | None, example: Any) -> Signature | None:
     if native is None:
         return signature
     to: InputFormat | None = "ndarray" if signature.tensor is not None else native.wants
-    output = native.predict(conform(signature, head(example, _EXAMPLE_ROWS), to=to))
+    rows = conform(signature, head(example, _EXAMPLE_ROWS), to=to)
+    try:
+        output = native.predict(rows)
+    except Exception as exc:
+        raise SignatureMismatch(
+            f"the model cannot predict its own example: {type(exc).__name__}: {str(exc)[:300]}",
+            hint="pass a few rows of the model's training input as example=",
+        ) from None
     return Signature(signature.format, signature.columns, signature.tensor, infer_outputs(output))
 
 
-def _empty_folder(dest: Path) -> Path:
+@contextmanager
+def _new_package(dest: Path) -> Iterator[Path]:
+    """``dest``, new or empty; emptied again (or removed) if writing the package fails."""
+    import shutil
+
     folder = Path(dest)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InvalidInput(
             f"{folder} is not an empty folder",
             hint="save a model package into a new folder (or an empty one)",
         )
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    try:
+        yield folder
+    except BaseException:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            for child in folder.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        raise
 
 
 def _finish(
@@ -294,9 +319,9 @@ def package_file(path: Path, dest: Path, *, flavor: str | None = None) -> Packag
             f"the {chosen.name} flavor cannot wrap a raw file",
             hint="save the model object with rigml.registry.save_model instead",
         )
-    folder = _empty_folder(dest)
-    saved = chosen.wrap(source, folder)
-    return _finish(folder, chosen, saved, None, False, None)
+    with _new_package(dest) as folder:
+        saved = chosen.wrap(source, folder)
+        return _finish(folder, chosen, saved, None, False, None)
 
 
 # -- reading and loading -------------------------------------------------------------------
@@ -359,8 +384,9 @@ def load_package(folder: Path, *, trusted: bool = False) -> LoadedModel:
 def _verify(root: Path, info: PackageInfo) -> None:
     from rigml.objects import hash_file
 
-    for rel, digest in info.digests.items():
-        if hash_file(root / rel) != digest:
+    for rel in info.files:
+        digest = info.digests.get(rel)
+        if digest is not None and hash_file(root / rel) != digest:
             raise InvalidModelPackage(
                 str(root),
                 f"{rel} does not match its digest in {MANIFEST}: the file changed or is corrupted",

@@ -149,7 +149,7 @@ def head(data: Any, rows: int) -> Any:
     if fmt == "dataframe":
         return data.iloc[:rows]
     if fmt == "dict":
-        return {k: v[:rows] for k, v in data.items()}
+        return {k: v[:rows] if _length(v) is not None else v for k, v in data.items()}
     return data[:rows]
 
 
@@ -176,9 +176,9 @@ def _dtype_name(values: Any) -> str:
     return str(dtype)
 
 
-def _matches(series: Any, dtype: str) -> bool:
-    """Whether a DataFrame column already has ``dtype`` (object counts as text: no scan)."""
-    name = str(series.dtype)
+def _matches(have: Any, dtype: str) -> bool:
+    """Whether a DataFrame column's dtype ``have`` is ``dtype`` (object counts as text)."""
+    name = str(have)
     return name == dtype or (dtype == STR and name in ("object", "string", "str"))
 
 
@@ -212,8 +212,9 @@ def check_input(signature: Signature, data: Any) -> None:
 def conform(signature: Signature | None, data: Any, *, to: InputFormat | None = None) -> Any:
     """``data`` in the container ``to`` (by default the signature's), in its order and dtypes.
 
-    Without a signature only the container changes: records and dicts become a DataFrame,
-    lists an array, and a DataFrame becomes an array when ``to`` asks for one.
+    Without a signature only the container changes, and only when ``to`` names one:
+    records and dicts become a DataFrame, lists an array, and a DataFrame an array when
+    ``to`` asks for one.
 
     Raises:
         SignatureMismatch: the data does not fit the signature.
@@ -232,6 +233,8 @@ def conform(signature: Signature | None, data: Any, *, to: InputFormat | None = 
 
 
 def _container_only(data: Any, to: InputFormat | None) -> Any:
+    if to is None:
+        return data  # a model that takes what it is sent
     fmt = format_of(data)
     if fmt in ("dict", "records") and to != fmt:
         import pandas as pd
@@ -285,7 +288,7 @@ def _conform_frame(signature: Signature, frame: pd.DataFrame) -> pd.DataFrame:
     """The fast path: a DataFrame already in order with the right dtypes passes untouched."""
     names = signature.names
     if list(frame.columns) == names and all(
-        _matches(frame[c.name], c.dtype) for c in signature.columns
+        _matches(have, c.dtype) for c, have in zip(signature.columns, frame.dtypes, strict=True)
     ):
         return frame
     columns = _conform_columns(signature, frame, "dataframe")
@@ -382,7 +385,9 @@ def _pack(columns: dict[str, Any], target: InputFormat) -> Any:
     if target == "dataframe":
         import pandas as pd
 
-        return pd.DataFrame(columns, copy=False)
+        # a Series' values, not its index: columns from several sources stay aligned by row
+        arrays = {k: v.array if type(v).__name__ == "Series" else v for k, v in columns.items()}
+        return pd.DataFrame(arrays, copy=False)
     if target == "dict":
         return columns
     if target == "records":

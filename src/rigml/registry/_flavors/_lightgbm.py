@@ -27,9 +27,10 @@ MODEL_FILE = "model.txt"
 
 
 class LightGBMModel:
-    """A booster; with ``classes`` it answers as a classifier."""
+    """A booster; with ``classes`` it answers as a classifier. It takes a DataFrame (for its
+    pandas categories) or an array, never records."""
 
-    wants: InputFormat | None = None
+    wants: InputFormat | None = "dataframe"
 
     def __init__(self, booster: Any, classes: list[Any] | None, raw: Any = None) -> None:
         self.booster = booster
