@@ -706,3 +706,76 @@ class PromotionBlocked(GatesFailed):
             f'`rig models promote {name} {version} --to {alias} --force --reason "..."` '
             "(recorded in the audit log)"
         )
+
+
+# -- registry: model packages, flavors and signatures ----------------------------------------
+
+
+class InvalidModelPackage(InvalidInput):
+    """A model package folder that cannot be read: no manifest, a bad one, a missing or
+    corrupted model file, or a model file its library refuses."""
+
+    def __init__(self, folder: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"model package {folder}: {problem}",
+            hint=hint
+            or "save it again with rigml.registry.save_model, or wrap the raw model file "
+            "with `rig models register RUN --artifact FILE`",
+        )
+        self.folder, self.problem = folder, problem
+
+
+class UnknownFlavor(InvalidInput):
+    """No flavor fits a model object or a model file, or a name no flavor has."""
+
+    def __init__(self, what: str, known: list[str], *, hint: str | None = None) -> None:
+        super().__init__(
+            f"cannot tell the flavor of {what}",
+            hint=hint or f"name it with --flavor (flavor=...): one of {', '.join(known)}",
+        )
+        self.what, self.known = what, known
+
+
+class UntrustedModel(RigError):
+    """Loading would run code from the package: pickle, or skops types outside the allowlist.
+
+    Refused before a byte is unpickled; ``types`` lists the untrusted skops types, if any.
+    """
+
+    def __init__(self, folder: str, reason: str, *, types: list[str] | None = None) -> None:
+        super().__init__(
+            f"refusing to load the model in {folder}: {reason}",
+            hint="load it only if you trust where it came from: trusted=True "
+            "(`--trusted` on the command line)",
+        )
+        self.folder, self.reason, self.types = folder, reason, list(types or [])
+
+
+class FlavorUnavailable(MissingExtra):
+    """The library a model package's flavor needs is not installed here."""
+
+    def __init__(
+        self, flavor: str, library: str, *, extra: str | None, saved_with: str | None
+    ) -> None:
+        pin = f"{library}=={saved_with}" if saved_with else library
+        RigError.__init__(
+            self,
+            f"this {flavor} model needs {library}"
+            + (f" (it was saved with {saved_with})" if saved_with else "")
+            + ", which is not installed",
+            hint=f"pip install 'rigml[{extra}]' (or '{pin}')" if extra else f"pip install '{pin}'",
+        )
+        self.extra = extra or flavor
+        self.flavor, self.library, self.saved_with = flavor, library, saved_with
+
+
+class SignatureMismatch(InvalidInput):
+    """Input data that does not fit a model's signature: columns, types or shape."""
+
+    def __init__(self, problem: str, *, hint: str) -> None:
+        super().__init__(f"input does not match the model's signature: {problem}", hint=hint)
+        self.problem = problem
+
+
+class ModelEnvironmentWarning(UserWarning):
+    """The library (or Python) here differs from the one the model package was saved with."""
