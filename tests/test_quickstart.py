@@ -35,6 +35,36 @@ def test_quickstart_tracks_a_sweep_and_compares_it(
     assert (tmp_path / "qs" / "quickstart.png").is_file()
     lab.close()
     _check_pipeline(tmp_path / "qs", out)
+    _check_registry(tmp_path / "qs", out)
+
+
+def _check_registry(root: Path, out: str) -> None:
+    """The best gated candidate is churn@1, in staging then production through the gates,
+    traced to its run and dataset, and the audit log verifies."""
+    from rigml.audit import verify
+    from rigml.lab import open_lab
+    from rigml.registry import alias_history, get_version, lineage
+
+    flat = " ".join(out.split())
+    assert "Registry (rig models register" in flat and "Lineage" in flat
+    assert "churn@production: nobody -> v1 (promote by" in flat
+    assert "Audit (rig audit verify):" in flat and "intact" in flat
+    assert (root / "lineage.png").is_file() and (root / "lineage.mmd").is_file()
+    lab = open_lab(root)
+    try:
+        version = get_version(lab, "churn@production")
+        assert version.ref == "churn@1" and set(version.aliases) == {"staging", "production"}
+        moves = alias_history(lab, "churn")
+        assert [(m.alias, m.gate_report_id is not None) for m in moves] == [
+            ("staging", True),
+            ("production", True),
+        ]
+        lin = lineage(lab, "churn@production")
+        assert lin.run is not None and lin.run["name"] == "gate"
+        assert [d["ref"] for d in lin.datasets] == ["churn@1"]
+        assert verify(lab).ok
+    finally:
+        lab.close()
 
 
 def _check_pipeline(root: Path, out: str) -> None:

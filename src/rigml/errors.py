@@ -13,15 +13,20 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── GateMetricMissing               a gate names a metric the run lacks (exit 2)
     │   ├── PipelineNotFound                no rig.yaml here or in a parent folder
     │   ├── UnknownStage                    `rig run NAME` with no such stage
-    │   └── SweepNotFound                   `rig sweep --resume NAME` with no such sweep
+    │   ├── SweepNotFound                   `rig sweep --resume NAME` with no such sweep
+    │   └── ModelNotFound                   no such model, version, or nobody holds the alias
     ├── Conflict                            the request contradicts what is stored
     │   ├── ParamConflict
     │   ├── DataChanged                     a file changed or vanished during `rig data add`
     │   ├── LabBusy                         another process holds the lab's objects lock
-    │   └── CheckoutTargetExists
+    │   ├── CheckoutTargetExists
+    │   ├── PromotionRefused                an alias that needs another user's approval
+    │   ├── NothingToRollBack               no earlier holder of the alias to give it back to
+    │   └── ModelInUse                      a run that made a registered version (not deleted)
     ├── ContractFailed                      a dataset version fails its contract
     ├── GatesFailed                         a run fails its evaluation gates, or has none stored
-    │   └── StageGatesFailed                a pipeline stage ran but fails its gates (rig run)
+    │   ├── StageGatesFailed                a pipeline stage ran but fails its gates (rig run)
+    │   └── PromotionBlocked                a promotion whose gates failed; nothing moved
     ├── StageFailed                         a pipeline stage exited non-zero (exit code, output)
     ├── InvalidInput        (ValueError)    malformed values from the caller
     │   ├── InvalidMetric
@@ -41,7 +46,11 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidPipeline                 a rig.yaml mistake, located (file, line, stage.key)
     │   ├── InvalidSweepParam               a `rig sweep --param` spec that cannot be read
     │   ├── InvalidSweep                    sweep options that cannot work (metric, GPUs, resume)
-    │   └── LabNotShared                    a Ray cluster elsewhere, a lab only this machine reaches
+    │   ├── LabNotShared                    a Ray cluster elsewhere, a lab only this machine reaches
+    │   ├── InvalidModelRef                 not NAME, NAME@3, NAME@latest or NAME@ALIAS
+    │   ├── InvalidModelPackage             a package folder without an intact manifest or model file
+    │   ├── UnknownFlavor                   no flavor fits the object or file; name it with --flavor
+    │   └── SignatureMismatch               input that does not fit the model's signature
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
@@ -51,7 +60,9 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
     ├── AuditTampered                       an audit entry edited, removed or reordered
     ├── InvalidCheckpoint                   an audit checkpoint unreadable or badly signed
+    ├── UntrustedModel                      loading would run code (pickle, skops types): --trusted
     └── MissingExtra        (ImportError)   an optional dependency is not installed
+        └── FlavorUnavailable               a model flavor's library is not installed (pip hint)
 
 The CLI prints ``message`` and ``hint`` in two lines and exits with ``exit_code``.
 """

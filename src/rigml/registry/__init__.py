@@ -56,7 +56,13 @@ if _typing.TYPE_CHECKING:
         parse_ref,
     )
     from rigml.registry._register import log_model, register_artifact
-    from rigml.registry._signature import Signature, check_input, infer_signature
+    from rigml.registry._signature import (
+        ColumnSpec,
+        Signature,
+        TensorSpec,
+        check_input,
+        infer_signature,
+    )
     from rigml.registry._watch import AliasWatch, watch_alias
 
 # public name -> the private module that defines it
@@ -97,7 +103,9 @@ _LAZY = {
     "package_file": "_package",
     "read_info": "_package",
     "save_model": "_package",
+    "ColumnSpec": "_signature",
     "Signature": "_signature",
+    "TensorSpec": "_signature",
     "check_input": "_signature",
     "infer_signature": "_signature",
     "LineageEdge": "_diagram",
@@ -110,6 +118,7 @@ _LAZY = {
 __all__ = [
     "AliasMove",
     "AliasWatch",
+    "ColumnSpec",
     "Approval",
     "Lineage",
     "LineageEdge",
@@ -123,6 +132,7 @@ __all__ = [
     "Promotion",
     "RegistryReference",
     "Signature",
+    "TensorSpec",
     "alias_history",
     "approvals",
     "approve",

@@ -16,6 +16,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _models_and_versions()
+    _aliases_and_approvals()
+
+
+def _models_and_versions() -> None:
     op.create_table(
         "models",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -55,6 +60,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["version_id"], ["model_versions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("version_id", "path"),
     )
+
+
+def _aliases_and_approvals() -> None:
     op.create_table(
         "model_aliases",
         sa.Column("model_id", sa.Integer(), nullable=False),
