@@ -14,6 +14,9 @@ def render(lin: Lineage) -> None:
     v = lin.version
     lines = [f"{v.ref}  {v.flavor}  aliases: {', '.join(v.aliases) or '-'}"]
     lines += _run_lines(lin.run)
+    if lin.upstream:
+        stages = ", ".join(f"{u.get('name') or 'deleted'} ({u['id'][:8]})" for u in lin.upstream)
+        lines.append(f"  upstream     {stages}")
     lines += _data_lines(lin.datasets)
     lines += _context_lines(lin.environment, lin.machine)
     lines += [f"  gates        {_gate_text(g)}" for g in lin.gates] or ["  gates        none"]

@@ -163,6 +163,7 @@ def _run(
             "rig.stage": stage.name,
             "rig.pipeline": session.pipeline.name,
             "rig.cmd": " && ".join(stage.cmd),
+            **_upstream_tag(session, stage),
             **session.tags,
         },
     )
@@ -192,6 +193,27 @@ def _run(
     except BaseException as exc:
         run.end("failed", error=f"recording the stage's outs failed: {exc}")
         raise
+
+
+UPSTREAM_TAG = "rig.upstream"  # the runs of the stages whose outs this stage read
+
+
+def _upstream_tag(session: Session, stage: Stage) -> dict[str, str]:
+    """``rig.upstream``: the runs (from rig.lock) that made this stage's deps, for lineage."""
+    from rigml.pipeline._graph import overlaps
+    from rigml.pipeline._lockfile import read_lock
+
+    feeding = [
+        other.name
+        for other in session.pipeline.stages.values()
+        if other.name != stage.name
+        and any(overlaps(dep, out) for dep in stage.deps for out in other.outs)
+    ]
+    if not feeding:
+        return {}
+    lock = read_lock(session.pipeline.lock_file)
+    runs = [str(lock[n]["run"]) for n in feeding if (lock.get(n) or {}).get("run")]
+    return {UPSTREAM_TAG: ",".join(runs)} if runs else {}
 
 
 def _finish(

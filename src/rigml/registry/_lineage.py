@@ -27,6 +27,7 @@ class Lineage:
 
     version: ModelVersion
     run: dict[str, Any] | None
+    upstream: list[dict[str, Any]] = field(default_factory=list)  # pipeline stages before it
     datasets: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, Any] | None = None
     machine: dict[str, Any] | None = None
@@ -39,6 +40,7 @@ class Lineage:
         return {
             "version": self.version.to_dict(),
             "run": self.run,
+            "upstream": self.upstream,
             "datasets": self.datasets,
             "environment": self.environment,
             "machine": self.machine,
@@ -70,12 +72,14 @@ def lineage(lab: Lab, ref: str) -> Lineage:
         for m in alias_history(lab, version.name)
         if version.version in (m.from_version, m.to_version)
     ]
+    upstream = _upstream(lab, run) if run else []
     with lab.store.read() as conn:
-        datasets = _datasets(conn, version.run_id) if version.run_id else []
+        datasets = _all_datasets(conn, run, upstream)
         gates = _gates(conn, version.run_id) if version.run_id else []
     return Lineage(
         version=version,
         run=run,
+        upstream=upstream,
         datasets=datasets,
         environment=_environment(lab, run),
         machine=_machine(lab, run),
@@ -95,6 +99,49 @@ def _run(lab: Lab, run_id: str) -> dict[str, Any]:
     out = info.to_dict()
     out["git_diff"] = None if diff is None else {"object": diff.object, "size": diff.size}
     return out
+
+
+UPSTREAM_TAG = "rig.upstream"  # set by pipeline stages: the runs whose outs they read
+MAX_UPSTREAM = 200
+
+
+def _upstream(lab: Lab, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pipeline runs before ``run``, nearest first, by their ``rig.upstream`` tags."""
+    from rigml.errors import RunNotFound
+    from rigml.track.queries import get_run
+
+    seen = {run["id"]}
+    todo = _tagged_upstream(run)
+    found: list[dict[str, Any]] = []
+    while todo and len(found) < MAX_UPSTREAM:
+        run_id, fed = todo.pop(0)
+        if run_id in seen:
+            continue
+        seen.add(run_id)
+        try:
+            info = get_run(lab, run_id).to_dict()
+        except RunNotFound:  # deleted since: lineage says so rather than failing
+            found.append({"id": run_id, "name": None, "fed": fed, "missing": True})
+            continue
+        found.append({"id": run_id, "name": info["name"], "status": info["status"], "fed": fed})
+        todo += _tagged_upstream(info)
+    return found
+
+
+def _tagged_upstream(run: dict[str, Any]) -> list[tuple[str, str]]:
+    text = (run.get("tags") or {}).get(UPSTREAM_TAG) or ""
+    return [(r, run["id"]) for r in text.split(",") if r]
+
+
+def _all_datasets(
+    conn: Connection, run: dict[str, Any] | None, upstream: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The dataset versions the run and its upstream runs read; ``used_by``: which runs."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in ([run] if run else []) + [u for u in upstream if not u.get("missing")]:
+        for ds in _datasets(conn, r["id"]):
+            out.setdefault(ds["ref"], {**ds, "used_by": []})["used_by"].append(r["id"])
+    return list(out.values())
 
 
 def _datasets(conn: Connection, run_id: str) -> list[dict[str, Any]]:

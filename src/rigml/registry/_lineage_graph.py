@@ -40,6 +40,10 @@ def lineage_graph(lin: Lineage) -> LineageGraph:
 
 def _inputs(lin: Lineage, rid: str, nodes: list[LineageNode], edges: list[LineageEdge]) -> None:
     run = lin.run or {}
+    for up in lin.upstream:
+        label = f"stage {up['name']}" if up.get("name") else f"run {up['id'][:8]} (deleted)"
+        nodes.append(LineageNode(f"run:{up['id']}", "run", label, up.get("status", "")))
+        edges.append(LineageEdge(f"run:{up['id']}", f"run:{up['fed']}", "fed"))
     for ds in lin.datasets:
         did = f"dataset:{ds['ref']}"
         contract: dict[str, Any] | None = ds.get("contract")
@@ -48,7 +52,8 @@ def _inputs(lin: Lineage, rid: str, nodes: list[LineageNode], edges: list[Lineag
             status = "ok" if contract["passed"] else "failed"
             detail = f"contract {contract['checks'] - contract['failed']}/{contract['checks']}"
         nodes.append(LineageNode(did, "dataset", ds["ref"], detail, status))
-        edges.append(LineageEdge(did, rid, "trained on"))
+        for user in ds.get("used_by") or [run.get("id")]:
+            edges.append(LineageEdge(did, f"run:{user}", "read by"))
     if run.get("git_commit"):
         dirty = run.get("git_dirty")
         cid = f"commit:{run['git_commit']}"
