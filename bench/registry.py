@@ -17,17 +17,19 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _registry_common as common
+from _registry_common import say
+
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
+MLFLOW_VENV = BENCH / ".venv-mlflow-registry"  # apart: scikit-learn there slows `import mlflow`
 QUIET = {
     "capture_git": False,
     "capture_environment": False,
@@ -36,109 +38,91 @@ QUIET = {
 }
 
 
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def summary(times_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(times_ms)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "n": len(ordered),
-        "median_ms": statistics.median(ordered),
-        "p95_ms": p95,
-        "min_ms": ordered[0],
-    }
-
-
-def timed(fn: Callable[[int], Any], repeats: int, warmups: int = 2) -> dict[str, float]:
-    for i in range(warmups):
-        fn(-1 - i)
-    times = []
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - t0) * 1000)
-    return summary(times)
-
-
-def model_and_data() -> tuple[Any, Any]:
-    from sklearn.datasets import make_classification
-    from sklearn.linear_model import LogisticRegression
-
-    X, y = make_classification(n_samples=1000, n_features=20, random_state=0)
-    return LogisticRegression(max_iter=500).fit(X, y), X
-
-
-def rigml_side(repeats: int) -> dict[str, Any]:
-    """log_model (package + artifacts + version), register (an artifact), alias, load."""
-    import numpy as np
-
+def rigml_side(repeats: int, warmups: int) -> dict[str, Any]:
+    """log_model (package, artifacts, version), register (a run's artifact), alias (promote,
+    no gates), load (warm), the whole flow, and a cold process."""
     from rigml.lab import init_lab
     from rigml.registry import load_model, promote, register_artifact
     from rigml.track.runs import start_run
 
-    clf, X = model_and_data()
+    clf, X, _ = common.make_model()
+    row, expected = X[:1], clf.predict(X[:1]).tolist()
+    kw = {"repeats": repeats, "warmups": warmups}
+    name = common.MODEL_NAME
     with tempfile.TemporaryDirectory(prefix="rig-bench-registry-") as tmp:
         os.environ["RIG_AUDIT_KEY"] = str(Path(tmp) / "audit.key")
         lab, _ = init_lab(Path(tmp) / "lab")
+        out: dict[str, Any] = {}
         with start_run(lab, experiment="bench", **QUIET) as run:
-            out: dict[str, Any] = {}
-            out["log_model"] = timed(
-                lambda _i: run.log_model(clf, name="bench", example=X[:5]), repeats
+            out["log_model"], _ = common.measure(
+                "log_model", lambda i: run.log_model(clf, name=name, example=X[:5]), **kw
             )
-            out["register"] = timed(
-                lambda _i: register_artifact(lab, run.id, "models/bench", name="bench"), repeats
+            out["register"], versions = common.measure(
+                "register",
+                lambda i: register_artifact(lab, run.id, f"models/{name}", name=name).version,
+                **kw,
             )
-        versions = iter(range(1, 10_000))
-        out["alias"] = timed(
-            lambda _i: promote(lab, "bench", next(versions), to="production"), repeats
+        out["alias"], _ = common.measure(
+            "alias", lambda i: promote(lab, name, versions[i], to=common.ALIAS), **kw
         )
-        model = load_model(lab, "bench@production")
-        assert (model.predict(X[:1]) == clf.predict(X[:1])).all()
-        out["load"] = timed(lambda _i: load_model(lab, "bench@production"), repeats)
-        out["load_and_predict"] = timed(
-            lambda _i: load_model(lab, "bench@production").predict(X[:1]), repeats
+        ref = f"{name}@{common.ALIAS}"
+        out["load"], models = common.measure("load", lambda i: load_model(lab, ref), **kw)
+        out["predict"], got = common.measure(
+            "predict", lambda i: models[-1].predict(row).tolist(), **kw
         )
-        assert np.array_equal(load_model(lab, "bench@production").predict(X), clf.predict(X))
-        out["load_cold"] = _cold(lab.path, X[:1].tolist())
+        assert all(g == expected for g in got), (got[-1], expected)
+        out["flow"], flows = common.measure("flow", lambda i: _flow(lab, clf, X, row), **kw)
+        assert all(f == expected for f in flows), (flows[-1], expected)
+        out["load_cold"] = _cold(lab.path, row.tolist(), expected)
         lab.close()
     return out
 
 
+def _flow(lab: Any, clf: Any, X: Any, row: Any) -> list[int]:
+    """What a user does: log the model from a run, move production to it, load, predict."""
+    from rigml.registry import load_model, promote
+    from rigml.track.runs import start_run
+
+    with start_run(lab, experiment="bench-flow", **QUIET) as run:
+        version = run.log_model(clf, name="bench-flow", example=X[:5])
+    promote(lab, "bench-flow", version.version, to=common.ALIAS)
+    return load_model(lab, f"bench-flow@{common.ALIAS}").predict(row).tolist()  # type: ignore[no-any-return]
+
+
 COLD = """
-import sys, time, json
-t0 = time.perf_counter()
+import sys, json
 import rigml
-model = rigml.load_model("bench@production", lab=sys.argv[1])
-model.predict(json.loads(sys.argv[2]))
-print((time.perf_counter() - t0) * 1000)
+model = rigml.load_model(sys.argv[2], lab=sys.argv[1])
+print(json.dumps(model.predict(json.loads(sys.argv[3])).tolist()))
 """
 
 
-def _cold(lab_path: Path, row: list[list[float]], n: int = 5) -> dict[str, float]:
-    """A fresh interpreter: import rigml, load, predict one row (imports included)."""
-    times = []
-    for _ in range(n + 1):
+def _cold(lab_path: Path, row: list[list[float]], expected: list[int]) -> dict[str, Any]:
+    """A fresh interpreter per load: start, import rigml, load the alias, predict one row."""
+    ref = f"{common.MODEL_NAME}@{common.ALIAS}"
+    walls = []
+    for i in range(common.COLD_REPEATS + 1):
+        t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", COLD, str(lab_path), json.dumps(row)],
+            [sys.executable, "-c", COLD, str(lab_path), ref, json.dumps(row)],
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "RIG_AUDIT_KEY": os.environ.get("RIG_AUDIT_KEY", "")},
         )
-        times.append(float(proc.stdout.strip().splitlines()[-1]))
-    return summary(times[1:])
+        if i:  # the first warms the page cache
+            walls.append((time.perf_counter() - t0) * 1000)
+        assert json.loads(proc.stdout.strip().splitlines()[-1]) == expected
+    return common.summary(walls, what="python start + import rigml + load + predict")
 
 
-def mlflow_side(repeats: int) -> dict[str, Any] | None:
-    sys.path.insert(0, str(BENCH))
-    from run_all import MLFLOW_PY, ensure_mlflow_registry, mlflow_env
+def mlflow_side(repeats: int, warmups: int) -> dict[str, Any]:
+    """MLflow in its own venv (bench/.venv-mlflow-registry, pinned), in a child process."""
+    from run_all import mlflow_env
 
-    if not ensure_mlflow_registry():
-        return None
+    python = common.ensure_mlflow_registry_venv(MLFLOW_VENV)
+    args = ["--repeats", str(repeats), "--warmups", str(warmups)]
     proc = subprocess.run(
-        [str(MLFLOW_PY), str(BENCH / "registry_mlflow_side.py"), "--repeats", str(repeats)],
+        [str(python), str(BENCH / "registry_mlflow_side.py"), *args],
         capture_output=True,
         text=True,
         env=mlflow_env(),
@@ -148,16 +132,21 @@ def mlflow_side(repeats: int) -> dict[str, Any] | None:
         say(proc.stderr[-3000:])
         raise SystemExit("the MLflow side failed")
     result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return result["measures"]  # type: ignore[no-any-return]
 
 
-# (rigml measure, MLflow measure(s) summed, target ratio)
+# (rigml measure, MLflow measure(s) summed, target ratio). rigml's log_model registers
+# too; MLflow's default log_model infers pip requirements in a child process, the
+# "_pinned" one is given them.
 PAIRS = [
+    ("flow", ("flow",), 10.0),
+    ("flow", ("flow_pinned",), None),
     ("log_model", ("log_model", "register"), 10.0),
-    ("register", ("register",), 10.0),
-    ("alias", ("alias",), 10.0),
-    ("load", ("load",), 10.0),
-    ("load_cold", ("load_cold",), None),
+    ("log_model", ("log_model_pinned", "register"), None),
+    ("register", ("register",), None),
+    ("alias", ("alias",), None),
+    ("load", ("load",), None),
+    ("load_cold", ("load_cold",), 10.0),
 ]
 
 
@@ -168,7 +157,7 @@ def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> list[dict[str,
         b = sum(theirs[k]["median_ms"] for k in other) if theirs else None
         ratio = b / a if b else None
         ok = None if target is None or ratio is None else ratio >= target
-        rows.append({"measure": mine, "rigml_ms": a, "mlflow_ms": b, "mlflow_measures": other,
+        rows.append({"measure": mine, "rigml_ms": a, "mlflow_ms": b, "mlflow": "+".join(other),
                      "ratio": ratio, "target": target, "pass": ok})  # fmt: skip
     load = ours["load"]["median_ms"]
     rows.append({"measure": "load under 50 ms", "rigml_ms": load, "mlflow_ms": None,
@@ -178,13 +167,14 @@ def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> list[dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=common.REPEATS)
+    parser.add_argument("--warmups", type=int, default=common.WARMUPS)
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args()
     say("rigml: register, alias, load")
-    ours = rigml_side(args.repeats)
+    ours = rigml_side(args.repeats, args.warmups)
     say("MLflow: the same on its SQLite registry")
-    theirs = None if args.skip_mlflow else mlflow_side(args.repeats)
+    theirs = None if args.skip_mlflow else mlflow_side(args.repeats, args.warmups)
     rows = table(ours, theirs)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " + (
         f"Python {platform.python_version()}"
@@ -196,8 +186,10 @@ def main() -> None:
         other = f"{r['mlflow_ms']:.1f}" if r["mlflow_ms"] else "-"
         ratio = f"{r['ratio']:.1f}x" if r["ratio"] else "-"
         verdict = {True: "PASS", False: "FAIL", None: ""}[r["pass"]]
-        print(f"{r['measure']:<18} rigml {r['rigml_ms']:8.2f} ms  mlflow {other:>8} ms  "
-              f"{ratio:>7}  {verdict}")  # fmt: skip
+        print(
+            f"{r['measure']:<16} vs {r.get('mlflow', ''):<24} rigml {r['rigml_ms']:8.2f} ms  "
+            f"mlflow {other:>8} ms  {ratio:>7}  {verdict}"
+        )
 
 
 if __name__ == "__main__":

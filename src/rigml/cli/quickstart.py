@@ -231,9 +231,12 @@ def _registry(step: Any) -> None:
         f"\n[bold]Registry[/] (rig models register {v.run_id[:12]} --artifact release/model "
         f"--name churn; rig models promote churn {v.version} --to staging, production)"
     )
-    for done in step.promotions:
-        if done.gates is not None:
+    for i, done in enumerate(step.promotions):
+        if done.gates is not None and i == 0:
             _ui.write(done.gates.table(), markup=False)
+        elif done.gates is not None:  # the same rules again: one line, not the table
+            verdict = "pass" if done.gates.passed else "FAIL"
+            _ui.write(f"the gate stage's {len(done.gates.results)} rules, re-judged: {verdict}")
         _ui.write(_move_line(done.move), markup=False)
     _ui.write("\n[bold]Lineage[/] (rig models lineage churn@production)")
     _lineage_view.render(step.lineage)

@@ -118,8 +118,8 @@ _LAZY = {
 __all__ = [
     "AliasMove",
     "AliasWatch",
-    "ColumnSpec",
     "Approval",
+    "ColumnSpec",
     "Lineage",
     "LineageEdge",
     "LineageGraph",

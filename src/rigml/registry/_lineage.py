@@ -218,7 +218,11 @@ def _environment(lab: Lab, run: dict[str, Any] | None) -> dict[str, Any] | None:
     if env is None or env.get("missing"):
         return env
     python = env.get("python") or {}
-    frameworks = {k: v for k, v in (env.get("frameworks") or {}).items() if v}
+    frameworks = {
+        k: v.get("version") if isinstance(v, dict) else v
+        for k, v in (env.get("frameworks") or {}).items()
+    }
+    frameworks = {k: v for k, v in frameworks.items() if v}
     return {
         "object": run["env_object"] if run else None,
         "python": python.get("version"),

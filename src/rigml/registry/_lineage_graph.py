@@ -21,7 +21,7 @@ def lineage_graph(lin: Lineage) -> LineageGraph:
         nodes.append(LineageNode(rid, "run", f"run {lin.run['name']}", lin.run["status"]))
         edges.append(LineageEdge(rid, vid, "registered as"))
         _inputs(lin, rid, nodes, edges)
-        for gate in lin.gates[-3:]:  # the newest reports: older ones add noise, not insight
+        for gate in lin.gates[-1:]:  # the newest report: older ones add noise, not insight
             gid = f"gate:{gate['id']}"
             status = "ok" if gate["passed"] else "failed"
             detail = f"{len(gate['rules'])} rule(s) {'passed' if gate['passed'] else 'failed'}"
