@@ -167,8 +167,9 @@ def verify(
         detail = f"the checkpoint holds {head.size} entries, the log only {size}"
         return VerifyReport(size, root, size + 1, "checkpoint", detail, head.size)
     assert part.leaves is not None
-    buf = bytes(part.leaves)
+    buf, part.leaves = bytes(part.leaves), None
     leaves = [buf[i : i + 32] for i in range(0, len(buf), 32)]
+    del buf
     if not _consistent(leaves, root_bytes, head.size, bytes.fromhex(head.root)):
         old = root_hash(leaves[: head.size]).hex()
         detail = (
