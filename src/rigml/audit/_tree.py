@@ -84,3 +84,25 @@ def verify_consistency(
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def root_of_blocks(blocks: Sequence[bytes], tail: Sequence[bytes] = ()) -> bytes:
+    """The tree head of leaves given as the roots of equal full blocks, then ``tail``.
+
+    Every block holds the same power-of-two number of leaves and ``tail`` fewer than one
+    block, so each block is a complete subtree at its place. Merging equal neighbours on
+    a stack leaves the complete subtrees of the binary decomposition, largest first;
+    folding them from the right with the tail's head is RFC 6962's split at the largest
+    power of two below n, applied all the way down.
+    """
+    stack: list[tuple[int, bytes]] = []  # (blocks under the node, its hash)
+    for node in blocks:
+        size = 1
+        while stack and stack[-1][0] == size:
+            node = node_hash(stack.pop()[1], node)
+            size *= 2
+        stack.append((size, node))
+    head = root_hash(tail) if tail else None
+    for _, node in reversed(stack):
+        head = node if head is None else node_hash(node, head)
+    return EMPTY_ROOT if head is None else head

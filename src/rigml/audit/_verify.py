@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rigml.audit._entry import entry_bytes
-from rigml.audit._tree import consistency_proof, leaf_hash, root_hash, verify_consistency
+from rigml.audit import _scan, _split
+from rigml.audit._scan import Finding, Part
+from rigml.audit._tree import consistency_proof, root_hash, root_of_blocks, verify_consistency
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from rigml.lab import Lab
 
-_CHUNK = 20_000
+Progress = Callable[[str, int, int], None]  # (phase, done, total), as rigml.data reports
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class VerifyReport:
     size: int
     root: str  # hex, over the recomputed leaves
     bad_seq: int | None = None
-    problem: str | None = None  # "edited", "removed", "reordered", "checkpoint"
+    problem: str | None = None  # "edited", "removed", "reordered", "inserted", "checkpoint"
     detail: str | None = None
     checkpoint_size: int | None = None
 
@@ -43,86 +46,118 @@ class VerifyReport:
         }
 
 
-@dataclass
-class _Scan:
-    leaves: list[bytes]
-    bad_seq: int | None = None
-    problem: str | None = None
-    detail: str | None = None
-    edited_row: tuple[Any, ...] | None = None  # the first edited entry's stored fields
+def _read(conn: Connection, *, keep_leaves: bool, progress: Progress | None) -> Part:
+    """Every entry up to today's last seq, scanned: in two processes when that is faster.
+
+    ``max(seq)`` is read first through SQLAlchemy, which opens the read transaction that
+    the DBAPI cursor then shares; it also bounds the scan and sizes the progress bar.
+    """
+    from sqlalchemy import text
+
+    upto = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar()
+    if upto is None:
+        return Part(leaves=bytearray() if keep_leaves else None)
+    done = [0]
+
+    def seen(n: int) -> None:  # entries checked so far, by both processes
+        if progress is not None:
+            progress("verify", min(n, upto), upto)
+
+    def tick(n: int) -> None:  # entries just checked here
+        done[0] += n
+        seen(done[0])
+
+    part = None
+    spec = _split.connect_spec(conn) if upto >= _split.MIN_ROWS and _split.cores() > 1 else None
+    if spec is not None:
+        part = _split.scan_split(conn, spec, upto, keep_leaves=keep_leaves, tick=seen)
+    if part is None:
+        raw = conn.connection.dbapi_connection
+        part = _scan.scan_cursor(
+            raw,
+            _scan.select_sql(upto=upto),
+            postgres=conn.dialect.name == "postgresql",
+            block=_scan.BLOCK,
+            keep_leaves=keep_leaves,
+            tick=tick,
+        )
+    seen(upto)
+    return part
 
 
-def _scan(lab: Lab) -> _Scan:
-    """Leaves in seq order, recomputed; the first gap or mismatch is remembered."""
-    from sqlalchemy import select
-
-    from rigml.store.schema import audit_log as t
-
-    cols = (t.c.seq, t.c.time, t.c.actor, t.c.action, t.c.subject, t.c.before, t.c.after)
-    q = select(*cols, t.c.reason, t.c.leaf).order_by(t.c.seq)
-    scan = _Scan([])
-    expected = 1
-    append, sha = scan.leaves.append, hashlib.sha256  # the loop runs once per entry
-    with lab.store.read() as conn:
-        result = conn.execution_options(yield_per=_CHUNK).execute(q)
-        for part in result.partitions():
-            for seq, tm, actor, action, subj, before, after, reason, leaf in part:
-                data = entry_bytes(seq, tm, actor, action, subj, before, after, reason)
-                computed = sha(b"\x00" + data).digest()
-                append(computed)
-                if (seq != expected or computed.hex() != leaf) and scan.problem is None:
-                    _bad(scan, expected, seq, computed, leaf)
-                    scan.edited_row = (tm, actor, action, subj, before, after, reason, leaf)
-                expected = seq + 1
-    if scan.problem == "edited":
-        _maybe_reordered(scan, expected - 1)
-    return scan
-
-
-def _bad(scan: _Scan, expected: int, seq: int, computed: bytes, leaf: str) -> bool:
-    """Note a gap before ``seq`` or a leaf that no longer matches; True for the latter."""
-    if seq != expected:
-        scan.bad_seq, scan.problem = expected, "removed"
-        last = seq - 1
-        gone = f"entry {expected}" if last == expected else f"entries {expected}..{last}"
-        scan.detail = f"{gone} missing (seq jumps to {seq})"
-    elif computed.hex() != leaf:
-        scan.bad_seq, scan.problem = seq, "edited"
-        scan.detail = f"entry {seq}: stored fields no longer match its leaf hash"
-        return True
-    return False
-
-
-def _maybe_reordered(scan: _Scan, last: int) -> None:
-    """An edited entry whose fields and leaf match under another seq was moved from there.
+def _moved_from(finding: Finding, last: int) -> int | None:
+    """The other seq under which an edited entry's fields hash to its stored leaf, if any.
 
     Only the first bad entry is tried against every seq: a cost paid on failure alone.
     """
-    assert scan.edited_row is not None
-    *fields, leaf = scan.edited_row
-    want = bytes.fromhex(leaf)
-    for seq in range(1, last + 1):
-        if seq != scan.bad_seq and leaf_hash(entry_bytes(seq, *fields)) == want:
-            scan.problem = "reordered"
-            scan.detail = f"entry {scan.bad_seq} holds the contents recorded as entry {seq}"
-            return
+    assert finding.fields is not None
+    *fields, leaf = finding.fields
+    try:
+        want = bytes.fromhex(leaf)
+        for lo in range(1, last + 1, _scan.BLOCK):
+            seqs = range(lo, min(lo + _scan.BLOCK, last + 1))
+            found = _scan.leaves([(seq, *fields, None) for seq in seqs])
+            hits = [seq for seq, d in zip(seqs, found, strict=True) if d == want]
+            hits = [seq for seq in hits if seq != finding.bad_seq]
+            if hits:
+                return hits[0]
+    except (TypeError, ValueError, OverflowError):  # fields or leaf of the wrong type
+        return None
+    return None
 
 
-def _consistent(leaves: list[bytes], m: int, old_root: bytes) -> bool:
+def _explain(conn: Connection, finding: Finding, last: int) -> Finding:
+    """Tell a moved entry from an edited one, and an insertion from a move.
+
+    An entry whose contents were recorded under seq ``src`` was moved there from ``src``.
+    When ``src`` comes before it, every entry from ``src`` on checked out, so unless the
+    row at ``src`` is the same entry again (a copy), entries were slipped in at ``src``
+    and the ones after pushed down: the first bad entry is the first inserted one.
+    """
+    from sqlalchemy import text
+
+    src = _moved_from(finding, last)
+    if src is None:
+        return finding
+    bad = finding.bad_seq
+    moved = f"entry {bad} holds the contents recorded as entry {src}"
+    if src > bad:
+        return Finding(bad, "reordered", moved)
+    sql = text("SELECT leaf FROM audit_log WHERE seq = :seq")
+    there = conn.execute(sql, {"seq": src}).scalar()
+    assert finding.fields is not None
+    if there == finding.fields[-1]:  # the same entry twice
+        return Finding(bad, "reordered", moved)
+    new = f"entry {src} was" if bad - src == 1 else f"entries {src}..{bad - 1} were"
+    return Finding(src, "inserted", f"{new} inserted: {moved}")
+
+
+def _consistent(leaves: list[bytes], root: bytes, m: int, old_root: bytes) -> bool:
     """An RFC 9162 consistency proof from the checkpoint's tree to today's, checked."""
     if m == 0:
         return old_root == root_hash([])
     proof = consistency_proof(leaves, m)
-    return verify_consistency(m, len(leaves), old_root, root_hash(leaves), proof)
+    return verify_consistency(m, len(leaves), old_root, root, proof)
 
 
-def verify(lab: Lab, *, checkpoint: str | Path | None = None) -> VerifyReport:
-    """Check every entry, then (with ``checkpoint``) its signature and that the log only grew."""
-    scan = _scan(lab)
-    size = len(scan.leaves)
-    root = root_hash(scan.leaves).hex()
-    if scan.problem is not None:
-        return VerifyReport(size, root, scan.bad_seq, scan.problem, scan.detail)
+def verify(
+    lab: Lab, *, checkpoint: str | Path | None = None, progress: Progress | None = None
+) -> VerifyReport:
+    """Check every entry, then (with ``checkpoint``) its signature and that the log only grew.
+
+    ``progress("verify", done, total)`` is called as entries are checked. The leaves are
+    kept in memory (32 bytes each) only when a checkpoint's proof needs them.
+    """
+    with lab.store.read() as conn:
+        part = _read(conn, keep_leaves=checkpoint is not None, progress=progress)
+        finding = part.finding
+        if finding is not None and finding.problem == "edited" and part.last is not None:
+            finding = _explain(conn, finding, part.last)
+    size = part.count
+    root_bytes = root_of_blocks(part.blocks, part.tail)
+    root = root_bytes.hex()
+    if finding is not None:
+        return VerifyReport(size, root, finding.bad_seq, finding.problem, finding.detail)
     if checkpoint is None:
         return VerifyReport(size, root)
     from rigml.audit._checkpoint import load_checkpoint
@@ -131,8 +166,12 @@ def verify(lab: Lab, *, checkpoint: str | Path | None = None) -> VerifyReport:
     if head.size > size:
         detail = f"the checkpoint holds {head.size} entries, the log only {size}"
         return VerifyReport(size, root, size + 1, "checkpoint", detail, head.size)
-    if not _consistent(scan.leaves, head.size, bytes.fromhex(head.root)):
-        old = root_hash(scan.leaves[: head.size]).hex()
+    assert part.leaves is not None
+    buf, part.leaves = bytes(part.leaves), None
+    leaves = [buf[i : i + 32] for i in range(0, len(buf), 32)]
+    del buf
+    if not _consistent(leaves, root_bytes, head.size, bytes.fromhex(head.root)):
+        old = root_hash(leaves[: head.size]).hex()
         detail = (
             f"the first {head.size} entries hash to {old[:16]}..., the checkpoint says "
             f"{head.root[:16]}...: history before it was rewritten"

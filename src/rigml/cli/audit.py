@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +88,34 @@ def _row(e: AuditEntry) -> tuple[Any, ...]:
     return (e.seq, _ui.when(e.time), e.actor, e.action, e.subject, before, after, e.reason or "-")
 
 
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A bar on stderr while a long log is checked; nothing when stderr is not a terminal."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from rigml.cli import _ui
+
+    console = _ui.err_console()
+    bar = Progress(
+        TextColumn("checking audit entries"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f} of {task.total:,.0f}"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task: list[Any] = []
+
+    def update(_phase: str, done: int, total: int) -> None:
+        if not task:
+            task.append(bar.add_task("verify", total=total))
+        bar.update(task[0], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
 @app.command("verify")
 def verify(
     checkpoint: Path | None = typer.Option(
@@ -100,7 +130,8 @@ def verify(
 
     lab = _state.open_lab()
     try:
-        report = run_verify(lab, checkpoint=checkpoint)
+        with _progress() as progress:
+            report = run_verify(lab, checkpoint=checkpoint, progress=progress)
     finally:
         lab.close()
     if json_out:
