@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rigml.errors import InvalidInput, NothingToRollBack, PromotionBlocked
 from rigml.registry._models import lock_registry
@@ -131,27 +131,30 @@ def _promote(conn: Connection, lab: Lab, req: _Request) -> Promotion | tuple[str
     lock_registry(conn)
     target = resolve_in(conn, req.name, req.selector)
     mid = model_id(conn, req.name)
-    if holder(conn, mid, req.alias) == target.version:
+    before = holder(conn, mid, req.alias)
+    if before == target.version:
         return Promotion(target, req.alias, None, None, None)
     approval = required_approval(conn, lab, target, req.alias, req.actor)
-    report = _judge(lab, target, req)
+    report = _judge(conn, lab, target, req)
     if report is not None:
         insert_gate_report(conn, report)
         if not report.passed and not req.force:
             return target.ref, report
     action = "force" if req.force else "promote"
     gate_id = report.id if report is not None else None
-    move = move_alias(conn, mid, req.name, req.alias, target.version, action, req, gate_id)
+    move = move_alias(
+        conn, mid, req.name, req.alias, target.version, action, req, gate_id, before=before
+    )
     return Promotion(target, req.alias, move, report, approval)
 
 
-def _judge(lab: Lab, target: ModelVersion, req: _Request) -> GateReport | None:
+def _judge(conn: Connection, lab: Lab, target: ModelVersion, req: _Request) -> GateReport | None:
     """The gates that apply, judged; None when none apply (or, under force, none can)."""
     from rigml.errors import RigError
-    from rigml.gates import evaluate_gates, latest_gate_report
+    from rigml.gates import evaluate_gates
     from rigml.registry._reference import RegistryReference
 
-    rules = list(req.gates) if req.gates else None
+    rules: list[Gate | str | Mapping[str, Any]] | None = list(req.gates) if req.gates else None
     if target.run_id is None:
         if rules and not req.force:
             raise InvalidInput(
@@ -160,8 +163,8 @@ def _judge(lab: Lab, target: ModelVersion, req: _Request) -> GateReport | None:
             )
         return None
     if rules is None:
-        stored = latest_gate_report(lab, target.run_id)
-        rules = list(stored.rules) if stored is not None else None
+        stored = _stored_rules(conn, target.run_id)
+        rules = list(stored) if stored else None
     if not rules:
         return None
     reference = RegistryReference(lab, req.name)
@@ -171,6 +174,23 @@ def _judge(lab: Lab, target: ModelVersion, req: _Request) -> GateReport | None:
         if req.force:  # an override goes through even when the gates cannot be evaluated
             return None
         raise
+
+
+def _stored_rules(conn: Connection, run_id: str) -> list[str] | None:
+    """The rules of the newest gate report stored with the run (its stage's ``gates:``)."""
+    import json
+
+    from sqlalchemy import select
+
+    from rigml.store.schema import gate_reports as gr
+
+    text = conn.execute(
+        select(gr.c.rules)
+        .where(gr.c.run_id == run_id)
+        .order_by(gr.c.evaluated_at.desc(), gr.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return None if text is None else list(json.loads(text))
 
 
 def holder(conn: Connection, mid: int, alias: str) -> int | None:
@@ -198,6 +218,8 @@ def move_alias(
     action: str,
     req: _Request | _Who,
     gate_report_id: int | None = None,
+    *,
+    before: int | Literal["unread"] | None = "unread",
 ) -> AliasMove:
     """Move ``alias`` to ``to_version`` (None: remove it), with its history row and audit
     entry, in the caller's transaction (which holds the registry lock)."""
@@ -207,7 +229,8 @@ def move_alias(
     from rigml.store.schema import alias_moves, model_aliases
     from rigml.store.schema import model_versions as mv
 
-    before = holder(conn, mid, alias)
+    if before == "unread":  # the caller has not read the holder in this transaction
+        before = holder(conn, mid, alias)
     now = time.time()
     values = {
         "model_id": mid,

@@ -27,13 +27,13 @@ def cache_root(lab: Lab) -> Path:
     return lab.path / "cache" / "models"
 
 
-def materialise(lab: Lab, version: ModelVersion) -> Path:
+def materialise(lab: Lab, version: ModelVersion, files: list[ModelFile] | None = None) -> Path:
     """The folder holding ``version``'s package, built from the object store when needed.
 
     Raises:
         ObjectNotFound, ObjectCorrupted: a file of the package is missing or damaged.
     """
-    files = version_files(lab, version)
+    files = version_files(lab, version) if files is None else files
     folder = cache_root(lab) / version.fingerprint
     if _intact(folder, files):
         return folder
@@ -78,13 +78,24 @@ def load_model(lab: Lab, ref: str, *, trusted: bool = False) -> LoadedModel:
     """
     from rigml.registry._package import load_package
 
-    version = get_version(lab, ref)
-    folder = materialise(lab, version)
+    version, files = _resolve(lab, ref)
+    folder = materialise(lab, version, files)
     try:
         return load_package(folder, trusted=trusted)
     except InvalidModelPackage:
         shutil.rmtree(folder, ignore_errors=True)  # a damaged cache: rebuild it once
         return load_package(materialise(lab, version), trusted=trusted)
+
+
+def _resolve(lab: Lab, ref: str) -> tuple[ModelVersion, list[ModelFile]]:
+    """The version and its files, on one connection: a load's whole database work."""
+    from rigml.registry._models import files_in
+    from rigml.registry._refs import parse_ref, resolve_in
+
+    name, sel = parse_ref(ref)
+    with lab.store.read() as conn:
+        version = resolve_in(conn, name, sel)
+        return version, files_in(conn, version.id)
 
 
 def download_model(

@@ -149,17 +149,18 @@ def _insert_version(
 
 
 def version_files(lab: Lab, version: ModelVersion) -> list[ModelFile]:
+    """The files of ``version``'s package (the manifest included), by path."""
+    with lab.store.read() as conn:
+        return files_in(conn, version.id)
+
+
+def files_in(conn: Connection, version_id: int) -> list[ModelFile]:
     from sqlalchemy import select
 
     from rigml.store.schema import model_files as mf
 
-    with lab.store.read() as conn:
-        rows = conn.execute(
-            select(mf.c.path, mf.c.object, mf.c.size)
-            .where(mf.c.version_id == version.id)
-            .order_by(mf.c.path)
-        ).all()
-    return [ModelFile(*r) for r in rows]
+    query = select(mf.c.path, mf.c.object, mf.c.size).where(mf.c.version_id == version_id)
+    return [ModelFile(*r) for r in conn.execute(query.order_by(mf.c.path))]
 
 
 def list_models(lab: Lab) -> list[ModelSummary]:

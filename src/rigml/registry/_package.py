@@ -377,7 +377,7 @@ def load_package(folder: Path, *, trusted: bool = False) -> LoadedModel:
     if info.pickle and not trusted:
         raise UntrustedModel(str(root), "its model file is a pickle, which runs code as it loads")
     check_environment(flavor, info)
-    ctx = _flavors.LoadContext(root, info.files, info.extra, trusted)
+    ctx = _flavors.LoadContext(root, info.files, info.extra, trusted, info.digests)
     return _loaded(info, _load_native(flavor, ctx))
 
 

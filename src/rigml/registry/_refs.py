@@ -156,24 +156,29 @@ def model_id(conn: Connection, name: str) -> int:
 
 
 def resolve_in(conn: Connection, name: str, sel: str) -> ModelVersion:
-    """:func:`get_version` on an open connection (inside a write transaction, say)."""
+    """:func:`get_version` on an open connection (inside a write transaction, say).
+
+    One query finds the version (joined to its model by name); a second reads its aliases.
+    """
     from sqlalchemy import func, select
 
     from rigml.store.schema import model_aliases as ma
     from rigml.store.schema import model_versions as mv
+    from rigml.store.schema import models
 
-    mid = model_id(conn, name)
+    named = select(models.c.id).where(models.c.name == name).scalar_subquery()
     where: Any
     if sel == "latest":
-        latest = select(func.max(mv.c.version)).where(mv.c.model_id == mid).scalar_subquery()
-        where = (mv.c.model_id == mid) & (mv.c.version == latest)
+        latest = select(func.max(mv.c.version)).where(mv.c.model_id == named).scalar_subquery()
+        where = (mv.c.model_id == named) & (mv.c.version == latest)
     elif _NUMBER.fullmatch(sel):
-        where = (mv.c.model_id == mid) & (mv.c.version == int(sel.lstrip("v")))
+        where = (mv.c.model_id == named) & (mv.c.version == int(sel.lstrip("v")))
     else:
-        held = select(ma.c.version_id).where(ma.c.model_id == mid, ma.c.alias == sel)
+        held = select(ma.c.version_id).where(ma.c.model_id == named, ma.c.alias == sel)
         where = mv.c.id == held.scalar_subquery()
     row = conn.execute(select(mv).where(where)).first()
     if row is None:
+        mid = model_id(conn, name)  # raises ModelNotFound (with a close name) when absent
         raise ModelNotFound(f"{name}@{sel}", known=_known(conn, mid, sel))
     return version_from_row(conn, row, name)
 

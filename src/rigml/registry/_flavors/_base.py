@@ -8,6 +8,7 @@ cannot be one of its objects), ``save`` writes files, ``live`` and ``load`` give
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -35,12 +36,14 @@ class Saved:
 
 @dataclass(frozen=True)
 class LoadContext:
-    """A package folder to load: its model files, the flavor's details, the caller's trust."""
+    """A package folder to load: its model files, the flavor's details, the caller's trust,
+    and the files' verified digests (a key for what loading learnt about those bytes)."""
 
     folder: Path
     files: tuple[str, ...]
     extra: Mapping[str, Any]
     trusted: bool
+    digests: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def file(self) -> Path:
@@ -86,15 +89,10 @@ class Flavor:
 
     def installed_version(self) -> str | None:
         """The installed version of ``library`` (under any of its names); None if absent."""
-        from importlib.metadata import PackageNotFoundError, version
-
         for dist in (self.library, *self.aliases):
-            if dist is None:
-                continue
-            try:
-                return version(dist)
-            except PackageNotFoundError:
-                continue
+            found = dist_version(dist) if dist is not None else None
+            if found is not None:
+                return found
         return None
 
     def available(self) -> bool:
@@ -143,3 +141,15 @@ def is_zip(path: Path) -> bool:
     import zipfile
 
     return zipfile.is_zipfile(path)
+
+
+@functools.lru_cache(maxsize=256)
+def dist_version(dist: str) -> str | None:
+    """An installed distribution's version, read once per process: importlib.metadata
+    scans site-packages (a millisecond), and every load asks."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None

@@ -17,6 +17,7 @@ from rigml.registry._flavors._base import (
     Saved,
     class_path,
     copy_file,
+    dist_version,
     is_zip,
     loaded,
     need,
@@ -99,11 +100,23 @@ def allowed(type_name: str) -> bool:
     return not (_DENIED_PARTS & set(parts) or parts[-1] in _DENIED_NAMES)
 
 
-def untrusted(path: Path) -> tuple[list[str], list[str]]:
-    """``(allowed, refused)``: the types beyond skops' defaults that the file would build."""
+def untrusted(path: Path, digest: str | None = None) -> tuple[list[str], list[str]]:
+    """``(allowed, refused)``: the types beyond skops' defaults that the file would build.
+
+    With ``digest`` (the file's verified blake3) the answer is kept for the process: the
+    same bytes build the same types, and auditing the file is half of a skops load.
+    """
+    if digest is not None and digest in _AUDITED:
+        return _AUDITED[digest]
     skops_io = need("skops.io", "models")
     types = [str(t) for t in skops_io.get_untrusted_types(file=path)]
-    return [t for t in types if allowed(t)], [t for t in types if not allowed(t)]
+    found = [t for t in types if allowed(t)], [t for t in types if not allowed(t)]
+    if digest is not None:
+        _AUDITED[digest] = found
+    return found
+
+
+_AUDITED: dict[str, tuple[list[str], list[str]]] = {}  # file digest -> untrusted()
 
 
 def _matches(obj: Any) -> bool:
@@ -129,20 +142,11 @@ def _save(obj: Any, dest: Path, options: dict[str, Any]) -> Saved:
     extra = {
         "serialization": "skops",
         "class": class_path(obj),
-        "skops_version": _version("skops"),
+        "skops_version": dist_version("skops"),
         "trusted_types": ok,
         "untrusted_types": refused,
     }
     return Saved((SKOPS_FILE,), extra=extra)
-
-
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def _live(obj: Any, saved: Saved) -> Estimator:
@@ -152,7 +156,7 @@ def _live(obj: Any, saved: Saved) -> Estimator:
 def _load(ctx: LoadContext) -> Estimator:
     if ctx.extra.get("serialization") in ("pickle", "joblib"):
         return Estimator(load_pickle(ctx))
-    ok, refused = untrusted(ctx.file)
+    ok, refused = untrusted(ctx.file, ctx.digests.get(ctx.files[0]))
     if refused and not ctx.trusted:
         raise UntrustedModel(
             str(ctx.folder),
