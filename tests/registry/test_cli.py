@@ -97,3 +97,13 @@ def test_bad_input_is_a_clear_error(rig, two, args, code, words) -> None:
     assert result.exit_code == code, result.stderr
     assert words in result.err
     assert "Traceback" not in result.stderr
+
+
+def test_audit_log_filters_by_model(rig, two, make_version) -> None:
+    make_version(name="other")
+    rig(*two, "models", "promote", "churn", "1", "--to", "staging")
+    found = json.loads(rig(*two, "audit", "log", "--model", "churn", "--json").stdout)
+    assert [e["action"] for e in found] == [
+        "alias.promote", "model.register", "model.register", "model.create"
+    ]  # fmt: skip
+    assert all(e["subject"].startswith("churn") for e in found)

@@ -18,9 +18,11 @@ def entries(
     action: str | None = None,
     subject: str | None = None,
     actor: str | None = None,
+    model: str | None = None,
     limit: int | None = None,
 ) -> list[AuditEntry]:
-    """Entries newest first; ``action`` is a prefix (``dataset.`` matches ``dataset.tag``)."""
+    """Entries newest first; ``action`` is a prefix (``dataset.`` matches ``dataset.tag``);
+    ``model``: the registry's entries about that model (its versions, aliases, approvals)."""
     from sqlalchemy import select
 
     from rigml.store.schema import audit_log as t
@@ -34,6 +36,10 @@ def entries(
         q = q.where(t.c.subject == subject)
     if actor:
         q = q.where(t.c.actor == actor)
+    if model:
+        registry = t.c.action.startswith("model.") | t.c.action.startswith("alias.")
+        about = (t.c.subject == model) | t.c.subject.startswith(model + "@", autoescape=True)
+        q = q.where(registry & about)
     if limit is not None:
         q = q.limit(limit)
     with lab.store.read() as conn:

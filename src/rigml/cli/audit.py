@@ -57,6 +57,9 @@ def log(
     action: str | None = typer.Option(None, "--action", help="An action prefix: dataset., run."),
     subject: str | None = typer.Option(None, "--subject", help="Only entries about this subject."),
     user: str | None = typer.Option(None, "--user", help="Only entries by this actor."),
+    model: str | None = typer.Option(
+        None, "--model", help="Only the registry's entries about this model."
+    ),
     n: int = typer.Option(50, "-n", min=1, help="At most this many entries, newest first."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -67,7 +70,9 @@ def log(
     start = _since(since) if since else None
     lab = _state.open_lab()
     try:
-        found = entries(lab, since=start, action=action, subject=subject, actor=user, limit=n)
+        found = entries(
+            lab, since=start, action=action, subject=subject, actor=user, model=model, limit=n
+        )
     finally:
         lab.close()
     if json_out:
