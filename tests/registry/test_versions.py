@@ -132,3 +132,19 @@ def test_a_run_that_made_a_version_cannot_be_deleted(lab, make_version) -> None:
     with pytest.raises(ModelInUse, match="churn@1"):
         delete_runs(lab, [version.run_id])
     assert get_version(lab, "churn@1").run_id == version.run_id
+
+
+def test_a_package_folder_with_swapped_content_is_refused(lab, make_version, tmp_path) -> None:
+    from rigml.errors import InvalidModelPackage
+
+    first = make_version()
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not the model")
+    with start_run(lab, **QUIET) as run:
+        for f in version_files(lab, first):
+            lab.objects.get_file(f.object, tmp_path / f.path)
+            run.log_artifact(tmp_path / f.path, name=f"pkg/{f.path}")
+        run.log_artifact(junk, name="pkg/model.skops")
+    with pytest.raises(InvalidModelPackage, match="holds other content for model.skops"):
+        register_artifact(lab, run.id, "pkg", name="swapped")
+    assert [m.name for m in list_models(lab)] == ["churn"]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from rigml.lab import Lab
+    from rigml.registry._package import PackageInfo
 
 REGISTRY_LOCK = 0x7269_6700  # PostgreSQL advisory lock key of registry writes ("rig\0")
 
@@ -99,6 +100,29 @@ def register_package(
     for rel in (*info.files, MANIFEST):
         digest, size = lab.objects.put_file(root / rel)
         files.append(ModelFile(rel, digest, size))
+    return register_files(
+        lab, name, info, files, run_id=run_id, source=source, description=description,
+        actor=actor,
+    )  # fmt: skip
+
+
+def register_files(
+    lab: Lab,
+    name: str,
+    info: PackageInfo,
+    files: list[ModelFile],
+    *,
+    run_id: str | None = None,
+    source: str | None = None,
+    description: str | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Register a package whose files are already objects of the lab (a run's artifacts).
+
+    Raises:
+        RunNotFound: ``run_id`` names no run.
+    """
+    check_model_name(name)
     if run_id is not None:
         from rigml.track.queries import resolve_run_id
 

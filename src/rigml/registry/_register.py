@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from rigml.registry._models import register_package
 if TYPE_CHECKING:
     from rigml.lab import Lab
     from rigml.registry._refs import ModelVersion
+    from rigml.track.artifacts import Artifact
 
 ARTIFACT_ROOT = "models"  # log_model keeps each package under models/NAME in its run
 
@@ -66,7 +68,7 @@ def register_artifact(
         NotFound: the run has no such artifact (the hint lists what it has).
         InvalidModelPackage: the files are not a model rigml can read.
     """
-    from rigml.registry._package import MANIFEST, package_file
+    from rigml.registry._package import package_file
     from rigml.track.artifacts import list_artifacts
     from rigml.track.queries import resolve_run_id
 
@@ -81,26 +83,58 @@ def register_artifact(
             f"run {run_id[:12]} has no artifact {artifact!r}",
             hint=f"its artifacts: {shown}; `rig runs show {run_id[:12]}` lists them all",
         )
+    if not exact:
+        return _register_folder(lab, run_id, clean, inside, name=name, description=description)
     with tempfile.TemporaryDirectory(prefix="rig-register-") as tmp:
-        root = Path(tmp)
-        if exact:
-            raw = root / "raw" / Path(clean).name
-            raw.parent.mkdir()
-            lab.objects.get_file(exact[0].object, raw)
-            folder = root / "package"
-            package_file(raw, folder, flavor=flavor)
-        else:
-            folder = root / "package"
-            for a in inside:
-                dest = folder / a.path[len(clean) + 1 :]
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                lab.objects.get_file(a.object, dest)
-            if not (folder / MANIFEST).exists():
-                raise NotFound(
-                    f"artifact folder {artifact!r} of run {run_id[:12]} has no {MANIFEST}",
-                    hint="register one model file (--artifact models/model.onnx), or save "
-                    "the model with run.log_model(...)",
-                )
+        raw = Path(tmp) / "raw" / Path(clean).name
+        raw.parent.mkdir()
+        lab.objects.get_file(exact[0].object, raw)
+        folder = Path(tmp) / "package"
+        package_file(raw, folder, flavor=flavor)
         return register_package(
             lab, name, folder, run_id=run_id, source=clean, description=description
         )
+
+
+def _register_folder(
+    lab: Lab,
+    run_id: str,
+    clean: str,
+    inside: list[Artifact],
+    *,
+    name: str,
+    description: str | None,
+) -> ModelVersion:
+    """A package the run already holds: its manifest is read, its files are not copied.
+
+    Raises:
+        NotFound: the folder has no manifest.
+        InvalidModelPackage: the manifest is unreadable, or names files the folder lacks or
+            holds with other content.
+    """
+    from rigml.errors import InvalidModelPackage
+    from rigml.registry._models import ModelFile, register_files
+    from rigml.registry._package import MANIFEST, PackageInfo
+
+    files = {a.path[len(clean) + 1 :]: ModelFile(a.path[len(clean) + 1 :], a.object, a.size)
+             for a in inside}  # fmt: skip
+    manifest = files.get(MANIFEST)
+    if manifest is None:
+        raise NotFound(
+            f"artifact folder {clean!r} of run {run_id[:12]} has no {MANIFEST}",
+            hint="register one model file (--artifact models/model.onnx), or save "
+            "the model with run.log_model(...)",
+        )
+    try:
+        info = PackageInfo.from_json(json.loads(lab.objects.get_bytes(manifest.object)))
+    except ValueError as exc:
+        raise InvalidModelPackage(f"{clean} (run {run_id[:12]})", f"{MANIFEST}: {exc}") from exc
+    for rel in info.files:
+        held = files.get(rel)
+        if held is None or info.digests.get(rel, held.object) != held.object:
+            what = "lacks" if held is None else "holds other content for"
+            raise InvalidModelPackage(f"{clean} (run {run_id[:12]})", f"the folder {what} {rel}")
+    chosen = [files[rel] for rel in (*info.files, MANIFEST)]
+    return register_files(
+        lab, name, info, chosen, run_id=run_id, source=clean, description=description
+    )
