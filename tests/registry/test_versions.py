@@ -148,3 +148,30 @@ def test_a_package_folder_with_swapped_content_is_refused(lab, make_version, tmp
     with pytest.raises(InvalidModelPackage, match="holds other content for model.skops"):
         register_artifact(lab, run.id, "pkg", name="swapped")
     assert [m.name for m in list_models(lab)] == ["churn"]
+
+
+def test_a_missing_object_is_a_clear_error(lab, make_version) -> None:
+    import shutil
+
+    from rigml.errors import ObjectNotFound
+    from rigml.registry._load import cache_root
+
+    version = make_version()
+    load_model(lab, "churn@1")  # cached
+    shutil.rmtree(cache_root(lab))
+    model_file = next(f for f in version_files(lab, version) if f.path != "rigmodel.json")
+    lab.objects._local_path(model_file.object).unlink()
+    with pytest.raises(ObjectNotFound):
+        load_model(lab, "churn@1")
+
+
+def test_a_tampered_cache_is_rebuilt_from_the_objects(lab, make_version, dataset) -> None:
+    from rigml.registry._load import cache_root
+
+    version = make_version()
+    load_model(lab, "churn@1")
+    cached = next(p for p in (cache_root(lab) / version.fingerprint).iterdir()
+                  if p.name != "rigmodel.json")  # fmt: skip
+    cached.write_bytes(b"x" * cached.stat().st_size)  # same size: only the hash tells
+    X, _ = dataset
+    assert load_model(lab, "churn@1").predict(X[:2]).shape == (2,)
