@@ -48,7 +48,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidSweep                    sweep options that cannot work (metric, GPUs, resume)
     │   ├── LabNotShared                    a Ray cluster elsewhere, a lab only this machine reaches
     │   ├── InvalidModelRef                 not NAME, NAME@3, NAME@latest or NAME@ALIAS
-    │   ├── InvalidModelPackage             a package folder without an intact manifest or model file
+    │   ├── InvalidModelPackage             a package without an intact manifest or model file
     │   ├── UnknownFlavor                   no flavor fits the object or file; name it with --flavor
     │   └── SignatureMismatch               input that does not fit the model's signature
     ├── StoreUnavailable                    the database or object store cannot serve
