@@ -1,6 +1,7 @@
 """Tracking benchmark, rigml beside MLflow: the entry point of ``make bench``.
 
     .venv/bin/python bench/run_all.py [--quick] [--skip-mlflow] [--skip-pipeline] [--skip-dvc]
+                             [--skip-registry]
 
 Measures rigml (``bench/tracking.py``, in this process) on SQLite, and on PostgreSQL when
 ``RIG_BENCH_PG_URL`` names a server (a uniquely named database is created there and
@@ -12,7 +13,9 @@ Everything runs in temporary folders on 127.0.0.1.
 
 Then the pipeline benchmark, ``bench/pipeline.py`` (``rig run`` / ``rig status`` beside
 DVC's ``dvc repro`` / ``dvc status``, DVC in ``bench/.venv-dvc``), which writes
-``bench/results/pipeline.json`` and prints its own table.
+``bench/results/pipeline.json`` and prints its own table; then the registry benchmark,
+``bench/registry.py`` (MLflow's registry in ``bench/.venv-mlflow-registry``), which writes
+``bench/results/registry.json``.
 """
 
 from __future__ import annotations
@@ -403,6 +406,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     parser.add_argument("--skip-mlflow", action="store_true", help="measure rigml only")
     parser.add_argument("--skip-pipeline", action="store_true", help="no pipeline benchmark")
+    parser.add_argument("--skip-registry", action="store_true", help="no registry benchmark")
     parser.add_argument("--skip-dvc", action="store_true", help="pipeline benchmark: rigml only")
     args = parser.parse_args()
     t0 = time.perf_counter()
@@ -440,6 +444,8 @@ def main() -> int:
     print(text)
     if not args.skip_pipeline:
         run_pipeline_bench(quick=args.quick, skip_dvc=args.skip_dvc)
+    if not args.skip_registry:
+        run_registry_bench(skip_mlflow=args.skip_mlflow or args.quick)
     return 0
 
 
@@ -451,6 +457,15 @@ def run_pipeline_bench(*, quick: bool, skip_dvc: bool) -> None:
     proc = subprocess.run(cmd, cwd=BENCH, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"the pipeline benchmark failed (exit {proc.returncode})")
+
+
+def run_registry_bench(*, skip_mlflow: bool) -> None:
+    """``bench/registry.py`` in its own process: register, alias, load beside MLflow's."""
+    say("registry: log_model, register, alias, load beside MLflow's registry")
+    cmd = [sys.executable, str(BENCH / "registry.py")] + (["--skip-mlflow"] if skip_mlflow else [])
+    proc = subprocess.run(cmd, cwd=BENCH, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"the registry benchmark failed (exit {proc.returncode})")
 
 
 if __name__ == "__main__":
