@@ -58,7 +58,7 @@ stages:
     deps: [release.py, model.npz, metrics.json, prepared/valid.npz]
     outs: [release/model]
     metrics: [release/metrics.json]
-    model: churn  # "production" in the gates is the version of churn holding that alias
+    registry: churn  # "production" in the gates: the version of churn holding that alias
     gates:
       - metrics.auc >= 0.7
       - slices(metrics.auc, by=f00) >= overall - 0.1

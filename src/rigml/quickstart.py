@@ -409,7 +409,7 @@ def _registry_step(
     try:
         from rigml.registry import render_png
 
-        render_png(lin.graph(), diagram)
+        render_png(lin.graph(), root / "lineage.png")
     except MissingExtra:
         diagram = None
     valid = np.load(root / "pipeline" / "prepared" / "valid.npz")["X"][:3]

@@ -312,6 +312,8 @@ def test_torch_and_its_cuda_build_are_read_from_its_version_file(
         "cuda: Optional[str] = '12.1'\nhip: Optional[str] = None\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    for name in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+        monkeypatch.delitem(sys.modules, name)  # an earlier test imported the real one
     sw = inventory(gpu=no_gpu()).software
     assert sw.torch == {"version": "2.3.1+cu121", "cuda": "12.1", "hip": None}
     assert "torch" not in sys.modules

@@ -70,7 +70,7 @@ def test_github_workflow_has_the_structure_actions_expects() -> None:
         "github.event_name == 'push' && github.ref == 'refs/heads/trunk'"
     ] * 2
     assert train[-1]["uses"].startswith("actions/upload-artifact@")
-    assert "comes with rigml's model registry" in text  # the registry steps say they are new
+    assert "registers the run's model package" in text  # each registry step says what it does
 
 
 def test_gitlab_pipeline_has_stages_jobs_and_a_default_branch_rule() -> None:

@@ -221,3 +221,29 @@ def test_stage_to_dict_lists_gates(project: Project) -> None:
     stage = load_pipeline(project.root).stages["evaluate"]
     assert stage.to_dict()["gates"] == ["metrics.auc >= 0.7"]
     assert Path(project.root / "rig.yaml").is_file()
+
+
+def test_a_stage_with_registry_compares_with_the_registered_holder(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from rigml.registry import promote
+
+    monkeypatch.setenv("RIG_AUDIT_KEY", str(tmp_path / "audit.key"))
+    _gated(project, 0.8, '["metrics.auc >= production - 0.01"]')
+    text = (project.root / "rig.yaml").read_text()
+    (project.root / "rig.yaml").write_text(
+        text.replace("    gates:", "    registry: churn\n    gates:", 1)
+    )
+    with start_run(project.lab, experiment="old", name="prod-model") as old:
+        old.log({"auc": 0.9})
+        old.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="churn")
+    promote(project.lab, "churn", 1, to="production")
+    with start_run(project.lab, experiment="old", name="tagged") as tagged:
+        tagged.log({"auc": 0.5})  # the tag stand-in is not read when a stage names its model
+        tagged.set_tags({"rig.alias": "production"})
+    with pytest.raises(StageGatesFailed) as caught:
+        run_pipeline(project.lab, load_pipeline(project.root))
+    result = caught.value.report.results[0]  # type: ignore[attr-defined]
+    assert (result.verdict, result.reference, result.reference_id) == ("fail", 0.9, "churn@1")

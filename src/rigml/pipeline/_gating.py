@@ -10,7 +10,7 @@ tagged ``rig.gates=passed|failed``; the registry refuses to promote a run whose 
 report failed (``require_gates_passed``).
 
 Regression rules (``metrics.auc >= production - 1%``) need the model at an alias. A stage
-with ``model: NAME`` compares with the registry: the version of NAME holding the alias
+with ``registry: NAME`` compares with the registry: the version of NAME holding the alias
 (:class:`~rigml.registry.RegistryReference`). A stage without one falls back on
 :class:`TaggedRunReference`: the newest run tagged ``rig.alias=ALIAS`` holds ``ALIAS``.
 Nobody holding it -> the verdict ``no-reference`` (a pass, labelled). ``rig run
@@ -109,8 +109,8 @@ def judge_stage(session: Session, stage: Stage, result: StageResult) -> StageRes
 
 
 def _stage_reference(session: Session, stage: Stage) -> Reference | None:
-    """The registry model the stage names (``model: NAME``), unless ``--gates-against``."""
-    model = stage.later.get("model")
+    """The registry model the stage names (``registry: NAME``), unless ``--gates-against``."""
+    model = stage.later.get("registry")
     if isinstance(model, str) and isinstance(session.reference, TaggedRunReference):
         from rigml.registry import RegistryReference
 

@@ -29,8 +29,9 @@ class Resources(BaseModel):
 
 
 class StageModel(BaseModel):
-    """One stage as written. ``model`` names the registered model whose aliases the stage's
-    regression gates compare with; ``smoke`` is kept for a later part."""
+    """One stage as written. ``model`` and ``smoke`` are read by ``rig preflight``;
+    ``registry`` names the registered model whose aliases the stage's regression gates
+    compare with (``production`` in ``metrics.auc >= production - 0.01``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -44,7 +45,8 @@ class StageModel(BaseModel):
     resources: Resources | None = None
     desc: str | None = None
     gates: Any = None
-    model: str | None = Field(default=None, min_length=1, max_length=255)
+    model: Any = None
+    registry: str | None = Field(default=None, min_length=1, max_length=255)
     smoke: Any = None
 
     @field_validator("cmd")

@@ -38,7 +38,7 @@ class Stage:
     plots: tuple[str, ...]
     resources: dict[str, Any] | None = None
     desc: str | None = None
-    later: dict[str, Any] = field(default_factory=dict)  # model (the registry's), smoke
+    later: dict[str, Any] = field(default_factory=dict)  # model, smoke (preflight), registry
     gates: tuple[Gate, ...] = ()  # judged against the stage's run after it ran (_gating)
 
     def to_dict(self) -> dict[str, Any]:
@@ -239,7 +239,11 @@ def _stage(
         plots=rel("plots", model.plots),
         resources=model.resources.model_dump(exclude_none=True) if model.resources else None,
         desc=model.desc,
-        later={k: getattr(model, k) for k in ("gates", "model", "smoke") if getattr(model, k)},
+        later={
+            k: getattr(model, k)
+            for k in ("gates", "model", "smoke", "registry")
+            if getattr(model, k)
+        },
         gates=_gates(model.gates, file, text, (*loc, "gates")),
     )
 
