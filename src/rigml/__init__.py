@@ -16,9 +16,9 @@ Names load lazily (PEP 562) so that ``import rigml`` and ``rig --help`` stay fas
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rigml._lazy import attach as _attach
 from rigml._version import __version__
 
 if TYPE_CHECKING:
@@ -79,13 +79,4 @@ _LAZY = {
     "start_run": "rigml.track.api",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

@@ -7,8 +7,9 @@ its entry commit or roll back together), ``verify`` recomputes every leaf and th
 
 # No ``from __future__ import annotations`` and no public import here: every public
 # attribute of this package is in ``__all__`` (tests/audit/test_exports.py checks it).
-import importlib as _importlib
 import typing as _typing
+
+from rigml._lazy import attach as _attach
 
 if _typing.TYPE_CHECKING:
     from rigml.audit._checkpoint import Checkpoint, checkpoint, default_key_path, load_checkpoint
@@ -60,13 +61,4 @@ __all__ = [
     "verify_consistency",
 ]
 
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.audit' has no attribute {name!r}")
-    return getattr(_importlib.import_module(f"rigml.audit.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

@@ -7,8 +7,9 @@ Names load lazily (PEP 562): importing ``rigml.data`` costs nothing until one is
 
 # No ``from __future__ import annotations`` and no public import here: every public
 # attribute of this package is in ``__all__`` (tests/data/test_exports.py checks it).
-import importlib as _importlib
 import typing as _typing
+
+from rigml._lazy import attach as _attach
 
 if _typing.TYPE_CHECKING:
     from rigml.data._add import AddResult, add
@@ -140,15 +141,4 @@ __all__ = [
     "versions_used_by",
 ]
 
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.data' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"rigml.data.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

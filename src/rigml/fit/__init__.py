@@ -10,8 +10,9 @@ Names load lazily (PEP 562): importing ``rigml.fit`` costs nothing until one is 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rigml._lazy import attach as _attach
 
 if TYPE_CHECKING:
     from rigml.fit.architecture import InvalidModelConfig, ModelSpec, spec_from_config
@@ -91,13 +92,4 @@ __all__ = [
     "spec_from_config",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.fit' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rigml.fit.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

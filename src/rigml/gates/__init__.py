@@ -8,8 +8,9 @@ gates failed. Names load lazily (PEP 562): importing ``rigml.gates`` costs nothi
 
 # No ``from __future__ import annotations`` and no public import here: every public
 # attribute of this package is in ``__all__`` (tests/gates/test_exports.py checks it).
-import importlib as _importlib
 import typing as _typing
+
+from rigml._lazy import attach as _attach
 
 if _typing.TYPE_CHECKING:
     from rigml.gates._evaluate import evaluate_gates
@@ -60,13 +61,4 @@ __all__ = [
     "store_gate_report",
 ]
 
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.gates' has no attribute {name!r}")
-    return getattr(_importlib.import_module(f"rigml.gates.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

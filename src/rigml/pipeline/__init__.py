@@ -5,8 +5,9 @@ Names load lazily (PEP 562): importing ``rigml.pipeline`` costs nothing until on
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rigml._lazy import attach as _attach
 
 if TYPE_CHECKING:
     from rigml.pipeline._dag import Dag, DagNode, pipeline_dag
@@ -82,13 +83,4 @@ _LAZY = {
     "run_sweep": "_sweep",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.pipeline' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rigml.pipeline.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

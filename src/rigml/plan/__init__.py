@@ -8,8 +8,9 @@ costs nothing until one is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rigml._lazy import attach as _attach
 
 if TYPE_CHECKING:
     from rigml.plan.carbon import GridIntensity, intensity, known_regions
@@ -77,13 +78,4 @@ _LAZY = {
     "workload": "workloads",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.plan' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rigml.plan.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

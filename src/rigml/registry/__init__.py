@@ -9,8 +9,9 @@ log (:mod:`rigml.audit`). Names load lazily (PEP 562): importing this costs noth
 
 # No ``from __future__ import annotations`` and no public import here: every public
 # attribute of this package is in ``__all__`` (tests/registry/test_exports.py checks it).
-import importlib as _importlib
 import typing as _typing
+
+from rigml._lazy import attach as _attach
 
 if _typing.TYPE_CHECKING:
     from rigml.registry._aliases import (
@@ -164,13 +165,4 @@ __all__ = [
     "watch_alias",
 ]
 
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.registry' has no attribute {name!r}")
-    return getattr(_importlib.import_module(f"rigml.registry.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

@@ -8,8 +8,9 @@ Names load lazily (PEP 562): importing ``rigml.track`` costs nothing until one i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rigml._lazy import attach as _attach
 
 if TYPE_CHECKING:
     from rigml.track._segments import History
@@ -93,13 +94,4 @@ _LAZY = {
     "start_run": "runs",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.track' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rigml.track.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())
