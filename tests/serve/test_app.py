@@ -176,3 +176,34 @@ def test_prediction_hook_gets_each_record(lab: Any, churn: Any, server: Any) -> 
         "latency_ms",
     }
     assert first["version"] == 1 and first["inputs"].shape == (1, 4)
+
+
+def test_canary_and_shadow_arms(lab: Any, churn: Any, server: Any, dataset: Any) -> None:
+    import queue
+
+    from sklearn.linear_model import LogisticRegression
+    from tests.serve.conftest import log_version
+
+    from rigml.registry import promote
+
+    X, y = dataset
+    v2 = log_version(lab, LogisticRegression().fit(X, 1 - y), X[:5])
+    promote(lab, "churn", v2.version, to="staging", force=True, reason="test")
+    records: queue.Queue[dict[str, Any]] = queue.Queue()
+    config = ServeConfig(("churn@production",), canary=("churn@staging:100",), shadow=("churn@1",))
+    running = server(create_app(lab, config, on_prediction=records.put))
+    r = httpx.post(
+        f"{running.url}/v1/models/churn/predict",
+        json={"instances": X[:3].tolist()},
+        headers={"X-Request-Key": "user-7"},
+    )
+    doc = r.json()
+    assert (doc["arm"], doc["version"]) == ("canary", 2)
+    got = {records.get(timeout=10)["arm"] for _ in range(2)}
+    assert got == {"canary", "shadow"}
+    arms = httpx.get(f"{running.url}/v1/models").json()["models"][0]["arms"]
+    assert [(a["arm"], a["version"], a["share"]) for a in arms] == [
+        ("primary", 1, 100.0),
+        ("canary", 2, 100.0),
+        ("shadow", 1, 0.0),
+    ]

@@ -99,8 +99,9 @@ def test_a_full_queue_sheds_with_retry_after_and_errors_stay_with_their_request(
 
 def test_expected_wait_beyond_the_timeout_sheds() -> None:
     async def main() -> None:
-        b = Batcher(lambda p: list(p), max_batch=1, max_wait_ms=0, max_queue_rows=100,
-                    timeout_s=0.5)
+        b = Batcher(
+            lambda p: list(p), max_batch=1, max_wait_ms=0, max_queue_rows=100, timeout_s=0.5
+        )
         b.latency = 0.4  # as measured from recent batches
         b.queued_rows = 3
         with pytest.raises(Overloaded) as caught:

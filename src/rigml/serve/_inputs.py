@@ -266,10 +266,8 @@ def _fits(value: Any, dtype: str) -> bool:
     if kind == "f":
         return number or value is None
     if kind in "iu":
-        return (
-            (isinstance(value, int)
-            and not isinstance(value, bool))
-            or (isinstance(value, float) and value.is_integer())
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
         )
     if kind == "b":
         return isinstance(value, bool) or value in (0, 1)

@@ -10,6 +10,10 @@ prediction hook flushes, ``on_shutdown`` callbacks run).
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rigml.errors import MissingExtra
@@ -41,18 +45,37 @@ def serve(lab: Lab, config: ServeConfig, *, log_level: str = "info") -> None:
         "log_level": log_level,
         "timeout_graceful_shutdown": max(5, int(config.timeout_s) + 1),
     }
-    if config.workers == 1:
-        uvicorn.run(create_app(lab, config), **common)  # type: ignore[arg-type]
+    with _stopping_is_success():
+        if config.workers == 1:
+            uvicorn.run(create_app(lab, config), **common)  # type: ignore[arg-type]
+            return
+        config.tokens()  # a bad token file fails here, once, not in every worker
+        os.environ[ENV_LAB] = str(lab.path)
+        os.environ[ENV_CONFIG] = config.to_env()
+        uvicorn.run(
+            "rigml.serve._run:app_from_env",
+            factory=True,
+            workers=config.workers,
+            **common,  # type: ignore[arg-type]
+        )
+
+
+@contextmanager
+def _stopping_is_success() -> Iterator[None]:
+    """SIGTERM ends the service with exit code 0.
+
+    uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler
+    that was there before it; with the default handler the process dies of the signal
+    (-15) after a clean stop. A no-op handler lets ``serve`` return instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    config.tokens()  # a bad token file fails here, once, not in every worker
-    os.environ[ENV_LAB] = str(lab.path)
-    os.environ[ENV_CONFIG] = config.to_env()
-    uvicorn.run(
-        "rigml.serve._run:app_from_env",
-        factory=True,
-        workers=config.workers,
-        **common,  # type: ignore[arg-type]
-    )
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def app_from_env() -> FastAPI:
