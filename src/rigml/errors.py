@@ -790,3 +790,37 @@ class SignatureMismatch(InvalidInput):
 
 class ModelEnvironmentWarning(UserWarning):
     """The library (or Python) here differs from the one the model package was saved with."""
+
+
+# -- serving: rig serve (the service, its limits and tokens) ---------------------------------
+
+
+class InvalidServeConfig(InvalidInput):
+    """A serving setting that cannot work: a bad model reference, limit or arm share."""
+
+    def __init__(self, problem: str, *, hint: str) -> None:
+        super().__init__(f"cannot serve: {problem}", hint=hint)
+        self.problem = problem
+
+
+class UnsafeBind(InvalidInput):
+    """A non-loopback address without ``--host`` given explicitly."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"refusing to listen on {host}: it is not a loopback address",
+            hint=f"pass --host {host} explicitly to serve beyond this machine "
+            "(and consider --token-file)",
+        )
+        self.host = host
+
+
+class InvalidTokenFile(InvalidInput):
+    """A ``--token-file`` that cannot be read or holds no token."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(
+            f"token file {path}: {problem}",
+            hint="write one bearer token a line (at least 16 characters each)",
+        )
+        self.path, self.problem = path, problem
