@@ -23,6 +23,7 @@ from rigml.cli import plan as plan_cmd
 from rigml.cli import preflight as preflight_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
+from rigml.cli import serve as serve_cmd
 from rigml.cli import sweep as sweep_cmd
 from rigml.cli import watch as watch_cmd
 
@@ -73,6 +74,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and profiles.")
 app.add_typer(gates_cmd.app, name="gates")
 app.add_typer(models_cmd.app, name="models")
+app.command("serve")(serve_cmd.serve)
 app.add_typer(audit_cmd.app, name="audit")
 # Pipelines: rig.yaml stages, cached by rig.lock
 app.command("run")(pipeline_cmd.run)
