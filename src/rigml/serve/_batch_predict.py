@@ -176,9 +176,10 @@ class _Job:
         try:
             preds = np.asarray(self.model.predict(frame))
             probs = np.asarray(getattr(self.model, "predict_proba")(frame)) if self.proba else None
-        except RigError as exc:
+        except Exception as exc:  # the model refuses the rows: a data problem, located
+            text = exc.message if isinstance(exc, RigError) else _first_line(exc)
             raise BadBatchInput(
-                str(self.src), f"rows {before + 1}-{before + len(frame)}: {exc.message}", chunk=n
+                str(self.src), f"rows {before + 1}-{before + len(frame)}: {text}", chunk=n
             ) from exc
         latency = (time.perf_counter() - started) * 1000.0
         out = frame.copy()
@@ -199,6 +200,11 @@ class _Job:
             "classes": classes or None,
         }
         return out, rec
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _classes(model: LoadedModel, probs: Any) -> list[str]:
@@ -327,7 +333,7 @@ def _csv_error(src: Path, exc: BaseException, chunk: int, *, after: int = 0) -> 
     bad = re.search(r"column #(\d+): .*invalid value '(.*)'", str(exc))
     cell = (int(bad.group(1)), bad.group(2)) if bad else None
     line = _bad_csv_line(src, cell)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _first_line(exc)
     if line is None and after:
         text += f" (after row {after})"
     return BadBatchInput(str(src), text, chunk=chunk, line=line)
