@@ -1,4 +1,5 @@
 """Batch prediction: CSV, Parquet and JSONL streamed in chunks, logged, written atomically."""
+# ruff: noqa: F811 - fixtures come from _predlog_fixtures, imported by name
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.serve._predlog_fixtures import (  # noqa: F401 - fixtures
+    _predlog_audit_key,
+    churn,
+    frame_data,
+)
 from typer.testing import CliRunner
 
 from rigml.cli.predict import app
 from rigml.errors import BadBatchInput, InvalidInput
 from rigml.serve._batch_predict import predict_file
 from rigml.serve._predlog_read import read_predictions
-from tests.serve._predlog_fixtures import (  # noqa: F401 - fixtures
-    _predlog_audit_key,
-    churn,
-    frame_data,
-)
 
 WRITE = {
     "csv": lambda df, p: df.to_csv(p, index=False),
@@ -42,7 +43,13 @@ def test_each_format_in_several_chunks(
     WRITE[fmt](X, src)
     seen: list[tuple[int, float | None]] = []
     result = predict_file(
-        lab, "churn", src, dest, chunk_rows=64, proba=True, progress=lambda r, s: seen.append((r, s))
+        lab,
+        "churn",
+        src,
+        dest,
+        chunk_rows=64,
+        proba=True,
+        progress=lambda r, s: seen.append((r, s)),
     )
     assert (result.rows, result.chunks, result.version) == (200, 4, 1)
     assert [r for r, _ in seen] == [64, 128, 192, 200] and seen[-1][1] == 1.0
@@ -110,7 +117,7 @@ def test_a_missing_column_in_a_later_chunk_names_the_chunk(
 
 def test_unknown_suffix_is_refused(lab: Any, churn: Any, tmp_path: Path) -> None:
     (tmp_path / "in.xlsx").write_bytes(b"")
-    with pytest.raises(InvalidInput, match="not .csv, .parquet or .jsonl"):
+    with pytest.raises(InvalidInput, match=r"not \.csv, \.parquet or \.jsonl"):
         predict_file(lab, "churn", tmp_path / "in.xlsx", tmp_path / "out.csv")
 
 

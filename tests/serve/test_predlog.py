@@ -1,5 +1,6 @@
 """The prediction log: appends from many threads, flush on close, a bounded buffer, several
 workers, filters and feedback, against real SQLite (and PostgreSQL) labs."""
+# ruff: noqa: F811 - fixtures come from _predlog_fixtures, imported by name
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from rigml.errors import InvalidFeedback, InvalidPredictionQuery
-from rigml.serve._feedback import record_feedback
-from rigml.serve._predlog import PredictionLog
-from rigml.serve._predlog_read import iter_predictions, parse_time, read_predictions
 from tests.serve._predlog_fixtures import (  # noqa: F401 - fixtures
     _predlog_audit_key,
     predlog,
     record,
     wait_for,
 )
+
+from rigml.errors import InvalidFeedback, InvalidPredictionQuery
+from rigml.serve._feedback import record_feedback
+from rigml.serve._predlog import PredictionLog
+from rigml.serve._predlog_read import iter_predictions, parse_time, read_predictions
 
 T0 = 1_700_000_000.0
 
@@ -64,7 +65,9 @@ def test_close_flushes_everything_and_is_idempotent(lab: Any) -> None:
 
 
 def test_a_full_buffer_drops_and_counts(lab: Any) -> None:
-    log = PredictionLog(lab, service="svc", flush_rows=10**6, flush_seconds=3600, max_buffer_rows=50)
+    log = PredictionLog(
+        lab, service="svc", flush_rows=10**6, flush_seconds=3600, max_buffer_rows=50
+    )
     accepted = sum(log.append(record(i, rows=10)) for i in range(8))
     assert accepted == 5
     assert log.dropped == 30
@@ -150,7 +153,7 @@ def test_bad_filters_are_clear_errors(lab: Any) -> None:
         read_predictions(lab, since="yesterday-ish")
     with pytest.raises(InvalidPredictionQuery, match="no prediction column 'colour'"):
         read_predictions(lab, columns=["colour"])
-    with pytest.raises(InvalidPredictionQuery, match="in.height"):
+    with pytest.raises(InvalidPredictionQuery, match=r"in\.height"):
         read_predictions(lab, columns=["in.height"])
     with pytest.raises(InvalidPredictionQuery, match="later than until"):
         read_predictions(lab, since=T0 + 10, until=T0)
@@ -179,7 +182,13 @@ def test_feedback_joins_the_latest_value(any_lab: Any) -> None:
     record_feedback(any_lab, "req-unknown", 1)  # may arrive before its prediction
     table = read_predictions(any_lab, with_feedback=True)
     got = dict(zip(table["request_id"].to_pylist(), table["feedback"].to_pylist(), strict=True))
-    assert got == {"req-0": None, "req-1": "0", "req-2": None, "req-3": '{"label":"cat"}', "req-4": None}
+    assert got == {
+        "req-0": None,
+        "req-1": "0",
+        "req-2": None,
+        "req-3": '{"label":"cat"}',
+        "req-4": None,
+    }
     assert table["feedback_time"].to_pylist()[1] == T0 + 20
 
 

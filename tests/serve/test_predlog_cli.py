@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.serve._predlog_fixtures import _predlog_audit_key, record  # noqa: F401 - fixture
 from typer.testing import CliRunner
 
 from rigml.cli.predictions import app
 from rigml.errors import InvalidPredictionQuery
 from rigml.serve._predlog import PredictionLog
-from tests.serve._predlog_fixtures import _predlog_audit_key, record  # noqa: F401 - fixture
 
 
 @pytest.fixture

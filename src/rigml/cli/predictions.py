@@ -132,7 +132,7 @@ def export(
 @app.command("feedback")
 def feedback_(
     request_id: str = typer.Argument(..., help="The request id the prediction answered with."),
-    value: str = typer.Argument(..., help="The truth: JSON (1, 0.5, \"cat\", {...}) or text."),
+    value: str = typer.Argument(..., help='The truth: JSON (1, 0.5, "cat", {...}) or text.'),
     when: str | None = typer.Option(None, "--time", help="When it held: a date (default now)."),
     json_out: bool = typer.Option(False, "--json", help="Print the stored feedback as JSON."),
 ) -> None:

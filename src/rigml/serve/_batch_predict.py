@@ -175,7 +175,8 @@ class _Job:
         started = time.perf_counter()
         try:
             preds = np.asarray(self.model.predict(frame))
-            probs = np.asarray(getattr(self.model, "predict_proba")(frame)) if self.proba else None
+            model: Any = self.model  # a LoadedClassifier when proba was asked (checked)
+            probs = np.asarray(model.predict_proba(frame)) if self.proba else None
         except Exception as exc:  # the model refuses the rows: a data problem, located
             text = exc.message if isinstance(exc, RigError) else _first_line(exc)
             raise BadBatchInput(

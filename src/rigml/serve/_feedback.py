@@ -117,4 +117,3 @@ def join_feedback(lab: Lab, table: pa.Table) -> pa.Table:
     ).append_column(
         "feedback_time", pa.array([v[1] if v else None for v in values], type=pa.float64())
     )
-

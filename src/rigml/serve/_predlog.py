@@ -140,7 +140,7 @@ class PredictionLog:
         """
         try:
             rows = row_count(record)
-        except Exception:  # noqa: BLE001 - never raise into the request
+        except Exception:
             with self._count_lock:
                 self.rejected += 1
             return False
@@ -177,7 +177,7 @@ class PredictionLog:
         with self._write_lock:
             try:
                 self._build(self._drain())
-            except Exception as exc:  # noqa: BLE001 - a bug here must not stop the writer
+            except Exception as exc:
                 self.failures += 1
                 log.warning("prediction log: could not build segments: %s", exc)
             return self._store_pending()
@@ -249,9 +249,9 @@ class PredictionLog:
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             try:
                 self._store(seg)
-            except Exception as exc:  # noqa: BLE001 - object store, database, anything
+            except Exception as exc:
                 self.failures += 1
-                if delay is None or self._stop.is_set() and attempt >= 1:
+                if delay is None or (self._stop.is_set() and attempt >= 1):
                     self._warn(exc)
                     return False
                 time.sleep(delay)
@@ -301,7 +301,7 @@ class PredictionLog:
 def _rows_of(record: Mapping[str, Any]) -> int:
     try:
         return row_count(record)
-    except Exception:  # noqa: BLE001 - counted as 0 by append, too
+    except Exception:
         return 0
 
 

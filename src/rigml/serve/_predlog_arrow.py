@@ -83,13 +83,13 @@ def _group_table(recs: list[Mapping[str, Any]]) -> tuple[pa.Table | None, int]:
     """All records at once; when that fails, one by one so a bad one only loses itself."""
     try:
         return _table_of(recs), 0
-    except Exception:  # noqa: BLE001 - any malformed value: fall back to one by one
+    except Exception:
         pass
     tables, rejected = [], 0
     for rec in recs:
         try:
             tables.append(_table_of([rec]))
-        except Exception:  # noqa: BLE001
+        except Exception:
             rejected += 1
     return (concat(tables) if tables else None), rejected
 

@@ -112,7 +112,9 @@ def _check_column(name: str, with_feedback: bool) -> str:
     known = (*BASE_COLUMNS, OUTPUT, *(FEEDBACK_COLUMNS if with_feedback else ()))
     if name in known or name.startswith((INPUT_PREFIX, PROBA_PREFIX)):
         return name
-    extra = " (feedback columns need with_feedback / --feedback)" if name in FEEDBACK_COLUMNS else ""
+    extra = (
+        " (feedback columns need with_feedback / --feedback)" if name in FEEDBACK_COLUMNS else ""
+    )
     raise InvalidPredictionQuery(
         "columns",
         f"no prediction column {name!r}{extra}",
@@ -166,9 +168,7 @@ def _select(table: pa.Table, columns: tuple[str, ...] | None) -> pa.Table:
     if columns is None:
         return table
     have = set(table.column_names)
-    return pa.table(
-        {c: table[c] if c in have else pa.nulls(table.num_rows) for c in columns}
-    )
+    return pa.table({c: table[c] if c in have else pa.nulls(table.num_rows) for c in columns})
 
 
 def _scan(lab: Lab, f: Filters, *, newest: bool = False) -> Iterator[tuple[Row[Any], pa.Table]]:
@@ -192,7 +192,9 @@ def _check_seen(f: Filters, seen: set[str]) -> None:
     if f.columns is None or not seen:
         return
     never = [
-        c for c in f.columns if c not in seen and c not in BASE_COLUMNS and c not in FEEDBACK_COLUMNS
+        c
+        for c in f.columns
+        if c not in seen and c not in BASE_COLUMNS and c not in FEEDBACK_COLUMNS
     ]
     if never:
         raise InvalidPredictionQuery(
