@@ -824,3 +824,43 @@ class InvalidTokenFile(InvalidInput):
             hint="write one bearer token a line (at least 16 characters each)",
         )
         self.path, self.problem = path, problem
+
+
+# -- serve: the prediction log, feedback and batch prediction -------------------------------
+
+
+class InvalidPredictionQuery(InvalidInput):
+    """A filter of the prediction log that cannot be read: a time, a column, a limit."""
+
+    def __init__(self, what: str, problem: str, *, hint: str) -> None:
+        super().__init__(f"{what}: {problem}", hint=hint)
+        self.what, self.problem = what, problem
+
+
+class InvalidFeedback(InvalidInput):
+    """Feedback that cannot be stored: no request id, or a value that is not JSON."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"feedback {problem}",
+            hint="give the request id a prediction answered with and a JSON value "
+            '(a label, a number, or an object such as {"label": 1})',
+        )
+        self.problem = problem
+
+
+class BadBatchInput(BadDataFile):
+    """A batch input file that cannot be read or scored, located by chunk and line."""
+
+    def __init__(
+        self, path: str, problem: str, *, chunk: int | None = None, line: int | None = None
+    ) -> None:
+        where = f"chunk {chunk}: " if chunk is not None else ""
+        super().__init__(
+            path,
+            where + problem,
+            line=line,
+            hint="fix the file (every row needs the model's input columns); "
+            "nothing was written to the output",
+        )
+        self.chunk = chunk

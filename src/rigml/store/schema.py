@@ -399,3 +399,37 @@ model_approvals = Table(
 )
 
 OBJECT_REFERENCES.append((model_files, "object"))
+
+# -- serving (migration 0007): the prediction log's segments and the feedback joined to it
+
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(255), nullable=False),  # `rig serve`'s name, or "batch"
+    Column("worker", String(255), nullable=False),  # pid@host of the process that wrote it
+    Column("model", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("arm", String(64), nullable=False),  # primary | canary | shadow | an A/B arm | batch
+    Column("first_time", Float, nullable=False),  # earliest and latest prediction time in it
+    Column("last_time", Float, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("object", DIGEST, nullable=False),  # the segment's Parquet file (zstd)
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_prediction_segments_model_time", "model", "first_time"),
+    Index("ix_prediction_segments_time", "first_time"),
+)
+
+prediction_feedback = Table(
+    "prediction_feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(255), nullable=False),
+    Column("value", Text, nullable=False),  # JSON text: a label, a number, any JSON value
+    Column("time", Float, nullable=False),  # when the truth was known (the caller's clock)
+    Column("received_at", Float, nullable=False),
+    Index("ix_prediction_feedback_request", "request_id", "time"),
+)
+
+OBJECT_REFERENCES.append((prediction_segments, "object"))
