@@ -20,6 +20,8 @@ from rigml.cli import machine as machine_cmd
 from rigml.cli import models as models_cmd
 from rigml.cli import pipeline as pipeline_cmd
 from rigml.cli import plan as plan_cmd
+from rigml.cli import predict as predict_cmd
+from rigml.cli import predictions as predictions_cmd
 from rigml.cli import preflight as preflight_cmd
 from rigml.cli import quickstart as quickstart_cmd
 from rigml.cli import runs as runs_cmd
@@ -75,6 +77,8 @@ app.add_typer(data_cmd.app, name="data", help="Versioned datasets, contracts and
 app.add_typer(gates_cmd.app, name="gates")
 app.add_typer(models_cmd.app, name="models")
 app.command("serve")(serve_cmd.serve)
+app.command("predict")(predict_cmd.predict)
+app.add_typer(predictions_cmd.app, name="predictions")
 app.add_typer(audit_cmd.app, name="audit")
 # Pipelines: rig.yaml stages, cached by rig.lock
 app.command("run")(pipeline_cmd.run)

@@ -39,6 +39,9 @@ def serve(
         [], "--shadow", help="NAME@staging scores every request of NAME too, off the path."
     ),
     trusted: bool = typer.Option(False, "--trusted", help="Allow models stored as pickles."),
+    log: bool = typer.Option(
+        True, "--log/--no-log", help="Keep every prediction in the lab (rig predictions)."
+    ),
 ) -> None:
     """Serve models: POST /v1/models/NAME/predict, /healthz, /readyz, /metrics, /docs.
 
@@ -63,6 +66,7 @@ def serve(
         canary=tuple(canary),
         shadow=tuple(shadow),
         trusted=trusted,
+        log_predictions=log,
     )
     config.tokens()  # refuse a bad token file before binding
     lab = _state.open_lab()

@@ -7,13 +7,19 @@ it with uvicorn (``rig serve``). Names load lazily (PEP 562): importing this cos
 
 # No ``from __future__ import annotations`` and no public import here: every public
 # attribute of this package is in ``__all__`` (tests/serve/test_exports.py checks it).
-import importlib as _importlib
 import typing as _typing
+
+from rigml._lazy import attach as _attach
 
 if _typing.TYPE_CHECKING:
     from rigml.serve._app import create_app
+    from rigml.serve._batch_predict import BatchResult, predict_file
     from rigml.serve._batcher import Batcher, Overloaded
     from rigml.serve._config import ArmSpec, ServeConfig, check_host
+    from rigml.serve._feedback import Feedback, record_feedback
+    from rigml.serve._predlog import LogStats, PredictionLog
+    from rigml.serve._predlog_export import ExportResult, export_predictions
+    from rigml.serve._predlog_read import iter_predictions, read_predictions
     from rigml.serve._run import app_from_env, serve
     from rigml.serve._slot import ModelSlot, Served
 
@@ -29,28 +35,39 @@ _LAZY = {
     "serve": "_run",
     "ModelSlot": "_slot",
     "Served": "_slot",
+    "PredictionLog": "_predlog",
+    "LogStats": "_predlog",
+    "read_predictions": "_predlog_read",
+    "iter_predictions": "_predlog_read",
+    "export_predictions": "_predlog_export",
+    "ExportResult": "_predlog_export",
+    "record_feedback": "_feedback",
+    "Feedback": "_feedback",
+    "predict_file": "_batch_predict",
+    "BatchResult": "_batch_predict",
 }
 
 __all__ = [
     "ArmSpec",
+    "BatchResult",
     "Batcher",
+    "ExportResult",
+    "Feedback",
+    "LogStats",
     "ModelSlot",
     "Overloaded",
+    "PredictionLog",
     "ServeConfig",
     "Served",
     "app_from_env",
     "check_host",
     "create_app",
+    "export_predictions",
+    "iter_predictions",
+    "predict_file",
+    "read_predictions",
+    "record_feedback",
     "serve",
 ]
 
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rigml.serve' has no attribute {name!r}")
-    return getattr(_importlib.import_module(f"rigml.serve.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _attach(__name__, _LAZY, __all__, globals())

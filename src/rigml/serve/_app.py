@@ -173,6 +173,48 @@ def _routes(app: "FastAPI", service: "Service") -> None:
             return _problem(exc)
         return _json(doc)
 
+    @app.post(
+        "/v1/models/{name:path}/feedback",
+        tags=["models"],
+        summary="Ground truth for an earlier prediction: {request_id, value}",
+    )
+    async def feedback(name: str, request: Request) -> Response:
+        try:
+            doc = await _feedback(service, name, await _read_body(request, 1024 * 1024))
+        except RequestProblem as exc:
+            return _problem(exc)
+        return _json(doc, 202)
+
+
+async def _feedback(service: "Service", name: str, body: bytes) -> dict[str, Any]:
+    """Store ``{"request_id": ..., "value": ...}`` for model ``name`` (off the event loop).
+
+    Raises:
+        RequestProblem: 404 for a model not served, 422 for a body without the two fields.
+    """
+    import asyncio
+
+    from rigml.errors import RigError
+    from rigml.serve._feedback import record_feedback
+
+    if name not in service.groups:
+        raise RequestProblem(404, f"no model {name!r} is served here")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise RequestProblem(422, "the body is not JSON: send {request_id, value}") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("request_id"), str)
+        or "value" not in doc
+    ):
+        raise RequestProblem(422, 'send {"request_id": "...", "value": ...}')
+    try:
+        await asyncio.to_thread(record_feedback, service.lab, doc["request_id"], doc["value"])
+    except RigError as exc:
+        raise RequestProblem(422, exc.message) from None
+    return {"request_id": doc["request_id"], "accepted": True}
+
 
 async def _read_body(request: "Request", limit: int) -> bytes:
     """The body, refused (413) once it passes ``limit`` bytes, whatever Content-Length says.

@@ -54,6 +54,7 @@ class ServeConfig:
         max_wait_ms: how long a batch may wait for more requests when traffic is concurrent.
         max_queue_rows: rows waiting per arm before the service sheds load (503).
         timeout_s: a request unanswered after this gets 504.
+        log_predictions: keep every prediction in the lab's prediction log (per process).
     """
 
     refs: tuple[str, ...]
@@ -71,6 +72,7 @@ class ServeConfig:
     trusted: bool = False
     watch_interval: float = 0.2
     workers: int = 1
+    log_predictions: bool = True  # every prediction to the lab's prediction log
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -37,8 +37,6 @@ def serve(lab: Lab, config: ServeConfig, *, log_level: str = "info") -> None:
         import uvicorn
     except ImportError:
         raise MissingExtra("serve", module="uvicorn") from None
-    from rigml.serve._app import create_app
-
     common = {
         "host": config.host,
         "port": config.port,
@@ -47,7 +45,7 @@ def serve(lab: Lab, config: ServeConfig, *, log_level: str = "info") -> None:
     }
     with _stopping_is_success():
         if config.workers == 1:
-            uvicorn.run(create_app(lab, config), **common)  # type: ignore[arg-type]
+            uvicorn.run(logged_app(lab, config), **common)  # type: ignore[arg-type]
             return
         config.tokens()  # a bad token file fails here, once, not in every worker
         os.environ[ENV_LAB] = str(lab.path)
@@ -81,9 +79,21 @@ def _stopping_is_success() -> Iterator[None]:
 def app_from_env() -> FastAPI:
     """The app of one worker process: the lab and config from the environment."""
     from rigml.lab import open_lab
-    from rigml.serve._app import create_app
 
     lab = open_lab(os.environ[ENV_LAB])
-    app = create_app(lab, ServeConfig.from_env(os.environ[ENV_CONFIG]))
+    app = logged_app(lab, ServeConfig.from_env(os.environ[ENV_CONFIG]))
     app.state.on_shutdown.append(lab.close)
     return app
+
+
+def logged_app(lab: Lab, config: ServeConfig) -> FastAPI:
+    """The app, with this process's prediction log (flushed and closed at shutdown) unless
+    ``config.log_predictions`` is off. Each worker process makes its own, after the fork."""
+    from rigml.serve._app import create_app
+
+    if not config.log_predictions:
+        return create_app(lab, config)
+    from rigml.serve._predlog import PredictionLog
+
+    log = PredictionLog(lab, service=",".join(config.refs))
+    return create_app(lab, config, on_prediction=log.append, on_shutdown=[log.close])
