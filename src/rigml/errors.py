@@ -38,7 +38,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidContract
     │   ├── BadDataFile                     unreadable, malformed or empty data (file, line)
     │   │   ├── MixedSchemas
-    │   │   └── EmptyDataset
+    │   │   ├── EmptyDataset
+    │   │   └── BadBatchInput               a row `rig predict` cannot read or score (chunk, line)
     │   ├── InvalidWorkload                 a workload file or flag `rig plan` cannot use
     │   ├── InvalidPrices                   a price or grid-intensity file with a bad figure
     │   ├── InvalidAssumption               a cost assumption out of range (negative price...)
@@ -50,7 +51,12 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── InvalidModelRef                 not NAME, NAME@3, NAME@latest or NAME@ALIAS
     │   ├── InvalidModelPackage             a package without an intact manifest or model file
     │   ├── UnknownFlavor                   no flavor fits the object or file; name it with --flavor
-    │   └── SignatureMismatch               input that does not fit the model's signature
+    │   ├── SignatureMismatch               input that does not fit the model's signature
+    │   ├── InvalidServeConfig              `rig serve` options that cannot work together
+    │   ├── UnsafeBind                      a non-loopback address without an explicit --host
+    │   ├── InvalidTokenFile                a --token-file that is missing, empty or unreadable
+    │   ├── InvalidPredictionQuery          a prediction-log filter: a time, a column, a limit
+    │   └── InvalidFeedback                 feedback without a request id, or not JSON
     ├── StoreUnavailable                    the database or object store cannot serve
     │   ├── SchemaTooNew
     │   ├── LabNotWritable
