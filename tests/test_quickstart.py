@@ -49,6 +49,8 @@ def _check_registry(root: Path, out: str) -> None:
     assert "Registry (rig models register" in flat and "Lineage" in flat
     assert "churn@production: nobody -> v1 (promote by" in flat
     assert "Audit (rig audit verify):" in flat and "intact" in flat
+    assert "Serving (rig serve churn@production" in flat
+    assert "Prediction log (rig predictions list --model churn): 60 rows, 20 joined" in flat
     assert (root / "lineage.png").is_file() and (root / "lineage.mmd").is_file()
     lab = open_lab(root)
     try:

@@ -42,6 +42,7 @@ class QuickstartResult:
     root: Path | None = None  # the folder worked in (the lab is root/.rig)
     pipeline: Any = None  # PipelineStep: rig.yaml run, rerun unchanged, rerun after a param
     registry: Any = None  # RegistryStep: the best candidate registered, promoted, traced
+    serving: Any = None  # ServingStep: churn@production over HTTP, its prediction log
 
 
 def run_quickstart(
@@ -201,6 +202,7 @@ def _later_steps(
     if result.data is not None:  # the pipeline reads the dataset version and its contract
         result.pipeline = _pipeline_step(lab, root, result.data, progress)
         result.registry = _registry_step(lab, root, result.pipeline, progress)
+        result.serving = _serve_step(lab, root, result, progress)
     else:
         result.notes.append("no pipeline step: it reads the dataset the data step adds")
     result.placement = _placement_step(lab)
@@ -364,6 +366,24 @@ def _pipeline_step(
     step = PipelineStep(rig_yaml, first, unchanged, second, change, plan, third, None, sweep)
     step.gates = latest_gate_report(lab, gate_run.run_id) if gate_run is not None else None
     progress(f"changed {change}: reran {', '.join(step.reran)}")
+    return step
+
+
+def _serve_step(
+    lab: Any, root: Path, result: QuickstartResult, progress: Callable[[str], None]
+) -> Any:
+    """``rig serve churn@production``: requests over HTTP, feedback, the prediction log."""
+    import numpy as np
+
+    try:
+        from rigml._quickstart_serve import serving_step
+
+        valid = np.load(root / "pipeline" / "prepared" / "valid.npz")
+        step = serving_step(lab, valid["X"], valid["y"])
+    except MissingExtra as exc:
+        result.notes.append(f"no serving step: {exc.message} ({exc.hint})")
+        return None
+    progress(f"rig serve: {step.requests} requests, {step.logged} predictions logged")
     return step
 
 

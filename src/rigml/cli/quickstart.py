@@ -70,6 +70,8 @@ def _show(result: Any) -> None:
         _pipeline(result.pipeline)
     if result.registry is not None:
         _registry(result.registry)
+    if result.serving is not None:
+        _serving(result.serving)
     if result.placement is not None:
         _placement(result.placement)
     for note in result.notes:
@@ -250,6 +252,23 @@ def _registry(step: Any) -> None:
     verdict = "intact" if a.ok else f"NOT intact at entry {a.bad_seq}"
     _ui.write(
         f"[bold]Audit[/] (rig audit verify): {a.size} entries, {verdict}, root {a.root[:16]}…"
+    )
+
+
+def _serving(step: Any) -> None:
+    """The model served over HTTP, and what its prediction log kept."""
+    from rigml.cli import _ui
+
+    _ui.write(f"\n[bold]Serving[/] (rig serve churn@production, on {_esc(step.url)})")
+    _ui.write(
+        f"{step.requests} single-row requests to POST /v1/models/churn/predict, answered by "
+        f"v{step.version}, median {step.p50_ms:.1f} ms; feedback sent for one in three",
+        markup=False,
+    )
+    _ui.write(
+        f"Prediction log (rig predictions list --model churn): {step.logged} rows, "
+        f"{step.with_feedback} joined with their feedback",
+        markup=False,
     )
 
 
