@@ -23,6 +23,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("RIG_LAB", "RIG_STORE_URL", "RIG_OBJECTS_URL", "RIG_GPU_RECORDING"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    from rigml.cli import _state
+
+    monkeypatch.setattr(_state, "lab_path", None)  # an earlier test's `rig --lab` is not ours
 
 
 @pytest.fixture

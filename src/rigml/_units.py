@@ -105,3 +105,19 @@ def parse_bytes(text: str | float | int) -> int:
         raise ValueError(f"{text!r} is not a size such as 16GiB, 512MiB or 64GB")
     decimal = bool(byte) and not binary and bool(prefix)
     return int(float(number) * (1000 if decimal else 1024) ** _POWERS[prefix.lower()])
+
+
+def parse_when(text: str) -> float:
+    """Epoch seconds of ``7d`` / ``12h`` (that long ago) or an ISO date or date-time.
+
+    Raises:
+        ValueError: it is neither (the caller words the error for its flag).
+    """
+    import time
+    from datetime import datetime
+
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        pass
+    return datetime.fromisoformat(text.strip()).timestamp()

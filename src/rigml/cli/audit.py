@@ -23,18 +23,11 @@ app = typer.Typer(
 
 def _since(text: str) -> float:
     """``7d`` (that long ago) or a date/time (``2026-01-31``, ``2026-01-31T12:00``)."""
-    import time
-    from datetime import datetime
-
-    from rigml._units import parse_duration
+    from rigml._units import parse_when
     from rigml.errors import InvalidInput
 
     try:
-        return time.time() - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
+        return parse_when(text)
     except ValueError as exc:
         raise InvalidInput(
             f"--since: {text!r} is neither a duration nor a date",

@@ -36,9 +36,8 @@ def parse_time(value: TimeLike, what: str = "time") -> float:
     Raises:
         InvalidPredictionQuery: none of those.
     """
-    import time
 
-    from rigml._units import parse_duration
+    from rigml._units import parse_when
 
     if isinstance(value, datetime):
         return value.timestamp()
@@ -54,11 +53,7 @@ def parse_time(value: TimeLike, what: str = "time") -> float:
     except ValueError:
         pass
     try:
-        return time.time() - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
+        return parse_when(text)
     except ValueError:
         raise InvalidPredictionQuery(
             what, f"{value!r} is neither a duration nor a date", hint=_TIME_HINT
