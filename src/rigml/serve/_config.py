@@ -182,17 +182,7 @@ class ServeConfig:
         """
         if self.token_file is None:
             return []
-        path = Path(self.token_file)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidTokenFile(str(path), f"cannot read it ({exc})") from None
-        tokens = [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
-        if not tokens:
-            raise InvalidTokenFile(str(path), "it holds no token")
-        if any(len(t) < _MIN_TOKEN for t in tokens):
-            raise InvalidTokenFile(str(path), f"a token is shorter than {_MIN_TOKEN} characters")
-        return [t.encode() for t in tokens]
+        return read_tokens(Path(self.token_file))
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -224,6 +214,24 @@ def _canary(text: str) -> tuple[str, float]:
             hint="e.g. --canary churn@staging:10 (10% of churn's traffic)",
         )
     return ref, value
+
+
+def read_tokens(path: Path) -> list[bytes]:
+    """The bearer tokens of a token file: one a line, ``#`` comments and blanks skipped.
+
+    Raises:
+        InvalidTokenFile: unreadable, empty, or a token shorter than 16 characters.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidTokenFile(str(path), f"cannot read it ({exc})") from None
+    tokens = [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
+    if not tokens:
+        raise InvalidTokenFile(str(path), "it holds no token")
+    if any(len(t) < _MIN_TOKEN for t in tokens):
+        raise InvalidTokenFile(str(path), f"a token is shorter than {_MIN_TOKEN} characters")
+    return [t.encode() for t in tokens]
 
 
 def _ab_arms(texts: tuple[str, ...]) -> dict[str, list[ArmSpec]]:
