@@ -90,9 +90,7 @@ def test_status_shows_every_arm_and_canary_steps_need_a_token(
         assert httpx.post(admin, json=body, headers=AUTH).status_code == status, body
 
 
-def test_a_failing_canary_is_rolled_back(
-    lab: Any, churn: Any, server: Any, dataset: Any
-) -> None:
+def test_a_failing_canary_is_rolled_back(lab: Any, churn: Any, server: Any, dataset: Any) -> None:
     X, _ = dataset
     staged(lab, Broken(), X[:5])
     config = ServeConfig(
@@ -153,9 +151,7 @@ def test_a_canary_following_staging_swaps_when_staging_moves(
 
     X, y = dataset
     staged(lab, LogisticRegression().fit(X, 1 - y), X[:5])
-    config = ServeConfig(
-        ("churn@production",), canary=("churn@staging:100",), watch_interval=0.05
-    )
+    config = ServeConfig(("churn@production",), canary=("churn@staging:100",), watch_interval=0.05)
     running = server(create_app(lab, config))
     assert predict(running.url, "k", X[:1]).json()["version"] == 2
     v3 = staged(lab, LogisticRegression(C=0.5).fit(X, y), X[:5])
