@@ -181,3 +181,18 @@ def test_bad_ab_specs_are_refused(ab: tuple[str, ...], refs: tuple[str, ...], sa
 def test_bad_guard_settings_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(InvalidServeConfig):
         ServeConfig(("churn@production",), **options)
+
+
+def test_a_canary_is_judged_at_most_every_interval() -> None:
+    clock = Clock()
+    r = router(ArmSpec("churn@production"), ArmSpec("churn@staging", "canary", 50, "canary"))
+    canary = r.canaries[0]
+    canary.stats = ArmStats(clock)
+    guard = Guard(0.05, None, 10)
+    assert r.judge(canary, guard) is None  # too young: judged, holds
+    for _ in range(20):
+        canary.stats.observe(0.01, ok=False)
+    assert r.judge(canary, guard) is None  # judged a moment ago
+    clock.now += 1
+    assert r.judge(canary, guard) is not None
+    assert canary.share == 0 and canary.rolled_back is not None

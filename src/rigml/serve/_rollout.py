@@ -3,7 +3,8 @@ and the guard that rolls a failing canary back.
 
 The request path only appends to a bounded deque and bumps two integers
 (:meth:`ArmStats.observe`); percentiles are sorted out when someone asks (``/v1/status``)
-or when the guard judges a canary, every :data:`JUDGE_EVERY` of its requests. Everything
+or when the guard judges a canary, every :data:`JUDGE_EVERY` of its requests but at most
+every :data:`JUDGE_INTERVAL` seconds (about 0.5 ms each, whatever the load). Everything
 here runs on the event loop, so it needs no lock.
 """
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("rigml.serve")
 WINDOW_N = 2048  # the latest requests an arm's window holds ...
 WINDOW_S = 60.0  # ... of the last minute
-JUDGE_EVERY = 10  # a canary is judged once per this many of its requests
+JUDGE_EVERY = 10  # a canary is judged once per this many of its requests ...
+JUDGE_INTERVAL = 0.1  # ... and at most this often (s): a judgement sorts two windows
 _BASE = ("primary", "ab")
 
 Entry = tuple[float, float, bool]  # (monotonic time, latency in seconds, succeeded)
@@ -107,6 +109,7 @@ class Arm:
     share: float
     stats: ArmStats = field(default_factory=ArmStats)
     rolled_back: dict[str, Any] | None = None
+    judged_at: float = -math.inf
 
     @property
     def role(self) -> str:
@@ -231,6 +234,10 @@ class Router:
         """Roll canary ``arm`` back when the guard says so; the reason, or None."""
         if arm.rolled_back is not None or arm.share <= 0:
             return None
+        now = arm.stats.clock()
+        if now - arm.judged_at < JUDGE_INTERVAL:
+            return None
+        arm.judged_at = now
         reason = guard.verdict(arm.stats.window(), self.baseline())
         if reason is not None:
             self.roll_back(arm, reason)
