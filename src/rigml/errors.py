@@ -870,3 +870,14 @@ class BadBatchInput(BadDataFile):
             "nothing was written to the output",
         )
         self.chunk = chunk
+
+
+# -- serve: rollout controls (rig serve status / canary) --------------------------------------
+
+
+class ServiceRequestFailed(RigError):
+    """``rig serve status`` or ``canary`` could not get an answer from a running service."""
+
+    def __init__(self, url: str, problem: str, *, hint: str) -> None:
+        super().__init__(f"the service at {url}: {problem}", hint=hint)
+        self.url, self.problem = url, problem

@@ -110,6 +110,9 @@ def create_app(
     app.state.service = service
     app.state.on_shutdown = callbacks
     _routes(app, service)
+    from rigml.serve._admin import add_admin_routes
+
+    add_admin_routes(app, service)
     if tokens:
         from rigml.serve._auth import TokenAuth
 

@@ -15,23 +15,31 @@ from typing import Any, Literal
 
 from rigml.errors import InvalidServeConfig, InvalidTokenFile, UnsafeBind
 
-ArmKind = Literal["primary", "canary", "shadow"]
+ArmKind = Literal["primary", "canary", "shadow", "ab"]
 ENV_CONFIG = "RIG_SERVE_CONFIG"
 _NUMBER = re.compile(r"v?\d+")
+_ARM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_RESERVED = frozenset({"primary", "canary", "shadow"})
 _MIN_TOKEN = 16
 
 
 @dataclass(frozen=True)
 class ArmSpec:
-    """One arm of a served model: the ref it serves, its kind and its traffic share (%)."""
+    """One arm of a served model: the ref it serves, its kind, its traffic share (%) and
+    its name (``label``; the kind when unnamed), which responses and metrics carry."""
 
     ref: str
     kind: ArmKind = "primary"
     share: float = 100.0
+    label: str = ""
 
     @property
     def name(self) -> str:
         return self.ref.partition("@")[0]
+
+    @property
+    def arm(self) -> str:
+        return self.label or self.kind
 
     @property
     def alias(self) -> str | None:
@@ -49,6 +57,13 @@ class ServeConfig:
     Args:
         refs: the models served, ``NAME@production``, ``NAME@3``; one primary arm each.
         canary: ``NAME@staging:10``: that share (%) of NAME's traffic goes to the candidate.
+        ab: ``NAME@3:control=50``: named arms of a model not in ``refs``, shares adding up
+            to 100 per model, sticky by request key.
+        canary_max_error_delta: roll a canary back (share 0) when its error rate passes the
+            primary's by more than this (None: never).
+        canary_max_p99_ratio: ... when its p99 latency passes this multiple of the
+            primary's (None: never).
+        canary_min_requests: requests in the candidate's window before it is judged.
         shadow: ``NAME@staging``: scored on every request of NAME, off the request path.
         max_batch: the most rows one model call takes (micro-batching).
         max_wait_ms: how long a batch may wait for more requests when traffic is concurrent.
@@ -69,6 +84,10 @@ class ServeConfig:
     token_file: str | None = None
     canary: tuple[str, ...] = ()
     shadow: tuple[str, ...] = ()
+    ab: tuple[str, ...] = ()
+    canary_max_error_delta: float | None = 0.05
+    canary_max_p99_ratio: float | None = 2.0
+    canary_min_requests: int = 100
     trusted: bool = False
     watch_interval: float = 0.2
     workers: int = 1
@@ -76,11 +95,12 @@ class ServeConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.refs:
+        if not self.refs and not self.ab:
             raise InvalidServeConfig(
                 "no model to serve", hint="name one or more refs: rig serve NAME@production"
             )
         for what, value in (
+            ("canary_min_requests", self.canary_min_requests),
             ("max_batch", self.max_batch),
             ("max_queue_rows", self.max_queue_rows),
             ("max_body_bytes", self.max_body_bytes),
@@ -93,6 +113,14 @@ class ServeConfig:
             raise InvalidServeConfig(
                 "timeout_s must be > 0 and max_wait_ms >= 0", hint="e.g. 10 s and 2 ms"
             )
+        for what, limit in (
+            ("canary_max_error_delta", self.canary_max_error_delta),
+            ("canary_max_p99_ratio", self.canary_max_p99_ratio),
+        ):
+            if limit is not None and limit <= 0:
+                raise InvalidServeConfig(
+                    f"{what} is {limit}", hint="give a positive margin, or None to never judge"
+                )
         self.arms()  # refuses malformed refs and shares now, not at the first request
 
     def arms(self) -> dict[str, list[ArmSpec]]:
@@ -112,11 +140,20 @@ class ServeConfig:
                     f"{name} is named twice", hint="serve each model once; use --canary for two"
                 )
             served[name] = [ArmSpec(ref)]
+        for name, arms in _ab_arms(self.ab).items():
+            if name in served:
+                raise InvalidServeConfig(
+                    f"{name} is served both as a ref and by --ab arms",
+                    hint=f"drop {name} from the refs: its --ab arms serve it",
+                )
+            served[name] = arms
         for text in self.canary:
             ref, share = _canary(text)
-            self._arm_of(served, ref).append(ArmSpec(ref, "canary", share))
+            arms = self._arm_of(served, ref)
+            arms.append(ArmSpec(ref, "canary", share, _numbered(arms, "canary")))
         for ref in self.shadow:
-            self._arm_of(served, ref).append(ArmSpec(ref, "shadow", 0.0))
+            arms = self._arm_of(served, ref)
+            arms.append(ArmSpec(ref, "shadow", 0.0, _numbered(arms, "shadow")))
         for name, arms in served.items():
             canary = sum(a.share for a in arms if a.kind == "canary")
             if canary > 100:
@@ -145,17 +182,7 @@ class ServeConfig:
         """
         if self.token_file is None:
             return []
-        path = Path(self.token_file)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidTokenFile(str(path), f"cannot read it ({exc})") from None
-        tokens = [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
-        if not tokens:
-            raise InvalidTokenFile(str(path), "it holds no token")
-        if any(len(t) < _MIN_TOKEN for t in tokens):
-            raise InvalidTokenFile(str(path), f"a token is shorter than {_MIN_TOKEN} characters")
-        return [t.encode() for t in tokens]
+        return read_tokens(Path(self.token_file))
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -164,9 +191,15 @@ class ServeConfig:
     @classmethod
     def from_env(cls, text: str) -> ServeConfig:
         data = json.loads(text)
-        for key in ("refs", "canary", "shadow"):
+        for key in ("refs", "canary", "shadow", "ab"):
             data[key] = tuple(data[key])
         return cls(**data)
+
+
+def _numbered(arms: list[ArmSpec], kind: str) -> str:
+    """``canary`` for a model's first canary, ``canary-2`` for its second, and so on."""
+    count = sum(1 for a in arms if a.kind == kind)
+    return kind if count == 0 else f"{kind}-{count + 1}"
 
 
 def _canary(text: str) -> tuple[str, float]:
@@ -181,6 +214,71 @@ def _canary(text: str) -> tuple[str, float]:
             hint="e.g. --canary churn@staging:10 (10% of churn's traffic)",
         )
     return ref, value
+
+
+def read_tokens(path: Path) -> list[bytes]:
+    """The bearer tokens of a token file: one a line, ``#`` comments and blanks skipped.
+
+    Raises:
+        InvalidTokenFile: unreadable, empty, or a token shorter than 16 characters.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidTokenFile(str(path), f"cannot read it ({exc})") from None
+    tokens = [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
+    if not tokens:
+        raise InvalidTokenFile(str(path), "it holds no token")
+    if any(len(t) < _MIN_TOKEN for t in tokens):
+        raise InvalidTokenFile(str(path), f"a token is shorter than {_MIN_TOKEN} characters")
+    return [t.encode() for t in tokens]
+
+
+def _ab_arms(texts: tuple[str, ...]) -> dict[str, list[ArmSpec]]:
+    """Model name -> its A/B arms, checked: unique names, shares adding up to 100."""
+    from rigml.registry._refs import parse_ref
+
+    models: dict[str, list[ArmSpec]] = {}
+    for text in texts:
+        spec = _ab(text)
+        arms = models.setdefault(parse_ref(spec.ref)[0], [])
+        if any(a.label == spec.label for a in arms):
+            raise InvalidServeConfig(
+                f"two A/B arms of {spec.name} are named {spec.label!r}",
+                hint="give each arm its own name: --ab churn@3:control=50 --ab churn@4:b=50",
+            )
+        arms.append(spec)
+    for name, arms in models.items():
+        total = sum(a.share for a in arms)
+        if len(arms) < 2 or abs(total - 100) > 1e-6:
+            found = " + ".join(f"{a.label}={a.share:g}" for a in arms)
+            raise InvalidServeConfig(
+                f"the A/B arms of {name} are {found}: two or more arms adding up to 100 are needed",
+                hint=f"e.g. --ab {name}@3:control=50 --ab {name}@4:treatment=50",
+            )
+    return models
+
+
+def _ab(text: str) -> ArmSpec:
+    ref, _, named = text.rpartition(":")
+    label, sep, share = named.partition("=")
+    try:
+        value = float(share) if sep else -1.0
+    except ValueError:
+        value = -1.0
+    if not ref or not _ARM_NAME.fullmatch(label) or not 0 < value <= 100:
+        raise InvalidServeConfig(
+            f"A/B arm {text!r} is not REF:NAME=PERCENT (a name of letters, digits, _.-; "
+            "a share above 0 and up to 100)",
+            hint="e.g. --ab churn@3:control=50 --ab churn@4:treatment=50",
+        )
+    if label in _RESERVED:
+        raise InvalidServeConfig(
+            f"A/B arm {text!r} is named {label!r}, a name kept for --canary and --shadow "
+            "arms and the primary",
+            hint="name it otherwise: control, treatment, a, b ...",
+        )
+    return ArmSpec(ref, "ab", value, label)
 
 
 def check_host(host: str, *, explicit: bool) -> str:

@@ -8,19 +8,17 @@ batch, answer, observe, hand the record to the prediction hook, score the shadow
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rigml.serve._batcher import Batcher, Overloaded
 from rigml.serve._inputs import BodyKind, RequestProblem, count_rows, decode, prepare
 from rigml.serve._metrics import Metrics
+from rigml.serve._rollout import JUDGE_EVERY, Arm, Guard, Router, rollback_counter
 from rigml.serve._slot import Job, ModelSlot, Outcome, jsonable, run_jobs
 
 if TYPE_CHECKING:
@@ -32,34 +30,24 @@ log = logging.getLogger("rigml.serve")
 _THREAD_PARSE = 256 * 1024  # bodies larger than this are parsed off the event loop
 
 
-@dataclass
 class ModelGroup:
-    """A served model: its primary arm, canaries and shadows."""
+    """A served model: its arms (primary or A/B arms, canaries, shadows) and their router."""
 
-    name: str
-    primary: ModelSlot
-    canaries: list[ModelSlot] = field(default_factory=list)
-    shadows: list[ModelSlot] = field(default_factory=list)
+    def __init__(self, name: str, slots: list[ModelSlot]) -> None:
+        self.name = name
+        self.router = Router(slots)
+
+    @property
+    def primary(self) -> ModelSlot:
+        return self.router.base[0].slot
+
+    @property
+    def shadows(self) -> list[Arm]:
+        return self.router.shadows
 
     @property
     def slots(self) -> list[ModelSlot]:
-        return [self.primary, *self.canaries, *self.shadows]
-
-    def choose(self, key: str | None) -> ModelSlot:
-        """The arm for one request: sticky by ``key`` (a hash), else at random."""
-        if not self.canaries:
-            return self.primary
-        if key:
-            digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-            point = int.from_bytes(digest, "big") % 10_000 / 100
-        else:
-            point = random.random() * 100
-        edge = 0.0
-        for slot in self.canaries:
-            edge += slot.spec.share
-            if point < edge and slot.ready:
-                return slot
-        return self.primary
+        return [a.slot for a in self.router.arms]
 
 
 class Service:
@@ -68,6 +56,10 @@ class Service:
     def __init__(self, lab: Lab, config: ServeConfig, hook: HookQueue | None) -> None:
         self.lab, self.config, self.hook = lab, config, hook
         self.metrics = Metrics()
+        self.rollbacks = rollback_counter(self.metrics.registry)
+        self.guard = Guard(
+            config.canary_max_error_delta, config.canary_max_p99_ratio, config.canary_min_requests
+        )
         self.groups: dict[str, ModelGroup] = {}
         for name, arms in config.arms().items():
             slots = [
@@ -80,10 +72,10 @@ class Service:
                 )
                 for spec in arms
             ]
-            group = ModelGroup(name, slots[0])
-            group.canaries = [s for s in slots if s.arm == "canary"]
-            group.shadows = [s for s in slots if s.arm == "shadow"]
-            self.groups[name] = group
+            self.groups[name] = ModelGroup(name, slots)
+        for group in self.groups.values():
+            for arm in group.router.arms:
+                arm.slot.on_swap = arm.stats.restart_window  # judge each version afresh
         self.batchers: dict[int, Batcher] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -187,7 +179,26 @@ class Service:
         rows = count_rows(kind, raw)
         if rows > self.config.max_rows:
             raise RequestProblem(413, f"{rows} rows; this service takes {self.config.max_rows}")
-        slot = group.choose(key)
+        arm = group.router.choose(key)
+        try:
+            doc = await self._answer(group, arm.slot, kind, raw, rows, proba, request_id, started)
+        except RequestProblem as exc:
+            self._observe(group, arm, time.monotonic() - started, exc.status < 500)
+            raise
+        self._observe(group, arm, time.monotonic() - started, True)
+        return doc
+
+    async def _answer(
+        self,
+        group: ModelGroup,
+        slot: ModelSlot,
+        kind: BodyKind,
+        raw: Any,
+        rows: int,
+        proba: bool,
+        request_id: str | None,
+        started: float,
+    ) -> dict[str, Any]:
         served = slot.current
         if served is None:
             raise RequestProblem(
@@ -217,6 +228,14 @@ class Service:
         for shadow in group.shadows:
             self._shadow(shadow, kind, raw, rows, rid)
         return doc
+
+    def _observe(self, group: ModelGroup, arm: Arm, latency: float, ok: bool) -> None:
+        """Count one request on its arm; every few requests of a canary, judge it."""
+        arm.stats.observe(latency, ok)
+        if arm.role != "canary" or arm.stats.requests % JUDGE_EVERY:
+            return
+        if group.router.judge(arm, self.guard) is not None:
+            self.rollbacks.labels(group.name, arm.name).inc()
 
     async def _decode(self, body: bytes, content_type: str) -> tuple[BodyKind, Any]:
         if len(body) < _THREAD_PARSE:
@@ -270,17 +289,14 @@ class Service:
             }
         )
 
-    def _shadow(self, slot: ModelSlot, kind: BodyKind, raw: Any, rows: int, rid: str) -> None:
+    def _shadow(self, arm: Arm, kind: BodyKind, raw: Any, rows: int, rid: str) -> None:
         """Score the request on a shadow arm too, in a task nobody waits for."""
-        task = asyncio.get_running_loop().create_task(
-            self._score_shadow(slot, kind, raw, rows, rid)
-        )
+        task = asyncio.get_running_loop().create_task(self._score_shadow(arm, kind, raw, rows, rid))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _score_shadow(
-        self, slot: ModelSlot, kind: BodyKind, raw: Any, rows: int, rid: str
-    ) -> None:
+    async def _score_shadow(self, arm: Arm, kind: BodyKind, raw: Any, rows: int, rid: str) -> None:
+        slot = arm.slot
         served = slot.current
         if served is None:
             return
@@ -289,9 +305,11 @@ class Service:
             parsed = prepare(kind, raw, served.signature, rows)
             outcome = await self._submit(slot, Job(parsed, served))
         except RequestProblem as exc:
+            arm.stats.observe(time.monotonic() - started, exc.status < 500)
             self.metrics.errors.labels(slot.name, f"shadow-{exc.status}").inc()
             return
         latency = time.monotonic() - started
+        arm.stats.observe(latency, True)
         labels = (slot.name, str(served.version.version), slot.arm)
         self.metrics.requests.labels(*labels).inc()
         self.metrics.latency.labels(*labels).observe(latency)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,7 @@ class ModelSlot:
         self.loaded = threading.Event()
         self._watch: AliasWatch | None = None
         self._swap_lock = threading.Lock()
+        self.on_swap: Callable[[], None] | None = None  # called (watch thread) after a swap
 
     @property
     def name(self) -> str:
@@ -83,7 +84,8 @@ class ModelSlot:
 
     @property
     def arm(self) -> str:
-        return self.spec.kind
+        """The arm's name: ``primary``, ``canary``, ``shadow`` or an A/B arm's own."""
+        return self.spec.arm
 
     @property
     def ready(self) -> bool:
@@ -142,6 +144,8 @@ class ModelSlot:
                 return None
             self.current = served  # one reference assignment: the swap is atomic
             self.error = None
+            if self.on_swap is not None:
+                self.on_swap()
             if self.metrics is not None:
                 self.metrics.swaps.labels(self.name, self.arm).inc()
             log.info("%s (%s) now serves version %d", self.name, self.arm, served.version.version)
@@ -158,6 +162,7 @@ class ModelSlot:
         cur = self.current
         return {
             "arm": self.arm,
+            "role": self.spec.kind,
             "ref": self.spec.ref,
             "follows": self.spec.alias,
             "share": self.spec.share,
