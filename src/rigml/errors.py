@@ -64,6 +64,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── ObjectCorrupted
     │   └── OutputNotWritable               a file the user asked for cannot be written there
     ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
+    ├── ServiceRequestFailed                `rig serve status/canary` could not reach the service
     ├── AuditTampered                       an audit entry edited, removed or reordered
     ├── InvalidCheckpoint                   an audit checkpoint unreadable or badly signed
     ├── UntrustedModel                      loading would run code (pickle, skops types): --trusted
