@@ -870,3 +870,25 @@ class BadBatchInput(BadDataFile):
             "nothing was written to the output",
         )
         self.chunk = chunk
+
+
+# -- serve: exporting a service as a self-contained folder (rig serve --export) -------------
+
+
+class ExportTargetExists(Conflict):
+    """``rig serve --export DIR`` where DIR already holds files."""
+
+    def __init__(self, dest: str) -> None:
+        super().__init__(
+            f"{dest} already exists and is not an empty folder; nothing was written",
+            hint="choose a new folder, or add --force to replace it",
+        )
+        self.dest = dest
+
+
+class ServiceExportFailed(RigError):
+    """A step of an export that failed: building rigml's wheel, reading an exported folder."""
+
+    def __init__(self, step: str, problem: str, *, hint: str) -> None:
+        super().__init__(f"{step}: {problem}", hint=hint)
+        self.step, self.problem = step, problem

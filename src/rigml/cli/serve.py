@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -42,6 +43,13 @@ def serve(
     log: bool = typer.Option(
         True, "--log/--no-log", help="Keep every prediction in the lab (rig predictions)."
     ),
+    export_dir: Path | None = typer.Option(
+        None,
+        "--export",
+        help="Write a self-contained folder that serves these versions elsewhere (models, "
+        "pinned requirements, Dockerfile, start.sh); starts no server.",
+    ),
+    export_force: bool = typer.Option(False, "--force", help="With --export: replace DIR."),
 ) -> None:
     """Serve models: POST /v1/models/NAME/predict, /healthz, /readyz, /metrics, /docs.
 
@@ -68,6 +76,9 @@ def serve(
         trusted=trusted,
         log_predictions=log,
     )
+    if export_dir is not None:
+        _export(config, export_dir, force=export_force)
+        return
     config.tokens()  # refuse a bad token file before binding
     lab = _state.open_lab()
     try:
@@ -79,3 +90,30 @@ def serve(
         run(lab, config)
     finally:
         lab.close()
+
+
+if TYPE_CHECKING:
+    from rigml.serve import ServeConfig
+
+
+def _export(config: ServeConfig, dest: Path, *, force: bool) -> None:
+    """``--export DIR``: write the folder, say what is in it and how to run it."""
+    from rigml.cli import _state, _ui
+    from rigml.serve._export import export_service
+
+    lab = _state.open_lab()
+    try:
+        result = export_service(lab, config, dest, force=force)
+    finally:
+        lab.close()
+    for arm in result.arms:
+        _ui.write(f"{arm.kind} {arm.ref} -> version {arm.version} ({arm.path})", markup=False)
+    _ui.write(f"rigml: {result.rigml}; {result.requirements} pinned requirements", markup=False)
+    for note in result.notes:
+        _ui.write(f"note: {note}", markup=False)
+    _ui.write(f"wrote {result.dest}: {', '.join(result.files)}", markup=False)
+    _ui.write(
+        f"run it: cd {result.dest} && python3 -m venv .venv && . .venv/bin/activate && "
+        "pip install -r requirements.txt --find-links wheels && ./start.sh",
+        markup=False,
+    )
