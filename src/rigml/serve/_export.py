@@ -445,7 +445,14 @@ def _closure(roots: list[tuple[str, set[str]]]) -> list[dict[str, str]]:
     """
     from importlib.metadata import PackageNotFoundError, distribution
 
-    from packaging.requirements import Requirement
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:
+        raise ServiceExportFailed(
+            "pinning the requirements",
+            "reading the packages' requirements needs `packaging`, which is not installed",
+            hint="pip install packaging",
+        ) from None
 
     from rigml.machine.env import installed_packages
 
