@@ -22,7 +22,8 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   ├── CheckoutTargetExists
     │   ├── PromotionRefused                an alias that needs another user's approval
     │   ├── NothingToRollBack               no earlier holder of the alias to give it back to
-    │   └── ModelInUse                      a run that made a registered version (not deleted)
+    │   ├── ModelInUse                      a run that made a registered version (not deleted)
+    │   └── ExportTargetExists              `rig serve --export DIR` into a folder that holds files
     ├── ContractFailed                      a dataset version fails its contract
     ├── GatesFailed                         a run fails its evaluation gates, or has none stored
     │   ├── StageGatesFailed                a pipeline stage ran but fails its gates (rig run)
@@ -65,6 +66,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     │   └── OutputNotWritable               a file the user asked for cannot be written there
     ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
     ├── ServiceRequestFailed                `rig serve status/canary` could not reach the service
+    ├── ServiceExportFailed                 an export that could not build its wheel or pins
     ├── AuditTampered                       an audit entry edited, removed or reordered
     ├── InvalidCheckpoint                   an audit checkpoint unreadable or badly signed
     ├── UntrustedModel                      loading would run code (pickle, skops types): --trusted
@@ -882,3 +884,25 @@ class ServiceRequestFailed(RigError):
     def __init__(self, url: str, problem: str, *, hint: str) -> None:
         super().__init__(f"the service at {url}: {problem}", hint=hint)
         self.url, self.problem = url, problem
+
+
+# -- serve: exporting a service as a self-contained folder (rig serve --export) -------------
+
+
+class ExportTargetExists(Conflict):
+    """``rig serve --export DIR`` where DIR already holds files."""
+
+    def __init__(self, dest: str) -> None:
+        super().__init__(
+            f"{dest} already exists and is not an empty folder; nothing was written",
+            hint="choose a new folder, or add --force to replace it",
+        )
+        self.dest = dest
+
+
+class ServiceExportFailed(RigError):
+    """A step of an export that failed: building rigml's wheel, reading an exported folder."""
+
+    def __init__(self, step: str, problem: str, *, hint: str) -> None:
+        super().__init__(f"{step}: {problem}", hint=hint)
+        self.step, self.problem = step, problem

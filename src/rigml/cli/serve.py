@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -110,6 +110,13 @@ def serve(
     log: bool = typer.Option(
         True, "--log/--no-log", help="Keep every prediction in the lab (rig predictions)."
     ),
+    export_dir: Path | None = typer.Option(
+        None,
+        "--export",
+        help="Write a self-contained folder that serves these versions elsewhere (models, "
+        "pinned requirements, Dockerfile, start.sh); starts no server.",
+    ),
+    export_force: bool = typer.Option(False, "--force", help="With --export: replace DIR."),
 ) -> None:
     """Serve models: POST /v1/models/NAME/predict, /healthz, /readyz, /metrics, /docs.
 
@@ -155,6 +162,9 @@ def serve(
         trusted=trusted,
         log_predictions=log,
     )
+    if export_dir is not None:
+        _export(config, export_dir, force=export_force)
+        return
     config.tokens()  # refuse a bad token file before binding
     lab = _state.open_lab()
     try:
@@ -286,3 +296,30 @@ def _canary(
     doc = target.call("/v1/admin/canary", body)
     shares = ", ".join(f"{a['arm']} {a['share']:g}%" for a in doc["arms"] if a["role"] != "shadow")
     _ui.write(f"{doc['name']}: {shares}")
+
+
+if TYPE_CHECKING:
+    from rigml.serve import ServeConfig
+
+
+def _export(config: ServeConfig, dest: Path, *, force: bool) -> None:
+    """``--export DIR``: write the folder, say what is in it and how to run it."""
+    from rigml.cli import _state, _ui
+    from rigml.serve._export import export_service
+
+    lab = _state.open_lab()
+    try:
+        result = export_service(lab, config, dest, force=force)
+    finally:
+        lab.close()
+    for arm in result.arms:
+        _ui.write(f"{arm.kind} {arm.ref} -> version {arm.version} ({arm.path})", markup=False)
+    _ui.write(f"rigml: {result.rigml}; {result.requirements} pinned requirements", markup=False)
+    for note in result.notes:
+        _ui.write(f"note: {note}", markup=False)
+    _ui.write(f"wrote {result.dest}: {', '.join(result.files)}", markup=False)
+    _ui.write(
+        f"run it: cd {result.dest} && python3 -m venv .venv && . .venv/bin/activate && "
+        "pip install -r requirements.txt --find-links wheels && ./start.sh",
+        markup=False,
+    )

@@ -83,8 +83,11 @@ def register_package(
     source: str | None = None,
     description: str | None = None,
     actor: str | None = None,
+    version: int | None = None,
 ) -> ModelVersion:
-    """Store the package in ``folder`` as the next version of ``name`` (created if new).
+    """Store the package in ``folder`` as the next version of ``name`` (created if new);
+    ``version`` asks for that number instead (above every existing one: an exported
+    service's lab keeps the numbers of the lab it came from).
 
     Raises:
         InvalidInput: the name is malformed.
@@ -102,7 +105,7 @@ def register_package(
         files.append(ModelFile(rel, digest, size))
     return register_files(
         lab, name, info, files, run_id=run_id, source=source, description=description,
-        actor=actor,
+        actor=actor, version=version,
     )  # fmt: skip
 
 
@@ -116,6 +119,7 @@ def register_files(
     source: str | None = None,
     description: str | None = None,
     actor: str | None = None,
+    version: int | None = None,
 ) -> ModelVersion:
     """Register a package whose files are already objects of the lab (a run's artifacts).
 
@@ -136,11 +140,16 @@ def register_files(
         "size": sum(f.size for f in files),
         "description": description,
     }
-    return lab.store.transact(lambda conn: _insert_version(conn, name, row, files, actor))
+    return lab.store.transact(lambda conn: _insert_version(conn, name, row, files, actor, version))
 
 
 def _insert_version(
-    conn: Connection, name: str, row: dict[str, Any], files: list[ModelFile], actor: str | None
+    conn: Connection,
+    name: str,
+    row: dict[str, Any],
+    files: list[ModelFile],
+    actor: str | None,
+    wanted: int | None = None,
 ) -> ModelVersion:
     from sqlalchemy import func, insert, select
 
@@ -160,6 +169,15 @@ def _insert_version(
         select(func.max(model_versions.c.version)).where(model_versions.c.model_id == mid)
     ).scalar()
     number = int(last or 0) + 1
+    if wanted is not None:
+        if wanted < number:
+            from rigml.errors import Conflict
+
+            raise Conflict(
+                f"{name} has versions up to {number - 1}; version {wanted} cannot be added",
+                hint="leave the number out: the next one is taken",
+            )
+        number = wanted
     values = {**row, "model_id": mid, "version": number, "created_at": now, "created_by": who}
     vid = conn.execute(insert(model_versions).values(**values)).inserted_primary_key[0]  # type: ignore[index]
     conn.execute(

@@ -16,6 +16,7 @@ if _typing.TYPE_CHECKING:
     from rigml.serve._batch_predict import BatchResult, predict_file
     from rigml.serve._batcher import Batcher, Overloaded
     from rigml.serve._config import ArmSpec, ServeConfig, check_host
+    from rigml.serve._export import FrozenArm, ServiceExport, export_service
     from rigml.serve._feedback import Feedback, record_feedback
     from rigml.serve._predlog import LogStats, PredictionLog
     from rigml.serve._predlog_export import ExportResult, export_predictions
@@ -44,6 +45,9 @@ _LAZY = {
     "record_feedback": "_feedback",
     "Feedback": "_feedback",
     "predict_file": "_batch_predict",
+    "export_service": "_export",
+    "ServiceExport": "_export",
+    "FrozenArm": "_export",
     "BatchResult": "_batch_predict",
 }
 
@@ -53,16 +57,19 @@ __all__ = [
     "Batcher",
     "ExportResult",
     "Feedback",
+    "FrozenArm",
     "LogStats",
     "ModelSlot",
     "Overloaded",
     "PredictionLog",
     "ServeConfig",
     "Served",
+    "ServiceExport",
     "app_from_env",
     "check_host",
     "create_app",
     "export_predictions",
+    "export_service",
     "iter_predictions",
     "predict_file",
     "read_predictions",
