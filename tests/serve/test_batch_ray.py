@@ -149,10 +149,6 @@ ip link set lo up
 export RAY_USAGE_STATS_ENABLED=0
 cd "$WORK"
 RIG=("$PY" -c 'import sys; from rigml.cli import main; sys.exit(main(sys.argv[1:]))')
-# a Ray that rig predict starts itself, for this one call
-timeout 240 "${{RIG[@]}}" --lab "$LAB" predict churn@1 in.csv -o local-ray.csv --proba \\
-    --chunk-rows {chunk} --executor ray --json > local-ray.json 2> local-ray.err
-echo $? > local-ray.rc
 timeout 180 "$RAY" start --head --node-ip-address=127.0.0.1 --port={port} --num-cpus=2 \\
     --include-dashboard=false --disable-usage-stats --temp-dir="$RAY_TMP" > ray-start.log 2>&1
 echo $? > start.rc
@@ -162,6 +158,10 @@ timeout 120 "${{RIG[@]}}" --lab "$LAB" predict churn in.csv -o cli.csv --proba \
     --chunk-rows {chunk} --ray-address 127.0.0.1:{port} --json > cli.json 2> cli.err
 echo $? > cli.rc
 timeout 60 "$RAY" stop --force > /dev/null 2>&1
+# a Ray that rig predict starts itself, for this one call
+timeout 240 "${{RIG[@]}}" --lab "$LAB" predict churn@1 in.csv -o local-ray.csv --proba \\
+    --chunk-rows {chunk} --executor ray --json > local-ray.json 2> local-ray.err
+echo $? > local-ray.rc
 """
 
 
@@ -200,7 +200,9 @@ def _run_in_netns(work: Path, lab: Any) -> None:
         "WORK": str(work),
         "LAB": str(lab.path),
         "PYTHONPATH": os.pathsep.join(sys.path),
+        "HOME": str(work / "home"),  # Ray keeps its auth token in ~/.ray: not the user's
     }
+    (work / "home").mkdir()
     for name in ("RAY_ADDRESS", "CUDA_VISIBLE_DEVICES"):
         env.pop(name, None)
     command = ["unshare", "--net", "--pid", "--mount-proc", "--fork", "bash", str(script)]
