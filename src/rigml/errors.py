@@ -67,6 +67,7 @@ The tree is shallow on purpose: catch ``RigError`` for everything, or one branch
     ├── ExecutorUnavailable                 the Ray cluster cannot be reached or started
     ├── ServiceRequestFailed                `rig serve status/canary` could not reach the service
     ├── ServiceExportFailed                 an export that could not build its wheel or pins
+    ├── BatchWorkerFailed                   a Ray worker of `rig predict` could not load the model
     ├── AuditTampered                       an audit entry edited, removed or reordered
     ├── InvalidCheckpoint                   an audit checkpoint unreadable or badly signed
     ├── UntrustedModel                      loading would run code (pickle, skops types): --trusted
@@ -906,3 +907,19 @@ class ServiceExportFailed(RigError):
     def __init__(self, step: str, problem: str, *, hint: str) -> None:
         super().__init__(f"{step}: {problem}", hint=hint)
         self.step, self.problem = step, problem
+
+
+# -- serve: batch prediction on Ray (rig predict --executor ray) -----------------------------
+
+
+class BatchWorkerFailed(RigError):
+    """A Ray worker of ``rig predict --executor ray`` could not load the model, or died."""
+
+    def __init__(self, what: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"a Ray worker {what}: {problem}",
+            hint=hint
+            or "every Ray node needs rigml and the model's library installed; see the "
+            "worker's log (`ray logs`); nothing was written to the output",
+        )
+        self.what, self.problem = what, problem

@@ -47,6 +47,20 @@ def predict(
     trusted: bool = typer.Option(
         False, "--trusted", help="Allow a model that needs pickle (only one you trust)."
     ),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        help="local (default) or ray: chunks scored by a pool of Ray actors, each loading "
+        "the model once (needs rigml\\[ray]; every node needs rigml).",
+        show_default=False,
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="The Ray cluster for --executor ray (default: \\[pipeline] address, RAY_ADDRESS, "
+        "else a Ray started here). The actors are sent the model: the lab may stay here.",
+        show_default=False,
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Score every row of INPUT into OUTPUT: the input's columns plus `prediction`."""
@@ -66,6 +80,8 @@ def predict(
                 log=not no_log,
                 progress=update,
                 trusted=trusted,
+                executor=executor,
+                ray_address=ray_address,
             )
     finally:
         lab.close()

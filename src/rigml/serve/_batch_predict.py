@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from rigml.lab import Lab
-    from rigml.registry import LoadedModel, Signature
+    from rigml.registry import LoadedModel, ModelVersion, Signature
 
 Format = Literal["csv", "parquet", "jsonl"]
 ProgressFn = Callable[[int, float | None], None]  # rows done, share of the input read (0-1)
@@ -88,63 +88,191 @@ def predict_file(
     log: bool = True,
     progress: ProgressFn | None = None,
     trusted: bool = False,
+    executor: str | None = None,
+    ray_address: str | None = None,
+    workers: int | None = None,
 ) -> BatchResult:
     """Score every row of ``input_path`` with model ``ref`` into ``output_path``.
 
     The output has the input's columns, then ``prediction`` and, with ``proba``, one
-    ``probability_<class>`` column per class; its format follows its suffix.
+    ``probability_<class>`` column per class; its format follows its suffix. With
+    ``executor="ray"`` (or a ``ray_address`` alone) the chunks are scored by a pool of
+    ``workers`` Ray actors (:mod:`rigml.serve._batch_ray`); the output is the same.
 
     Raises:
         ModelNotFound, InvalidModelRef, UntrustedModel: the model cannot be loaded.
         BadBatchInput: a row cannot be read or scored (named by chunk and line).
         OutputNotWritable: the output cannot be written there.
+        InvalidInput: an unknown executor, or a Ray address for the local one.
+        MissingExtra, ExecutorUnavailable, BatchWorkerFailed: with Ray (see there).
     """
-    from rigml._output import output_path as atomic_path
-    from rigml.registry import get_version, load_model
+    if _chosen_executor(executor, ray_address) == "ray":
+        from rigml.serve._batch_ray import predict_file_ray
+
+        return predict_file_ray(
+            lab, ref, input_path, output_path, chunk_rows=chunk_rows, proba=proba, log=log,
+            progress=progress, trusted=trusted, address=ray_address, workers=workers,
+        )  # fmt: skip
+    from rigml.registry import load_model
+
+    src, dest, version = check_paths(lab, ref, input_path, output_path, chunk_rows)
+    model = load_model(lab, version.ref, trusted=trusted)
+    if proba and not hasattr(model, "predict_proba"):
+        raise no_proba(version.ref)
+    fmt = file_format(dest, "output")
+    chunks = _chunks(src, file_format(src), chunk_rows, model.signature)
+    job = Job(lab, version.name, version.version, src, dest, log, progress)
+    return job.run(_score_each(model, chunks, proba=proba, fmt=fmt, src=src), fmt)
+
+
+def _chosen_executor(executor: str | None, address: str | None) -> str:
+    """``local`` or ``ray``: the name given, else ``ray`` when an address is given."""
+    chosen = executor or ("ray" if address else "local")
+    if chosen not in ("local", "ray"):
+        from rigml.config import suggest
+
+        raise InvalidInput(
+            f"unknown executor {chosen!r}; {suggest(chosen, ['local', 'ray'])}",
+            hint="pass --executor local or --executor ray",
+        )
+    if chosen == "local" and address:
+        raise InvalidInput(
+            f"a Ray address ({address}) was given with the local executor",
+            hint="pass --executor ray, or leave --ray-address out",
+        )
+    return chosen
+
+
+def check_paths(
+    lab: Lab,
+    ref: str,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    chunk_rows: int,
+) -> tuple[Path, Path, ModelVersion]:
+    """The input and output paths, checked, and the version ``ref`` names.
+
+    Raises:
+        InvalidInput, BadBatchInput, ModelNotFound, InvalidModelRef: as :func:`predict_file`.
+    """
+    from rigml.registry import get_version
 
     if chunk_rows < 1:
         raise InvalidInput(f"chunk_rows is {chunk_rows}", hint="give 1 or more rows a chunk")
     src, dest = Path(input_path), Path(output_path)
-    in_fmt, out_fmt = file_format(src), file_format(dest, "output")
+    file_format(src)
+    file_format(dest, "output")
     if not src.is_file():
         raise BadBatchInput(str(src), "no such file")
-    version = get_version(lab, ref)
-    model = load_model(lab, version.ref, trusted=trusted)
-    if proba and not hasattr(model, "predict_proba"):
-        raise InvalidInput(
-            f"{version.ref} gives no probabilities", hint="leave out --proba for this model"
+    return src, dest, get_version(lab, ref)
+
+
+def no_proba(ref: str) -> InvalidInput:
+    return InvalidInput(f"{ref} gives no probabilities", hint="leave out --proba for this model")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One chunk scored: its output encoded for the output format, and what the log needs.
+
+    ``data`` is an Arrow table (CSV, Parquet) or JSON Lines text; it is built where the
+    chunk is scored, so a Ray worker hands back exactly the bytes the local path writes.
+    """
+
+    data: pa.Table | str
+    preds: Any
+    probs: Any
+    classes: list[str]
+    latency_ms: float
+    time: float
+
+
+Chunk = tuple["pd.DataFrame", float | None]  # a chunk of input rows, the share read so far
+ScoredChunk = tuple["pd.DataFrame", float | None, Scored]
+
+
+def _score_each(
+    model: LoadedModel, chunks: Iterator[Chunk], *, proba: bool, fmt: Format, src: Path
+) -> Iterator[ScoredChunk]:
+    before = 0
+    for n, (frame, share) in enumerate(chunks, start=1):
+        yield (
+            frame,
+            share,
+            score_chunk(model, frame, proba=proba, fmt=fmt, src=src, n=n, before=before),
         )
-    job = _Job(lab, model, version.name, version.version, src, proba, log, progress)
+        before += len(frame)
+
+
+def score_chunk(
+    model: LoadedModel,
+    frame: pd.DataFrame,
+    *,
+    proba: bool,
+    fmt: Format,
+    src: Path,
+    n: int,
+    before: int,
+) -> Scored:
+    """Chunk ``n`` (after ``before`` rows) with its predictions, encoded for ``fmt``.
+
+    Raises:
+        BadBatchInput: the model refuses the rows, or the result cannot be encoded.
+    """
+    import numpy as np
+
     started = time.perf_counter()
-    with atomic_path(dest) as tmp:
-        rows, chunks = job.run(_chunks(src, in_fmt, chunk_rows, model.signature), tmp, out_fmt)
-    return BatchResult(
-        version.name,
-        version.version,
-        str(src),
-        str(dest),
-        rows,
-        chunks,
-        time.perf_counter() - started,
-        log,
-    )
+    try:
+        preds = np.asarray(model.predict(frame))
+        loaded: Any = model  # a LoadedClassifier when proba was asked (checked)
+        probs = np.asarray(loaded.predict_proba(frame)) if proba else None
+    except Exception as exc:  # the model refuses the rows: a data problem, located
+        text = exc.message if isinstance(exc, RigError) else _first_line(exc)
+        raise BadBatchInput(
+            str(src), f"rows {before + 1}-{before + len(frame)}: {text}", chunk=n
+        ) from exc
+    latency = (time.perf_counter() - started) * 1000.0
+    out = frame.copy()
+    out["prediction"] = list(preds) if preds.ndim > 1 else preds
+    classes = _classes(model, probs)
+    if probs is not None:
+        for i, c in enumerate(classes):
+            out[f"probability_{c}"] = probs[:, i]
+    data = _encode(out, fmt, src, n)
+    return Scored(data, preds, probs, classes, latency, time.time())
 
 
 @dataclass
-class _Job:
+class Job:
+    """Writing scored chunks in order to a temporary file, logging each; then the rename."""
+
     lab: Lab
-    model: LoadedModel
     name: str
     version: int
     src: Path
-    proba: bool
+    dest: Path
     log: bool
     progress: ProgressFn | None
 
-    def run(
-        self, chunks: Iterator[tuple[pd.DataFrame, float | None]], tmp: Path, fmt: Format
-    ) -> tuple[int, int]:
-        """Score and write every chunk; return (rows, chunks)."""
+    def run(self, scored: Iterator[ScoredChunk], fmt: Format) -> BatchResult:
+        """Write every chunk ``scored`` yields to the output, atomically.
+
+        Raises:
+            BadBatchInput: a chunk cannot be read, scored or written like the earlier ones.
+            OutputNotWritable: the output cannot be written there.
+        """
+        from rigml._output import output_path as atomic_path
+
+        started = time.perf_counter()
+        with atomic_path(self.dest) as tmp:
+            rows, chunks = self._write(scored, tmp, fmt)
+        seconds = time.perf_counter() - started
+        return BatchResult(
+            self.name, self.version, str(self.src), str(self.dest), rows, chunks, seconds, self.log
+        )
+
+    def _write(self, scored: Iterator[ScoredChunk], tmp: Path, fmt: Format) -> tuple[int, int]:
+        """Write and log every chunk; return (rows, chunks)."""
         from rigml.serve._predlog import PredictionLog
 
         plog = PredictionLog(self.lab, service="batch") if self.log else None
@@ -152,10 +280,10 @@ class _Job:
         rows = n = 0
         try:
             with _writer(fmt, tmp) as write:
-                for n, (frame, share) in enumerate(chunks, start=1):
-                    out, rec = self._score(frame, n, rows)
-                    _write_chunk(write, out, self.src, n)
+                for n, (frame, share, chunk) in enumerate(scored, start=1):
+                    _write_chunk(write, chunk.data, self.src, n)
                     if plog is not None:
+                        rec = self._record(frame, chunk)
                         plog.append({**rec, "request_id": f"batch-{batch_id}:{n}"})
                         plog.flush()  # a batch never outruns its log: nothing is dropped
                     rows += len(frame)
@@ -166,41 +294,18 @@ class _Job:
                 plog.close()
         return rows, n
 
-    def _score(
-        self, frame: pd.DataFrame, n: int, before: int
-    ) -> tuple[pd.DataFrame, dict[str, Any]]:
-        """The chunk with its predictions, and its prediction-log record."""
-        import numpy as np
-
-        started = time.perf_counter()
-        try:
-            preds = np.asarray(self.model.predict(frame))
-            model: Any = self.model  # a LoadedClassifier when proba was asked (checked)
-            probs = np.asarray(model.predict_proba(frame)) if self.proba else None
-        except Exception as exc:  # the model refuses the rows: a data problem, located
-            text = exc.message if isinstance(exc, RigError) else _first_line(exc)
-            raise BadBatchInput(
-                str(self.src), f"rows {before + 1}-{before + len(frame)}: {text}", chunk=n
-            ) from exc
-        latency = (time.perf_counter() - started) * 1000.0
-        out = frame.copy()
-        out["prediction"] = list(preds) if preds.ndim > 1 else preds
-        classes = _classes(self.model, probs)
-        if probs is not None:
-            for i, c in enumerate(classes):
-                out[f"probability_{c}"] = probs[:, i]
-        rec = {
-            "time": time.time(),
+    def _record(self, frame: pd.DataFrame, chunk: Scored) -> dict[str, Any]:
+        return {
+            "time": chunk.time,
             "model": self.name,
             "version": self.version,
             "arm": "batch",
             "inputs": frame,
-            "outputs": preds,
-            "latency_ms": latency,
-            "proba": probs,
-            "classes": classes or None,
+            "outputs": chunk.preds,
+            "latency_ms": chunk.latency_ms,
+            "proba": chunk.probs,
+            "classes": chunk.classes or None,
         }
-        return out, rec
 
 
 def _first_line(exc: BaseException) -> str:
@@ -397,22 +502,19 @@ class _Out:
         self._schema: pa.Schema | None = None
         self._fh: Any = None
 
-    def write(self, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
-        if self.fmt == "jsonl":
+    def write(self, data: pa.Table | str) -> None:
+        """Append one encoded chunk (see :func:`_encode`)."""
+        if isinstance(data, str):
             if self._fh is None:
                 self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
-            text = frame.to_json(orient="records", lines=True, double_precision=15)
-            self._fh.write(text if text.endswith("\n") else text + "\n")
+            self._fh.write(data)
             return
-        table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._schema is None:
-            self._schema = table.schema
-            self._writer = self._open(table.schema)
+            self._schema = data.schema
+            self._writer = self._open(data.schema)
         else:
-            table = table.cast(self._schema)
-        self._writer.write_table(table)
+            data = data.cast(self._schema)
+        self._writer.write_table(data)
 
     def _open(self, schema: pa.Schema) -> Any:
         import pyarrow.csv as pcsv
@@ -437,12 +539,29 @@ def _writer(fmt: Format, path: Path) -> Iterator[_Out]:
         out.close()
 
 
-def _write_chunk(out: _Out, frame: pd.DataFrame, src: Path, n: int) -> None:
+def _encode(frame: pd.DataFrame, fmt: Format, src: Path, n: int) -> pa.Table | str:
+    """The chunk as the output writes it: JSON Lines text, or an Arrow table."""
     import pyarrow as pa
 
     try:
-        out.write(frame)
+        if fmt == "jsonl":
+            text = frame.to_json(orient="records", lines=True, double_precision=15)
+            return text if text.endswith("\n") else text + "\n"
+        return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowException, ValueError, TypeError) as exc:
-        raise BadBatchInput(
-            str(src), f"its columns cannot be written like the earlier chunks' ({exc})", chunk=n
-        ) from None
+        raise _unwritable(src, n, exc) from None
+
+
+def _write_chunk(out: _Out, data: pa.Table | str, src: Path, n: int) -> None:
+    import pyarrow as pa
+
+    try:
+        out.write(data)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise _unwritable(src, n, exc) from None
+
+
+def _unwritable(src: Path, n: int, exc: BaseException) -> BadBatchInput:
+    return BadBatchInput(
+        str(src), f"its columns cannot be written like the earlier chunks' ({exc})", chunk=n
+    )
