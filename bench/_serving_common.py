@@ -298,25 +298,20 @@ def measure(
     server: Server,
     connections: Sequence[int] = CONNECTIONS,
     seconds: float = DURATION_S,
-    repeats: int = REPEATS,
     warmup_s: float = WARMUP_S,
+    label: str = "",
 ) -> dict[str, Any]:
-    """Warm the server up, then ``repeats`` phases at each connection count, best kept."""
-    say(f"{server.tool}: warm-up {warmup_s:.0f} s at 8 connections")
+    """One round: warm the server up, then one phase at each connection count."""
+    say(f"{server.tool}{label}: warm-up {warmup_s:.0f} s at 8 connections")
     run_wrk(server.url, server.body, 8, warmup_s)
     out: dict[str, Any] = {"rss_start_mib": round(rss(server.pid)["total"] / 2**20, 1)}
     for c in connections:
-        runs = []
-        for i in range(repeats):
-            runs.append(phase(server, c, seconds))
-            r = runs[-1]
-            say(
-                f"{server.tool} c={c} run {i + 1}: {r['rps']:,.0f} req/s, "
-                f"p99 {r['p99_ms']:.1f} ms, "
-                f"{r['server_cpu_ms_per_request']} cpu-ms/req, non-2xx {r['non_2xx']}, "
-                f"load {r['load_avg_1m']}"
-            )
-        out[str(c)] = best_of(runs)
+        r = out[str(c)] = phase(server, c, seconds)
+        say(
+            f"{server.tool}{label} c={c}: {r['rps']:,.0f} req/s, p99 {r['p99_ms']:.1f} ms, "
+            f"{r['server_cpu_ms_per_request']} cpu-ms/req, non-2xx {r['non_2xx']}, "
+            f"load {r['load_avg_1m']}"
+        )
     return out
 
 

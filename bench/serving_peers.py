@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,10 @@ def make_model(python: Path, kind: str, where: Path) -> dict[str, Any]:
 def mlflow_server(tmp: Path) -> Server:
     """``mlflow models serve`` (uvicorn, one worker) on a model logged into a file store."""
     python = ensure_venv(MLFLOW_VENV, MLFLOW_PINS)
-    model = make_model(python, "mlflow", tmp / "mlruns")
+    made = tmp / "mlflow-model.json"  # logged once per benchmark run, served each round
+    if not made.exists():
+        made.write_text(json.dumps(make_model(python, "mlflow", tmp / "mlruns")))
+    model = json.loads(made.read_text())
     port = common.free_port()
     body = {"dataframe_split": {"columns": list(common.FEATURES), "data": [ROW]}}
     return Server(
@@ -190,8 +194,10 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run_tool(server: Server, tmp: Path, args: argparse.Namespace, memory: bool) -> dict[str, Any]:
-    """Start ``server``, measure it at each connection count (and its memory), stop it."""
+def run_tool(
+    server: Server, tmp: Path, args: argparse.Namespace, memory: bool, label: str = ""
+) -> dict[str, Any]:
+    """Start ``server``, measure one round at each connection count (and memory), stop it."""
     log = tmp / f"{server.tool}.log"
     t0 = time.monotonic()
     server.start(log)
@@ -205,9 +211,7 @@ def run_tool(server: Server, tmp: Path, args: argparse.Namespace, memory: bool) 
             "answer": answer.strip()[:200],
             "startup_s": round(time.monotonic() - t0, 1),
         }
-        result.update(
-            common.measure(server, args.connections, args.seconds, args.repeats, args.warmup)
-        )
+        result.update(common.measure(server, args.connections, args.seconds, args.warmup, label))
         if memory:
             result["memory"] = common.memory_run(server, args.memory_first, args.memory_last)
     finally:
@@ -270,17 +274,43 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_peers(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, Any]]:
-    makers = {
+Makers = dict[str, Callable[[], Server]]
+
+
+def peer_makers(tmp: Path) -> Makers:
+    return {
         "mlflow": lambda: mlflow_server(tmp),
         "bentoml-batched": lambda: bentoml_server(tmp, batched=True),
         "bentoml": lambda: bentoml_server(tmp, batched=False),
     }
+
+
+def run_rounds(makers: Makers, args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, Any]]:
+    """``args.repeats`` rounds, each starting every tool afresh in turn; best round kept.
+
+    Rounds, not back-to-back repeats, so that a burst of load from elsewhere on the shared
+    machine falls on every tool alike rather than on one. Memory runs go in the last round.
+    """
     memory = {t for t in args.memory_run.split(",") if t}
+    rounds: dict[str, list[dict[str, Any]]] = {tool: [] for tool in makers}
+    for i in range(args.repeats):
+        last = i == args.repeats - 1
+        for tool, make in makers.items():
+            label = f" (round {i + 1}/{args.repeats})"
+            rounds[tool].append(run_tool(make(), tmp, args, last and tool in memory, label))
     out = {}
-    for tool in args.tools.split(","):
-        out[tool] = run_tool(makers[tool](), tmp, args, tool in memory)
+    for tool, runs in rounds.items():
+        merged = {k: v for k, v in runs[-1].items() if not k.isdigit()}
+        merged["startup_s_all"] = [r["startup_s"] for r in runs]
+        for c in args.connections:
+            merged[str(c)] = common.best_of([r[str(c)] for r in runs])
+        out[tool] = merged
     return out
+
+
+def run_peers(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, Any]]:
+    makers = peer_makers(tmp)
+    return run_rounds({t: makers[t] for t in args.tools.split(",")}, args, tmp)
 
 
 def main(argv: list[str] | None = None) -> None:
