@@ -315,37 +315,46 @@ def measure(
     return out
 
 
+MEMORY_MARKS = (5_000, 20_000, 50_000, 100_000, 200_000)
+
+
 def memory_run(
-    server: Server, first: int = 20_000, last: int = 200_000, connections: int = 32
+    server: Server, marks: Sequence[int] = MEMORY_MARKS, connections: int = 32
 ) -> dict[str, Any]:
-    """RSS after ``first`` and after ``last`` requests at ``connections``, phases sized by rate.
+    """RSS of a freshly started server after each mark of requests served, at ``connections``.
 
     wrk has no request count, so phases of a few seconds run until the running total passes
-    each mark; the RSS is read right after the phase that passed it.
+    each mark; the RSS is read right after the phase that passed it. The target compares
+    the last mark (200,000) with 20,000; the others show the curve.
     """
-    done, marks, t0 = 0, {}, time.monotonic()
-    rss0 = rss(server.pid)
-    rate = 500.0
-    for mark in (first, last):
+    done, seen, t0 = 0, {}, time.monotonic()
+    rss0, cpu0 = rss(server.pid), cpu_seconds(server.pid)
+    rate = 300.0
+    for mark in marks:
         while done < mark:
             seconds = max(2.0, min(30.0, (mark - done) / rate))
             w = run_wrk(server.url, server.body, connections, seconds)
             done += w["requests"]
             rate = max(50.0, w["requests"] / (w["duration_us"] / 1e6))
         now = rss(server.pid)
-        marks[str(mark)] = {
+        seen[str(mark)] = {
             "requests_done": done,
             "rss_total_mib": round(now["total"] / 2**20, 1),
             "rss_largest_mib": round(now["largest"] / 2**20, 1),
         }
-        say(f"{server.tool}: after {done:,} requests RSS {marks[str(mark)]['rss_total_mib']} MiB")
-    a, b = marks[str(first)]["rss_total_mib"], marks[str(last)]["rss_total_mib"]
-    between = marks[str(last)]["requests_done"] - marks[str(first)]["requests_done"]
+        say(f"{server.tool}: after {done:,} requests RSS {seen[str(mark)]['rss_total_mib']} MiB")
+    first, last = seen[str(20_000 if 20_000 in marks else marks[0])], seen[str(marks[-1])]
+    a, b = first["rss_total_mib"], last["rss_total_mib"]
+    between = last["requests_done"] - first["requests_done"]
+    secs = time.monotonic() - t0
     return {
         "connections": connections,
         "rss_start_mib": round(rss0["total"] / 2**20, 1),
-        "marks": marks,
+        "marks": seen,
         "growth_pct": round(100 * (b - a) / a, 1),
         "kib_per_request": round((b - a) * 1024 / max(1, between), 3),
-        "seconds": round(time.monotonic() - t0, 1),
+        "seconds": round(secs, 1),
+        "rps": round(done / secs, 1),
+        "server_cpu_ms_per_request": round((cpu_seconds(server.pid) - cpu0) * 1000 / done, 3),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }

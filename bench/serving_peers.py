@@ -1,7 +1,8 @@
 """Serving benchmark, the peers: ``mlflow models serve`` and BentoML 1.4, each in its venv.
 
     python bench/serving_peers.py [--tools mlflow,bentoml-batched,bentoml] [--seconds 20]
-                                  [--repeats 2] [--memory-run bentoml-batched] [--quick]
+                                  [--repeats 2] [--memory-run bentoml-batched] [--memory-only]
+                                  [--quick]
 
 Any Python 3.11+ runs this (standard library only here); each peer gets its own virtualenv
 under bench/ with pinned versions, made on first use: ``bench/.venv-serve-mlflow`` and
@@ -195,9 +196,12 @@ def versions() -> dict[str, str]:
 
 
 def run_tool(
-    server: Server, tmp: Path, args: argparse.Namespace, memory: bool, label: str = ""
+    server: Server, tmp: Path, args: argparse.Namespace, memory: bool = False, label: str = ""
 ) -> dict[str, Any]:
-    """Start ``server``, measure one round at each connection count (and memory), stop it."""
+    """Start ``server``, measure one round at each connection count, stop it.
+
+    With ``memory``, the memory run instead: RSS at request marks from the server's start.
+    """
     log = tmp / f"{server.tool}.log"
     t0 = time.monotonic()
     server.start(log)
@@ -211,9 +215,12 @@ def run_tool(
             "answer": answer.strip()[:200],
             "startup_s": round(time.monotonic() - t0, 1),
         }
-        result.update(common.measure(server, args.connections, args.seconds, args.warmup, label))
         if memory:
-            result["memory"] = common.memory_run(server, args.memory_first, args.memory_last)
+            result = common.memory_run(server)
+        else:
+            result.update(
+                common.measure(server, args.connections, args.seconds, args.warmup, label)
+            )
     finally:
         server.stop()
     return result
@@ -246,11 +253,14 @@ def memory_lines(tools: dict[str, dict[str, Any]]) -> list[str]:
     for tool, res in tools.items():
         m = res.get("memory")
         if m:
-            a, b = (m["marks"][k] for k in list(m["marks"])[:2])
+            curve = ", ".join(
+                f"{v['rss_total_mib']:.0f} MiB after {v['requests_done']:,}"
+                for v in m["marks"].values()
+            )
             lines.append(
-                f"{tool}: RSS {a['rss_total_mib']} MiB after {a['requests_done']:,} requests, "
-                f"{b['rss_total_mib']} MiB after {b['requests_done']:,} ({m['growth_pct']:+}%, "
-                f"{m['kib_per_request']} KiB/request)"
+                f"{tool}: RSS {m['rss_start_mib']:.0f} MiB at start, {curve} requests; "
+                f"20k to 200k: {m['growth_pct']:+}% ({m['kib_per_request']} KiB/request; "
+                f"{m['rps']:,.0f} req/s at {m['connections']} connections, load {m['load_avg_1m']})"
             )
     return lines
 
@@ -263,8 +273,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=float, default=common.WARMUP_S)
     ap.add_argument("--connections", default=",".join(map(str, common.CONNECTIONS)))
     ap.add_argument("--memory-run", default="bentoml-batched", help="tools, comma-separated")
-    ap.add_argument("--memory-first", type=int, default=20_000)
-    ap.add_argument("--memory-last", type=int, default=200_000)
+    ap.add_argument("--memory-only", action="store_true", help="add memory runs to --out")
     ap.add_argument("--quick", action="store_true", help="5 s phases, one repeat, no memory run")
     ap.add_argument("--out", type=Path, default=RESULTS / "serving_peers.json")
     args = ap.parse_args(argv)
@@ -289,15 +298,14 @@ def run_rounds(makers: Makers, args: argparse.Namespace, tmp: Path) -> dict[str,
     """``args.repeats`` rounds, each starting every tool afresh in turn; best round kept.
 
     Rounds, not back-to-back repeats, so that a burst of load from elsewhere on the shared
-    machine falls on every tool alike rather than on one. Memory runs go in the last round.
+    machine falls on every tool alike rather than on one. Then the memory runs, each on a
+    server of its own, freshly started.
     """
-    memory = {t for t in args.memory_run.split(",") if t}
     rounds: dict[str, list[dict[str, Any]]] = {tool: [] for tool in makers}
     for i in range(args.repeats):
-        last = i == args.repeats - 1
         for tool, make in makers.items():
             label = f" (round {i + 1}/{args.repeats})"
-            rounds[tool].append(run_tool(make(), tmp, args, last and tool in memory, label))
+            rounds[tool].append(run_tool(make(), tmp, args, label=label))
     out = {}
     for tool, runs in rounds.items():
         merged = {k: v for k, v in runs[-1].items() if not k.isdigit()}
@@ -305,6 +313,8 @@ def run_rounds(makers: Makers, args: argparse.Namespace, tmp: Path) -> dict[str,
         for c in args.connections:
             merged[str(c)] = common.best_of([r[str(c)] for r in runs])
         out[tool] = merged
+    for tool in (t for t in args.memory_run.split(",") if t in makers):
+        out[tool]["memory"] = run_tool(makers[tool](), tmp, args, memory=True)
     return out
 
 
@@ -313,9 +323,25 @@ def run_peers(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, Any]]:
     return run_rounds({t: makers[t] for t in args.tools.split(",")}, args, tmp)
 
 
+def memory_only(args: argparse.Namespace) -> None:
+    """Run the memory runs alone and add them to the figures already in ``args.out``."""
+    doc = json.loads(args.out.read_text())
+    with tempfile.TemporaryDirectory(prefix="rig-bench-serving-") as tmp:
+        makers = peer_makers(Path(tmp))
+        for tool in (t for t in args.memory_run.split(",") if t):
+            doc["tools"].setdefault(tool, {})["memory"] = run_tool(
+                makers[tool](), Path(tmp), args, memory=True
+            )
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    for line in memory_lines(doc["tools"]):
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     common.wrk_path()
+    if args.memory_only:
+        return memory_only(args)
     with tempfile.TemporaryDirectory(prefix="rig-bench-serving-") as tmp:
         tools = run_peers(args, Path(tmp))
     doc = {
