@@ -135,7 +135,10 @@ def verdicts(rig: dict[str, Any], peers: dict[str, dict[str, Any]]) -> dict[str,
             "peer_ms": at[by_rps]["p99_ms"],
             "pass": r32["p99_ms"] < at[by_rps]["p99_ms"],
         },
-        "errors": {"count": r32["non_2xx"] + r32["socket_errors"], "pass": not r32["non_2xx"]},
+        "errors": {
+            "count": r32["non_2xx"] + r32["socket_errors"],
+            "pass": not (r32["non_2xx"] + r32["socket_errors"]),
+        },
     }
     mem = rig.get("memory")
     if mem:
