@@ -110,6 +110,9 @@ def serve(
     log: bool = typer.Option(
         True, "--log/--no-log", help="Keep every prediction in the lab (rig predictions)."
     ),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Print uvicorn's line per request (costs CPU per request)."
+    ),
     export_dir: Path | None = typer.Option(
         None,
         "--export",
@@ -161,6 +164,7 @@ def serve(
         canary_min_requests=min_requests,
         trusted=trusted,
         log_predictions=log,
+        access_log=access_log,
     )
     if export_dir is not None:
         _export(config, export_dir, force=export_force)

@@ -113,6 +113,9 @@ def create_app(
     from rigml.serve._admin import add_admin_routes
 
     add_admin_routes(app, service)
+    from rigml.serve._fastpath import FastPredict
+
+    app.add_middleware(FastPredict, service=service)  # inside TokenAuth, added after it
     if tokens:
         from rigml.serve._auth import TokenAuth
 

@@ -92,6 +92,7 @@ class ServeConfig:
     watch_interval: float = 0.2
     workers: int = 1
     log_predictions: bool = True  # every prediction to the lab's prediction log
+    access_log: bool = False  # uvicorn's line per request on stderr
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,8 @@ class Metrics:
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+        self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self.requests = Counter(
@@ -72,14 +74,31 @@ class Metrics:
             registry=reg,
         )
 
-    def observe_values(self, labels: tuple[str, str, str], values: Any) -> None:
+    def answered(self, labels: tuple[str, str, str], latency: float, values: Any) -> None:
+        """One answered request: its count, latency and numeric predictions.
+
+        The labelled children are looked up once per (model, version, arm): prometheus'
+        ``labels()`` costs more than the observations themselves.
+        """
+        children = self._children.get(labels)
+        if children is None:
+            children = (
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+                self.predictions.labels(*labels),
+            )
+            self._children[labels] = children
+        children[0].inc()
+        children[1].observe(latency)
+        self._observe_values(children[2], values)
+
+    def _observe_values(self, child: Any, values: Any) -> None:
         """Numeric predictions into the distribution histogram (others are skipped)."""
         import numpy as np
 
         array = np.asarray(values)
         if array.dtype.kind not in "biuf" or array.size == 0:
             return
-        child = self.predictions.labels(*labels)
         for v in array.ravel()[:4096].astype(float).tolist():
             if v == v:
                 child.observe(v)

@@ -41,6 +41,9 @@ def serve(lab: Lab, config: ServeConfig, *, log_level: str = "info") -> None:
         "host": config.host,
         "port": config.port,
         "log_level": log_level,
+        # a line per request on stderr costs more CPU than the prediction; the prediction
+        # log keeps every request already (`rig serve --access-log` brings it back)
+        "access_log": config.access_log,
         "timeout_graceful_shutdown": max(5, int(config.timeout_s) + 1),
     }
     with _stopping_is_success():

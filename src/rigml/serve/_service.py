@@ -211,9 +211,7 @@ class Service:
         latency = time.monotonic() - started
         version = served.version.version
         labels = (group.name, str(version), slot.arm)
-        self.metrics.requests.labels(*labels).inc()
-        self.metrics.latency.labels(*labels).observe(latency)
-        self.metrics.observe_values(labels, outcome.predictions)
+        self.metrics.answered(labels, latency, outcome.predictions)
         rid = request_id or uuid.uuid4().hex
         doc: dict[str, Any] = {
             "request_id": rid,
@@ -245,9 +243,8 @@ class Service:
     async def _submit(self, slot: ModelSlot, job: Job) -> Outcome:
         batcher = self.batchers[id(slot)]
         try:
-            result = await asyncio.wait_for(
-                batcher.submit(job, job.parsed.rows), self.config.timeout_s
-            )
+            async with asyncio.timeout(self.config.timeout_s):  # no task per request
+                result = await batcher.submit(job, job.parsed.rows)
         except Overloaded as exc:
             raise RequestProblem(
                 503,
