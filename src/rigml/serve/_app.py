@@ -83,13 +83,12 @@ def create_app(
     from fastapi import FastAPI
 
     from rigml import __version__
-    from rigml.serve._hook import HookQueue
     from rigml.serve._service import Service
 
     tokens = config.tokens()
     service = Service(lab, config, None)
     if on_prediction is not None:
-        service.hook = HookQueue(on_prediction, on_drop=service.metrics.log_dropped.inc)
+        service.hook = _hook_for(on_prediction, service.metrics.log_dropped.inc)
     callbacks: list[Callable[[], object]] = list(on_shutdown)
 
     @asynccontextmanager
@@ -121,6 +120,17 @@ def create_app(
 
         app.add_middleware(TokenAuth, tokens=tokens)
     return app
+
+
+def _hook_for(on_prediction: "PredictionHook", on_drop: Callable[[], None]) -> Any:
+    """The prediction log's own ``append`` is called in line (it only appends to a buffer
+    under a lock); any other hook runs on a thread of its own, off the request path."""
+    from rigml.serve._hook import DirectHook, HookQueue
+    from rigml.serve._predlog import PredictionLog
+
+    if isinstance(getattr(on_prediction, "__self__", None), PredictionLog):
+        return DirectHook(on_prediction, on_drop=on_drop)
+    return HookQueue(on_prediction, on_drop=on_drop)
 
 
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> "Response":

@@ -156,6 +156,10 @@ def _base(recs: list[Mapping[str, Any]], counts: np.ndarray[Any, Any]) -> dict[s
 def _frame_inputs(recs: list[Mapping[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
+    if all(isinstance(r["inputs"], list) for r in recs):  # JSON records: one frame for all
+        frame = pd.DataFrame.from_records([row for r in recs for row in r["inputs"]])
+        frame.columns = [str(c) for c in frame.columns]
+        return frame
     frames = [
         r["inputs"] if isinstance(r["inputs"], pd.DataFrame) else _as_frame(r["inputs"])
         for r in recs

@@ -24,7 +24,7 @@ from rigml.serve._slot import Job, ModelSlot, Outcome, jsonable, run_jobs
 if TYPE_CHECKING:
     from rigml.lab import Lab
     from rigml.serve._config import ServeConfig
-    from rigml.serve._hook import HookQueue
+    from rigml.serve._hook import DirectHook, HookQueue
 
 log = logging.getLogger("rigml.serve")
 _THREAD_PARSE = 256 * 1024  # bodies larger than this are parsed off the event loop
@@ -53,7 +53,7 @@ class ModelGroup:
 class Service:
     """The models of one app and the state they share (metrics, batchers, the hook)."""
 
-    def __init__(self, lab: Lab, config: ServeConfig, hook: HookQueue | None) -> None:
+    def __init__(self, lab: Lab, config: ServeConfig, hook: HookQueue | DirectHook | None) -> None:
         self.lab, self.config, self.hook = lab, config, hook
         self.metrics = Metrics()
         self.rollbacks = rollback_counter(self.metrics.registry)
@@ -222,7 +222,10 @@ class Service:
         }
         if outcome.probabilities is not None:
             doc["probabilities"] = jsonable(outcome.probabilities)
-        self._record(rid, group.name, version, slot.arm, parsed.data, outcome, latency)
+        # JSON records go to the log as they came: one list of dicts is far cheaper to turn
+        # into columns, in the log's thread, than a DataFrame per request
+        logged = raw if kind == "records" else parsed.data
+        self._record(rid, group.name, version, slot.arm, logged, outcome, latency)
         for shadow in group.shadows:
             self._shadow(shadow, kind, raw, rows, rid)
         return doc
