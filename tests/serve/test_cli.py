@@ -60,3 +60,11 @@ def test_rig_serve_refuses_a_bad_token_file(lab: Any, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["churn@production", "--token-file", str(tokens)])
     assert result.exit_code != 0
     assert "token file" in str(result.exception)
+
+
+def test_a_ref_that_names_nothing_fails_before_binding(lab: Any, churn: Any) -> None:
+    from conftest import run_rig
+
+    for ref, words in (("nope@production", "no such model"), ("churn@nope", "no version holds")):
+        result = run_rig("--lab", str(lab.path), "serve", ref, "--port", "1")
+        assert result.exit_code == 1 and words in result.err, result.stderr

@@ -172,6 +172,7 @@ def serve(
     config.tokens()  # refuse a bad token file before binding
     lab = _state.open_lab()
     try:
+        _check_refs(lab, config)
         _ui.err_console().print(
             f"serving {', '.join([*refs, *ab])} on http://{config.host}:{config.port} "
             f"(docs at /docs, metrics at /metrics)",
@@ -180,6 +181,19 @@ def serve(
         run(lab, config)
     finally:
         lab.close()
+
+
+def _check_refs(lab: Any, config: ServeConfig) -> None:
+    """Every arm's ref names a version now, before anything binds a port.
+
+    Raises:
+        ModelNotFound, InvalidModelRef: a ref names no model, version or alias.
+    """
+    from rigml.registry import get_version
+
+    for specs in config.arms().values():
+        for spec in specs:
+            get_version(lab, spec.ref)
 
 
 # -- rig serve status / canary: a client of the running service ------------------------------
