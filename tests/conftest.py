@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,28 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from rigml.cli import _state
 
     monkeypatch.setattr(_state, "lab_path", None)  # an earlier test's `rig --lab` is not ours
+    # audit checkpoints sign with a key in the test's folder, never the developer's
+    monkeypatch.setenv("RIG_AUDIT_KEY", str(tmp_path / "keys" / "audit.key"))
+
+
+@pytest.fixture(scope="session")
+def dataset() -> tuple[Any, Any]:
+    """200 rows of 4 features and a label that depends on two of them (seeded)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def classifier(dataset: tuple[Any, Any]) -> Any:
+    """A LogisticRegression fit on :func:`dataset`."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = dataset
+    return LogisticRegression().fit(X, y)
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from rigml.track.runs import start_run
@@ -17,27 +15,6 @@ QUIET = {
     "capture_machine": False,
     "system_metrics": False,
 }
-
-
-@pytest.fixture(autouse=True)
-def _audit_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("RIG_AUDIT_KEY", str(tmp_path / "keys" / "audit.key"))
-
-
-@pytest.fixture(scope="session")
-def dataset() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 4))
-    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-    return X, y
-
-
-@pytest.fixture(scope="session")
-def classifier(dataset: tuple[np.ndarray, np.ndarray]) -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    X, y = dataset
-    return LogisticRegression().fit(X, y)
 
 
 VersionMaker = Callable[..., Any]

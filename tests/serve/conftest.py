@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,27 +23,6 @@ QUIET = {
     "capture_machine": False,
     "system_metrics": False,
 }
-
-
-@pytest.fixture(autouse=True)
-def _audit_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("RIG_AUDIT_KEY", str(tmp_path / "keys" / "audit.key"))
-
-
-@pytest.fixture(scope="session")
-def dataset() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 4))
-    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-    return X, y
-
-
-@pytest.fixture(scope="session")
-def classifier(dataset: tuple[np.ndarray, np.ndarray]) -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    X, y = dataset
-    return LogisticRegression().fit(X, y)
 
 
 def log_version(lab: Any, model: Any, example: Any, *, name: str = "churn") -> Any:
