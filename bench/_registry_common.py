@@ -121,13 +121,20 @@ def ensure_mlflow_registry_venv(venv: Path | None = None) -> Path:
 
     if venv is None or Path(venv).resolve() == Path(run_all.MLFLOW_VENV).resolve():
         run_all.ensure_mlflow_venv()
-        python = Path(run_all.MLFLOW_PY)
-        pins = MLFLOW_REGISTRY_PINS
-    else:
-        python = Path(venv) / "bin" / "python"
-        if not python.exists():
-            _run([sys.executable, "-m", "venv", str(venv)])
-        pins = (*run_all.MLFLOW_PINS, *MLFLOW_REGISTRY_PINS)
+        return ensure_venv(Path(run_all.MLFLOW_VENV), MLFLOW_REGISTRY_PINS)
+    return ensure_venv(Path(venv), (*run_all.MLFLOW_PINS, *MLFLOW_REGISTRY_PINS))
+
+
+def ensure_venv(venv: Path, pins: Sequence[str]) -> Path:
+    """A venv at ``venv`` holding ``pins`` (made and installed on first use); its python.
+
+    Shared by the registry and serving benchmarks' peer virtualenvs.
+    """
+    import shutil
+
+    python = venv / "bin" / "python"
+    if not python.exists():
+        _run([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)])
     probe = (
         "import importlib.metadata as m\n"
         "def ok(p):\n"
@@ -139,7 +146,7 @@ def ensure_mlflow_registry_venv(venv: Path | None = None) -> Path:
         [str(python), "-c", probe], capture_output=True, text=True, cwd="/", check=False
     )
     if found.stdout.strip() != "True":
-        say(f"installing {', '.join(pins)} into {python.parent.parent}")
+        say(f"installing {', '.join(pins)} into {venv}")
         _run([str(python), "-m", "pip", "install", "--quiet", *pins])
     return python
 

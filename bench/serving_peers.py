@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import _serving_common as common
+from _registry_common import ensure_venv
 from _serving_common import BENCH, RESULTS, Server, say
 
 MLFLOW_VENV = BENCH / ".venv-serve-mlflow"
@@ -54,27 +53,6 @@ QUIET_ENV = {
 }
 PEERS = ("mlflow", "bentoml-batched", "bentoml")
 ROW = [0.5, -1.2, 0.3, 1.7]  # one request's features, f0..f3
-
-
-def ensure_venv(venv: Path, pins: tuple[str, ...]) -> Path:
-    """A venv at ``venv`` holding exactly ``pins`` (installed on first use); its python."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        _run([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)])
-    probe = (
-        "import importlib.metadata as m\n"
-        "def ok(p):\n"
-        "    try: return m.version(p.split('==')[0]) == p.split('==')[1]\n"
-        "    except m.PackageNotFoundError: return False\n"
-        f"print(all(ok(p) for p in {list(pins)!r}))"
-    )
-    found = subprocess.run(
-        [str(python), "-c", probe], capture_output=True, text=True, cwd="/", check=False
-    )
-    if found.stdout.strip() != "True":
-        say(f"installing {', '.join(pins)} into {venv.relative_to(BENCH.parent)}")
-        _run([str(python), "-m", "pip", "install", "--quiet", *pins])
-    return python
 
 
 def _run(cmd: list[str], **kw: Any) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from _netns import netns_unavailable
 from rigml.pipeline._lockfile import read_lock
 
 from .conftest import PY, Project
@@ -100,19 +101,6 @@ timeout 60 "$RAY" stop --force > /dev/null 2>&1
 """
 
 
-def _netns_works() -> str | None:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "needs unshare and ip (util-linux, iproute2)"
-    probe = ["unshare", "--net", "--pid", "--mount-proc", "--fork", "ip", "link", "set", "lo", "up"]
-    try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unshare failed: {exc}"
-    if done.returncode != 0:
-        return f"unshare --net is not permitted here: {done.stderr.strip()}"
-    return None
-
-
 def _pipeline(project: Project) -> None:
     project.write("in.csv", "a\n")
     project.write("where.py", WHERE)
@@ -156,7 +144,7 @@ def _pipeline(project: Project) -> None:
 
 @pytest.fixture(scope="module")
 def netns() -> None:
-    reason = _netns_works()
+    reason = netns_unavailable()
     if reason:
         pytest.skip(reason)
 

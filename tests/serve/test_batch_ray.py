@@ -29,6 +29,7 @@ from tests.serve._predlog_fixtures import (  # noqa: F401 - fixtures
     frame_data,
 )
 
+from _netns import netns_unavailable
 from rigml.errors import BadBatchInput, InvalidInput, MissingExtra
 from rigml.registry._package import MANIFEST
 from rigml.serve._batch_predict import predict_file, score_chunk
@@ -165,19 +166,6 @@ echo $? > local-ray.rc
 """
 
 
-def _netns_works() -> str | None:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "needs unshare and ip (util-linux, iproute2)"
-    probe = ["unshare", "--net", "--pid", "--mount-proc", "--fork", "ip", "link", "set", "lo", "up"]
-    try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unshare failed: {exc}"
-    if done.returncode != 0:
-        return f"unshare --net is not permitted here: {done.stderr.strip()}"
-    return None
-
-
 def _inputs(work: Path, frame_data: Any) -> None:
     X, _ = frame_data
     _rows(ROWS).to_csv(work / "in.csv", index=False)
@@ -222,7 +210,7 @@ def test_ray_actors_write_the_same_bytes_as_the_local_executor(
     lab: Any, churn: Any, frame_data: Any, tmp_path: Path
 ) -> None:
     pytest.importorskip("ray")
-    reason = _netns_works()
+    reason = netns_unavailable()
     if reason:
         pytest.skip(reason)
     work = tmp_path / "work"
